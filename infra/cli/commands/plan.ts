@@ -1,0 +1,27 @@
+import type { Command } from "commander";
+import { runOffline } from "../../offline/engine";
+import { renderTree } from "../render";
+
+export function register(program: Command): void {
+  program
+    .command("plan")
+    .description("Run the Pulumi program offline (mocks, no credentials) and print what the stack declares")
+    .requiredOption("-s, --stack <name>", "stack: dev, prod or pr-<N>")
+    .option("-c, --config-file <path>", "evaluate this stack file instead of the committed Pulumi.<stack>.yaml")
+    .option("--json", "print the plan as JSON: {stack, resources, outputs, depth, violations}")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  npm run infra -- plan --stack dev
+  npm run infra -- plan --stack pr-42 --json
+  npm run infra -- plan --stack dev --config-file ./my-dev.yaml
+
+Exit codes: 0 planned, 1 the program failed, 2 invalid config (every problem listed on stderr).`,
+    )
+    .action(async (opts: { stack: string; configFile?: string; json?: boolean }) => {
+      const plan = await runOffline(opts.stack, { configFile: opts.configFile });
+      process.stdout.write(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderTree(plan));
+      if (plan.violations.some((v) => v.severity === "mandatory")) process.exitCode = 1;
+    });
+}

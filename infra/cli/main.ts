@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/**
+ * The `mauntic-infra` command: `npm run infra -- <command> --help`. Each command lives in ./commands and registers
+ * itself here; exit codes are shared: 0 ok, 1 failure, 2 bad input (config, arguments).
+ */
+import { Command, CommanderError } from "commander";
+import { ConfigError } from "../config/errors";
+import { register as registerPlan } from "./commands/plan";
+import { register as registerRehearse } from "./commands/rehearse";
+import { NameError, StackNameError } from "../naming";
+import { UsageError } from "./errors";
+
+export function buildCli(): Command {
+  const program = new Command("mauntic-infra")
+    .description("Plan, migrate and check the Mauntic3 platform's infrastructure")
+    .showHelpAfterError()
+    .exitOverride();
+  registerPlan(program);
+  registerRehearse(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv, { from: "user" });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof UsageError || e instanceof StackNameError || e instanceof NameError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`error: ${(e as Error).message ?? String(e)}\n`);
+    if (process.env.MAUNTIC_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`error: ${String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,205 @@
+/**
+ * The one loader of a stack's config. Offline it reads `Pulumi.<stack>.yaml` with `yaml`; under the engine it
+ * reads the same keys through `pulumi.Config`. Both feed `parseStackConfig`, so both give the same object.
+ * Preview stacks `pr-<N>` have no file: their config is dev's with `previewOverrides`.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { parseStackName, StackNameError } from "../naming";
+import { ConfigError, formatIssues, yamlPath } from "./errors";
+import { CONFIG_KEYS, CONFIG_NAMESPACE, stackConfigSchema, type StackConfig } from "./schema";
+
+export { ConfigError } from "./errors";
+
+/** The project root: where Pulumi.yaml and the stack files live. */
+export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+
+export function stackFilePath(stack: string, projectDir = PROJECT_DIR): string {
+  return path.join(projectDir, `Pulumi.${stack}.yaml`);
+}
+
+/** The raw `mauntic-infra:*` values of a stack file, keyed without the namespace, and its `secure:` keys. */
+export interface RawStackConfig {
+  values: Record<string, unknown>;
+  /** Namespaced keys holding `secure:` values (e.g. `mauntic-infra:neonApiKey`); never part of the schema. */
+  secretKeys: string[];
+  source: string;
+}
+
+/** Keys that may appear in a stack file beside the schema: secrets read by the credential helpers. */
+export const SECRET_KEYS = ["neonApiKey", "flyApiToken"] as const;
+
+/** Duplicate map keys, as YAML paths (the YAML library can parse them; we report each one). */
+function configPathOfDuplicate(node: unknown, at: string[], out: string[]): void {
+  if (!YAML.isMap(node)) return;
+  const seen = new Set<string>();
+  for (const item of node.items) {
+    const key = YAML.isScalar(item.key) ? String(item.key.value) : String(item.key);
+    if (seen.has(key)) out.push([...at, key].join("."));
+    seen.add(key);
+    configPathOfDuplicate(item.value, [...at, key], out);
+  }
+}
+
+/** Parses a stack file's text. Throws ConfigError listing every YAML problem. */
+export function parseStackFile(text: string, source: string): RawStackConfig {
+  const doc = YAML.parseDocument(text, { uniqueKeys: false, prettyErrors: true });
+  const problems = doc.errors.map((e) => `${source}: ${e.message.split("\n")[0]}`);
+  const dupes: string[] = [];
+  configPathOfDuplicate(doc.contents, [], dupes);
+  problems.push(...dupes.map((d) => `${d}: duplicate key (allowed: each key once)`));
+  if (problems.length) throw new ConfigError(problems, source);
+
+  const root = doc.toJS() as unknown;
+  if (root === null || typeof root !== "object" || Array.isArray(root)) {
+    throw new ConfigError([`config: the file is not a map (allowed: a map with a 'config' key)`], source);
+  }
+  const config = (root as Record<string, unknown>).config;
+  if (config === undefined || config === null) return { values: {}, secretKeys: [], source };
+  if (typeof config !== "object" || Array.isArray(config)) {
+    throw new ConfigError([`config: got ${JSON.stringify(config)} (allowed: a map of namespaced keys)`], source);
+  }
+  const values: Record<string, unknown> = {};
+  const secretKeys: string[] = [];
+  const unknown: string[] = [];
+  for (const [k, v] of Object.entries(config as Record<string, unknown>)) {
+    if (v && typeof v === "object" && !Array.isArray(v) && "secure" in v) {
+      secretKeys.push(k);
+      continue;
+    }
+    if (!k.startsWith(`${CONFIG_NAMESPACE}:`)) continue; // provider keys such as cloudflare:apiToken
+    const key = k.slice(CONFIG_NAMESPACE.length + 1);
+    if ((CONFIG_KEYS as string[]).includes(key)) values[key] = v;
+    else if ((SECRET_KEYS as readonly string[]).includes(key)) {
+      unknown.push(
+        `${yamlPath([key])}: a plain-text secret (allowed: set it with 'pulumi config set --secret ${key}')`,
+      );
+    } else unknown.push(`${yamlPath([key])}: unknown key (allowed: ${[...CONFIG_KEYS, ...SECRET_KEYS].join(", ")})`);
+  }
+  if (unknown.length) throw new ConfigError(unknown, source);
+  return { values, secretKeys, source };
+}
+
+export function readStackFile(file: string): RawStackConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError([`cannot read ${file}: ${(e as Error).message}`], file);
+  }
+  return parseStackFile(text, path.basename(file));
+}
+
+/** Validates raw values for a stack. Lists every problem, and checks the file is for this kind of stack. */
+export function parseStackConfig(stack: string, values: Record<string, unknown>, source: string): StackConfig {
+  let kind;
+  try {
+    kind = parseStackName(stack).kind;
+  } catch (e) {
+    if (e instanceof StackNameError) throw new ConfigError([e.message], source);
+    throw e;
+  }
+  const result = stackConfigSchema.safeParse(values, { reportInput: true });
+  const problems = result.success ? [] : formatIssues(result.error.issues);
+  const env = values.environment;
+  if (typeof env === "string" && env !== kind && (kind !== "preview" || env !== "dev")) {
+    problems.push(`${yamlPath(["environment"])}: '${env}' does not match stack '${stack}' (allowed: ${kind})`);
+  }
+  if (problems.length || !result.success) throw new ConfigError(problems, source);
+  return result.data;
+}
+
+/**
+ * Preview stacks: dev's config with the smallest compute, no replica, a branch TTL, prefixed hostnames, no zone
+ * ruleset ownership and one machine per queue worker.
+ */
+export function previewOverrides(dev: StackConfig, stack: string): StackConfig {
+  const { pr } = parseStackName(stack);
+  if (pr === undefined) throw new Error(`${stack} is not a preview stack`);
+  const prefix = (host: string) => {
+    const [first, ...rest] = host.split(".");
+    return [`pr-${pr}-${first}`, ...rest].join(".");
+  };
+  const smallest = { minCu: 0.25, maxCu: 0.25, suspendTimeoutSeconds: 300 } as const;
+  return {
+    ...dev,
+    environment: "preview",
+    cloudflare: {
+      ...dev.cloudflare,
+      ownsResponseHeaderRuleset: false,
+      hosts: {
+        api: prefix(dev.cloudflare.hosts.api),
+        assets: prefix(dev.cloudflare.hosts.assets),
+        landing: prefix(dev.cloudflare.hosts.landing),
+        tracking: prefix(dev.cloudflare.hosts.tracking),
+      },
+    },
+    neon: { ...dev.neon, primary: { ...smallest }, replica: { ...smallest, enabled: false } },
+    fly: {
+      ...dev.fly,
+      queueWorkers: Object.fromEntries(
+        Object.entries(dev.fly.queueWorkers).map(([n, q]) => [n, { ...q, count: Math.min(q.count, 1) }]),
+      ),
+    },
+  };
+}
+
+export interface LoadOptions {
+  /** Read this file instead of Pulumi.<stack>.yaml (previews: instead of Pulumi.dev.yaml). */
+  configFile?: string;
+  projectDir?: string;
+}
+
+/** Offline: the stack file through `yaml`. */
+export function loadStackConfigFromFile(stack: string, opts: LoadOptions = {}): StackConfig {
+  const { kind } = (() => {
+    try {
+      return parseStackName(stack);
+    } catch (e) {
+      throw new ConfigError([(e as Error).message], "stack name");
+    }
+  })();
+  const file = opts.configFile ?? stackFilePath(kind === "preview" ? "dev" : stack, opts.projectDir);
+  const raw = readStackFile(file);
+  if (kind === "preview") {
+    const dev = parseStackConfig("dev", raw.values, raw.source);
+    return previewOverrides(dev, stack);
+  }
+  return parseStackConfig(stack, raw.values, raw.source);
+}
+
+/** The minimal view of `pulumi.Config` the loader needs (so tests can check both paths give one result). */
+export interface ConfigReader {
+  get(key: string): string | undefined;
+}
+
+/**
+ * Under the engine: the same keys through `pulumi.Config`. A preview stack with no config of its own derives
+ * from dev's committed file, exactly as offline.
+ */
+export function loadStackConfigFromEngine(stack: string, reader: ConfigReader, projectDir = PROJECT_DIR): StackConfig {
+  const values: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const text = reader.get(key);
+    if (text === undefined) continue;
+    // The engine hands structured values over as JSON text and plain strings as they are.
+    try {
+      values[key] = JSON.parse(text) as unknown;
+    } catch {
+      values[key] = text;
+    }
+  }
+  const kind = (() => {
+    try {
+      return parseStackName(stack).kind;
+    } catch (e) {
+      throw new ConfigError([(e as Error).message], "stack name");
+    }
+  })();
+  if (kind === "preview") {
+    if (Object.keys(values).length === 0) return loadStackConfigFromFile(stack, { projectDir });
+    return previewOverrides(parseStackConfig("dev", values, `stack ${stack}`), stack);
+  }
+  return parseStackConfig(stack, values, `stack ${stack}`);
+}

@@ -1,0 +1,42 @@
+/**
+ * Runs the `mauntic-infra` CLI in a child process, as a user would. Suites that run the Pulumi program go through
+ * here: dynamic providers must be serialized under CommonJS, which vitest's transform is not.
+ */
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, [path.join(ROOT, "infra", "cli", "main.ts"), ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, FORCE_COLOR: "0", ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+/** `plan --json` for a stack, parsed; throws with stderr when the plan fails. */
+export async function planJson(stack: string, extra: string[] = []) {
+  const r = await runCli(["plan", "--stack", stack, "--json", ...extra]);
+  if (r.code !== 0) throw new Error(`plan ${stack} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as import("../../infra/offline/plan").Plan;
+}
