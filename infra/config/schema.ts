@@ -331,6 +331,18 @@ export const stackConfigSchema = z
         }
       });
       rule(() => {
+        // Preview branches fork dev's Neon project; a branch of prod would copy production data into a PR.
+        const parent = cfg.preview.parentStack.split("/")[2];
+        if (parent !== "dev") {
+          ctx.addIssue({
+            code: "custom",
+            path: ["preview", "parentStack"],
+            message: `preview branches fork the dev stack's Neon project, never '${parent}'`,
+            params: allowed("<org>/<project>/dev"),
+          });
+        }
+      });
+      rule(() => {
         for (const [qName, q] of Object.entries(cfg.fly.queueWorkers)) {
           if (q.stopTimeoutSeconds < q.longestJobSeconds) {
             ctx.addIssue({

@@ -20,7 +20,10 @@ export interface DatabaseConnection {
   pooledHost: pulumi.Output<string>;
   /** The read_only endpoint's host, when the stack has a replica. */
   replicaHost?: pulumi.Output<string>;
-  /** Secret URIs. The migrator's URI on the direct host is what the post-deploy step runs with. */
+  /**
+   * Secret URIs, all three as the migrator (owner) role. The one on the direct host is what the post-deploy step
+   * runs with. A worker's own URI: `workerUri(connection, worker, host)` in ./uri.ts.
+   */
   directUri: pulumi.Output<string>;
   pooledUri: pulumi.Output<string>;
   replicaUri?: pulumi.Output<string>;

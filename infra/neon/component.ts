@@ -1,0 +1,186 @@
+/**
+ * `mauntic:neon:Database`: the database every other piece points at. Prod and dev own a Neon project; a preview
+ * stack `pr-<N>` owns a branch of dev's project (found through dev's stack outputs) that expires on its own.
+ * On it: the primary read_write endpoint, the read replica (read_only endpoint) where configured, the migrator
+ * (owner) role, one login role per worker with `database`, and the platform database owned by the migrator.
+ * The result is the DatabaseConnection of ./connection.ts.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../config/schema";
+import { cloudName, parseStackName, resourceName } from "../naming";
+import type { DatabaseConnection, RoleCredentials } from "./connection";
+import { MAX_BRANCH_TTL_SECONDS } from "./providers";
+import { Branch, Database, Endpoint, Project, Role } from "./resources";
+import { poolerHost, postgresUri } from "./uri";
+// Registers the offline engine's fake outputs for these types (inert unless the engine's mocks are active).
+import "./mocks";
+
+export const NEON_COMPONENT = "mauntic:neon:Database";
+/** Role names other than the workers'. */
+export const MIGRATOR = "migrator";
+
+export interface NeonDatabaseArgs {
+  stack: string;
+  config: StackConfig;
+  /** For previews: the time their branch TTL counts from (tests pin it). */
+  now?: Date;
+}
+
+/** `expires_at` for a preview branch: now + TTL, capped at Neon's 30 days, RFC 3339 to the second. */
+export function branchExpiry(ttlHours: number, now = new Date()): string {
+  const seconds = Math.min(ttlHours * 3600, MAX_BRANCH_TTL_SECONDS);
+  return new Date(now.getTime() + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+export class NeonDatabase extends pulumi.ComponentResource {
+  readonly connection: DatabaseConnection;
+  /** The Neon project (a preview's is dev's). */
+  readonly projectId: pulumi.Output<string>;
+  /** The branch this stack's endpoints, roles and database live on. */
+  readonly branchId: pulumi.Output<string>;
+
+  constructor(name: string, args: NeonDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(NEON_COMPONENT, name, {}, opts);
+    const { stack, config } = args;
+    const neon = config.neon;
+    const { kind } = parseStackName(stack);
+    // Prod's data outlives any mistake: nothing can be replaced or deleted, and a destroy leaves everything in Neon.
+    // Every child, not only the project: a destroy deletes the database and roles before their project.
+    const child: pulumi.CustomResourceOptions = {
+      parent: this,
+      ...(kind === "prod" ? { protect: true, retainOnDelete: true } : {}),
+    };
+    const rn = (...thing: string[]) => resourceName(stack, "neon", ...thing);
+
+    let projectId: pulumi.Output<string>;
+    let branchId: pulumi.Output<string>;
+    if (kind === "preview") {
+      const dev = new pulumi.StackReference(config.preview.parentStack, {}, { parent: this });
+      projectId = dev.requireOutput("neonProjectId") as pulumi.Output<string>;
+      const branch = new Branch(
+        rn("branch"),
+        {
+          project_id: projectId,
+          name: cloudName(stack, "neon"),
+          // dev's primary branch; absent from an older dev stack, Neon forks the project's default branch (the same).
+          parent_id: dev.getOutput("neonBranchId") as pulumi.Output<string | undefined>,
+          // Every deploy of the preview restarts its TTL.
+          expires_at: branchExpiry(config.preview.branchTtlHours, args.now),
+        },
+        child,
+      );
+      branchId = branch.branch_id;
+    } else {
+      const project = new Project(
+        rn("project"),
+        {
+          name: cloudName(stack, "neon"),
+          region_id: neon.region,
+          pg_version: neon.postgresVersion,
+          history_retention_seconds: neon.historyRetentionSeconds,
+          default_endpoint_settings: {
+            autoscaling_limit_min_cu: neon.primary.minCu,
+            autoscaling_limit_max_cu: neon.primary.maxCu,
+            suspend_timeout_seconds: neon.primary.suspendTimeoutSeconds,
+          },
+          // Neon's defaults would be neondb / neondb_owner: name them ours so the Role and Database adopt them.
+          branch: { name: "main", role_name: cloudName(stack, "pgRole", MIGRATOR), database_name: neon.databaseName },
+        },
+        child,
+      );
+      projectId = project.project_id;
+      branchId = project.default_branch_id;
+    }
+
+    const onBranch = { project_id: projectId, branch_id: branchId };
+    const endpoint = (
+      which: "primary" | "replica",
+      type: "read_write" | "read_only",
+      c: StackConfig["neon"]["primary"],
+    ) =>
+      new Endpoint(
+        rn(which),
+        {
+          ...onBranch,
+          type,
+          name: cloudName(stack, "neon", which),
+          region_id: neon.region,
+          autoscaling_limit_min_cu: c.minCu,
+          autoscaling_limit_max_cu: c.maxCu,
+          suspend_timeout_seconds: c.suspendTimeoutSeconds,
+        },
+        child,
+      );
+    const primary = endpoint("primary", "read_write", neon.primary);
+    // previewOverrides turns the replica off for pr-<N> stacks.
+    const replica = neon.replica.enabled ? endpoint("replica", "read_only", neon.replica) : undefined;
+
+    const role = (who: string) =>
+      new Role(rn("role", who), { ...onBranch, name: cloudName(stack, "pgRole", who) }, child);
+    const credentials = (r: Role): RoleCredentials => ({ user: r.name, password: pulumi.secret(r.password) });
+
+    const migrator = role(MIGRATOR);
+    const database = new Database(
+      rn("database"),
+      { ...onBranch, name: neon.databaseName, owner_name: migrator.name },
+      child,
+    );
+
+    const workers: Record<string, RoleCredentials> = {};
+    for (const [worker, spec] of Object.entries(config.workers)) {
+      if (!spec.database) continue;
+      if (worker === MIGRATOR) {
+        throw new Error(`worker name '${worker}' is taken by the migrator role (allowed: any other worker name)`);
+      }
+      workers[worker] = credentials(role(worker));
+    }
+
+    const directHost = primary.host;
+    const pooledHost = primary.host.apply(poolerHost);
+    const replicaHost = replica?.host;
+    const owner = credentials(migrator);
+    // URIs name the database resource's output, so whatever consumes them waits for the database to exist.
+    this.connection = {
+      databaseName: neon.databaseName,
+      port: 5432,
+      directHost,
+      pooledHost,
+      ...(replicaHost ? { replicaHost, replicaUri: postgresUri(owner, replicaHost, database.name) } : {}),
+      directUri: postgresUri(owner, directHost, database.name),
+      pooledUri: postgresUri(owner, pooledHost, database.name),
+      migrator: owner,
+      workers,
+    };
+    this.projectId = projectId;
+    this.branchId = branchId;
+    this.registerOutputs({
+      projectId,
+      branchId,
+      directHost,
+      pooledHost,
+      replicaHost,
+      directUri: this.connection.directUri,
+      pooledUri: this.connection.pooledUri,
+      replicaUri: this.connection.replicaUri,
+    });
+  }
+
+  /**
+   * Stack outputs: dev and prod export `neonProjectId` and `neonBranchId` (preview stacks read them), hosts in
+   * clear for policy checks, URIs secret.
+   */
+  stackOutputs(): Record<string, unknown> {
+    const c = this.connection;
+    return {
+      neonProjectId: this.projectId,
+      neonBranchId: this.branchId,
+      databaseName: c.databaseName,
+      databaseDirectHost: c.directHost,
+      databasePooledHost: c.pooledHost,
+      ...(c.replicaHost ? { databaseReplicaHost: c.replicaHost } : {}),
+      databaseDirectUri: c.directUri,
+      databasePooledUri: c.pooledUri,
+      ...(c.replicaUri ? { databaseReplicaUri: c.replicaUri } : {}),
+    };
+  }
+}

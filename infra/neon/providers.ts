@@ -1,0 +1,653 @@
+/**
+ * The Neon dynamic providers: create / read / diff / update / delete of Project, Branch, Endpoint, Role and
+ * Database over the careful client. Inputs and outputs use Neon's own field names (snake_case) so a plan reads like
+ * the API reference. These objects are serialized into each resource's state by Pulumi: they must capture no
+ * secret (the API key is read at run time from the stack config via `configure`, or NEON_API_KEY).
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import type { Branch, Database, Endpoint, Project } from "@neondatabase/api-client";
+import { NEON_API_KEY_CONFIG, neonClient, setConfiguredApiKey } from "./client";
+
+type Provider = pulumi.dynamic.ResourceProvider;
+type Failure = pulumi.dynamic.CheckFailure;
+
+/** Neon keeps a branch at most 30 days through `expires_at`. */
+export const MAX_BRANCH_TTL_SECONDS = 30 * 24 * 3600;
+
+export interface ComputeSettings {
+  autoscaling_limit_min_cu: number;
+  autoscaling_limit_max_cu: number;
+  /** -1 never suspends, 0 is Neon's default, else 60..604800. */
+  suspend_timeout_seconds: number;
+}
+
+export interface ProjectInputs {
+  name: string;
+  region_id: string;
+  pg_version: number;
+  history_retention_seconds: number;
+  default_endpoint_settings: ComputeSettings;
+  /** Names Neon gives the default branch, its owner role and database at creation (the Role and Database resources own them afterwards; changing these later changes nothing). */
+  branch: { name: string; role_name: string; database_name: string };
+}
+export interface ProjectOutputs extends ProjectInputs {
+  project_id: string;
+  default_branch_id: string;
+  proxy_host: string;
+}
+
+export interface BranchInputs {
+  project_id: string;
+  name: string;
+  /** The parent branch; absent: the project's default branch. */
+  parent_id?: string;
+  /** RFC 3339 to the second; Neon deletes the branch after it. */
+  expires_at?: string;
+}
+export interface BranchOutputs extends BranchInputs {
+  branch_id: string;
+}
+
+export type EndpointType = "read_write" | "read_only";
+export interface EndpointInputs extends ComputeSettings {
+  project_id: string;
+  branch_id: string;
+  type: EndpointType;
+  name: string;
+  region_id: string;
+}
+export interface EndpointOutputs extends EndpointInputs {
+  endpoint_id: string;
+  /** `<endpoint id>.<region>.aws.neon.tech`; the pooled host inserts `-pooler` after the endpoint id. */
+  host: string;
+}
+
+export interface RoleInputs {
+  project_id: string;
+  branch_id: string;
+  name: string;
+}
+export interface RoleOutputs extends RoleInputs {
+  /** Secret (additionalSecretOutputs). */
+  password: string;
+}
+
+export interface DatabaseInputs {
+  project_id: string;
+  branch_id: string;
+  name: string;
+  owner_name: string;
+}
+export interface DatabaseOutputs extends DatabaseInputs {
+  database_id: number;
+}
+
+// ---- shared pieces -------------------------------------------------------------------------------------------
+
+async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+  setConfiguredApiKey(req.config.get(NEON_API_KEY_CONFIG));
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** Properties that differ, split into those that force a replacement and those an update can change. */
+function diffOf(
+  olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+  replace: readonly string[],
+  update: readonly string[],
+  deleteBeforeReplace = false,
+): pulumi.dynamic.DiffResult {
+  const replaces = replace.filter((k) => news[k] !== undefined && !same(olds[k], news[k]));
+  const updates = update.filter((k) => !same(olds[k], news[k]));
+  return {
+    changes: replaces.length + updates.length > 0,
+    replaces,
+    stables: replace.filter((k) => !replaces.includes(k)),
+    deleteBeforeReplace: replaces.length > 0 && deleteBeforeReplace,
+  };
+}
+
+function computeFailures(c: Partial<ComputeSettings>, at = ""): Failure[] {
+  const out: Failure[] = [];
+  const min = Number(c.autoscaling_limit_min_cu);
+  const max = Number(c.autoscaling_limit_max_cu);
+  if (!(min >= 0.25)) out.push({ property: `${at}autoscaling_limit_min_cu`, reason: `${min} CU (allowed: >= 0.25)` });
+  if (!(max >= min)) out.push({ property: `${at}autoscaling_limit_max_cu`, reason: `${max} CU (allowed: >= ${min})` });
+  const s = Number(c.suspend_timeout_seconds);
+  if (!(s === -1 || s === 0 || (s >= 60 && s <= 604800))) {
+    out.push({
+      property: `${at}suspend_timeout_seconds`,
+      reason: `${s} (allowed: -1 never, 0 Neon default, 60..604800)`,
+    });
+  }
+  return out;
+}
+
+function required(news: Record<string, unknown>, keys: readonly string[]): Failure[] {
+  return keys
+    .filter((k) => news[k] === undefined || news[k] === "")
+    .map((k) => ({ property: k, reason: "is required (allowed: a non-empty value)" }));
+}
+
+const compute = (c: ComputeSettings): ComputeSettings => ({
+  autoscaling_limit_min_cu: c.autoscaling_limit_min_cu,
+  autoscaling_limit_max_cu: c.autoscaling_limit_max_cu,
+  suspend_timeout_seconds: c.suspend_timeout_seconds,
+});
+
+// ---- Project --------------------------------------------------------------------------------------------------
+
+async function findProject(name: string): Promise<Project | undefined> {
+  const client = neonClient();
+  const list = await client.read(`list projects named ${name}`, (p) =>
+    client.api.listProjects({ search: name, limit: 400 }, p),
+  );
+  const matches = list.projects.filter((p) => p.name === name);
+  if (matches.length > 1) {
+    throw new Error(
+      `Neon has ${matches.length} projects named ${name} (${matches.map((p) => p.id).join(", ")}); allowed: one. Delete the extra ones or import the right one.`,
+    );
+  }
+  if (!matches[0]) return undefined;
+  const got = await client.read(`read project ${matches[0].id}`, (p) => client.api.getProject(matches[0]!.id, p));
+  return got.project;
+}
+
+async function defaultBranchId(projectId: string): Promise<string> {
+  const client = neonClient();
+  const list = await client.read(`list branches of project ${projectId}`, (p) =>
+    client.api.listProjectBranches({ projectId }, p),
+  );
+  const main = list.branches.find((b) => b.default);
+  if (!main) throw new Error(`Neon project ${projectId} has no default branch`);
+  return main.id;
+}
+
+function projectOutputs(inputs: ProjectInputs, project: Project, branchId: string): ProjectOutputs {
+  return { ...inputs, project_id: project.id, default_branch_id: branchId, proxy_host: project.proxy_host };
+}
+
+async function updateProject(id: string, news: ProjectInputs): Promise<Project> {
+  const client = neonClient();
+  const res = await client.write(id, `update project ${news.name}`, (p) =>
+    client.api.updateProject(
+      id,
+      {
+        project: {
+          name: news.name,
+          history_retention_seconds: news.history_retention_seconds,
+          default_endpoint_settings: compute(news.default_endpoint_settings),
+        },
+      },
+      p,
+    ),
+  );
+  return res!.project;
+}
+
+export const projectProvider: Provider = {
+  configure,
+  async check(_olds: ProjectInputs, news: ProjectInputs) {
+    const failures = [
+      ...required(news as never, ["name", "region_id", "pg_version"]),
+      ...computeFailures(news.default_endpoint_settings ?? {}, "default_endpoint_settings."),
+    ];
+    const h = Number(news.history_retention_seconds);
+    if (!(h >= 0 && h <= 2592000)) {
+      failures.push({ property: "history_retention_seconds", reason: `${h} (allowed: 0..2592000, 30 days)` });
+    }
+    return { inputs: news, failures };
+  },
+  async diff(_id: string, olds: ProjectOutputs, news: ProjectInputs) {
+    return diffOf(
+      olds as never,
+      news as never,
+      ["region_id", "pg_version"],
+      ["name", "history_retention_seconds", "default_endpoint_settings"],
+    );
+  },
+  async create(inputs: ProjectInputs) {
+    const client = neonClient();
+    const result = await client.createOrAdopt({
+      what: `create project ${inputs.name}`,
+      find: () => findProject(inputs.name),
+      create: (p) =>
+        client.api.createProject(
+          {
+            project: {
+              name: inputs.name,
+              region_id: inputs.region_id,
+              pg_version: inputs.pg_version,
+              history_retention_seconds: inputs.history_retention_seconds,
+              default_endpoint_settings: compute(inputs.default_endpoint_settings),
+              branch: inputs.branch,
+            },
+          },
+          p,
+        ),
+      projectOf: (created, found) => (created?.project.id ?? found?.id)!,
+      remove: async (res) => {
+        await client.write(res.project.id, `roll back project ${inputs.name}`, (p) =>
+          client.api.deleteProject(res.project.id, p),
+        );
+      },
+    });
+    if (result.adopted) {
+      // Found by name: bring its settings to what the stack declares.
+      const project = await updateProject(result.value.id, inputs);
+      return { id: project.id, outs: projectOutputs(inputs, project, await defaultBranchId(project.id)) };
+    }
+    const { project, branch } = result.response;
+    return { id: project.id, outs: projectOutputs(inputs, project, branch.id) };
+  },
+  async read(id: string, props?: ProjectOutputs) {
+    const client = neonClient();
+    const got = await client.readOptional(`read project ${id}`, (p) => client.api.getProject(id, p));
+    if (!got) return {};
+    const p = got.project;
+    const d = p.default_endpoint_settings ?? {};
+    const outs: ProjectOutputs = {
+      ...(props as ProjectOutputs),
+      name: p.name,
+      region_id: p.region_id,
+      pg_version: p.pg_version,
+      history_retention_seconds: p.history_retention_seconds,
+      default_endpoint_settings: {
+        autoscaling_limit_min_cu: d.autoscaling_limit_min_cu ?? 0.25,
+        autoscaling_limit_max_cu: d.autoscaling_limit_max_cu ?? 0.25,
+        suspend_timeout_seconds: d.suspend_timeout_seconds ?? 0,
+      },
+      project_id: p.id,
+      default_branch_id: await defaultBranchId(id),
+      proxy_host: p.proxy_host,
+    };
+    return { id, props: outs };
+  },
+  async update(id: string, olds: ProjectOutputs, news: ProjectInputs) {
+    const project = await updateProject(id, news);
+    return { outs: projectOutputs(news, project, olds.default_branch_id) };
+  },
+  async delete(id: string) {
+    const client = neonClient();
+    await client.write(id, `delete project ${id}`, (p) => client.api.deleteProject(id, p), { gone: true });
+  },
+};
+
+// ---- Branch ---------------------------------------------------------------------------------------------------
+
+async function findBranch(projectId: string, name: string): Promise<Branch | undefined> {
+  const client = neonClient();
+  const list = await client.read(`list branches named ${name}`, (p) =>
+    client.api.listProjectBranches({ projectId, search: name }, p),
+  );
+  return list.branches.find((b) => b.name === name);
+}
+
+function branchOutputs(inputs: BranchInputs, branch: Branch): BranchOutputs {
+  const outs: BranchOutputs = { ...inputs, branch_id: branch.id };
+  if (branch.parent_id) outs.parent_id = branch.parent_id;
+  return outs;
+}
+
+async function updateBranch(projectId: string, branchId: string, news: BranchInputs): Promise<Branch> {
+  const client = neonClient();
+  const res = await client.write(projectId, `update branch ${news.name}`, (p) =>
+    client.api.updateProjectBranch(
+      projectId,
+      branchId,
+      { branch: { name: news.name, expires_at: news.expires_at ?? null } },
+      p,
+    ),
+  );
+  return res!.branch;
+}
+
+export const branchProvider: Provider = {
+  configure,
+  async check(_olds: BranchInputs, news: BranchInputs) {
+    const failures = required(news as never, ["project_id", "name"]);
+    if (news.expires_at !== undefined) {
+      const at = Date.parse(news.expires_at);
+      const latest = Date.now() + MAX_BRANCH_TTL_SECONDS * 1000;
+      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(news.expires_at) || Number.isNaN(at)) {
+        failures.push({ property: "expires_at", reason: `'${news.expires_at}' (allowed: RFC 3339 UTC to the second)` });
+      } else if (at <= Date.now() || at > latest + 60_000) {
+        failures.push({
+          property: "expires_at",
+          reason: `'${news.expires_at}' (allowed: in the future, at most 30 days away)`,
+        });
+      }
+    }
+    return { inputs: news, failures };
+  },
+  async diff(_id: string, olds: BranchOutputs, news: BranchInputs) {
+    return diffOf(olds as never, news as never, ["project_id", "parent_id"], ["name", "expires_at"]);
+  },
+  async create(inputs: BranchInputs) {
+    const client = neonClient();
+    const result = await client.createOrAdopt({
+      what: `create branch ${inputs.name}`,
+      projectId: inputs.project_id,
+      find: () => findBranch(inputs.project_id, inputs.name),
+      // No endpoints here: the Endpoint resources own the branch's computes.
+      create: (p) =>
+        client.api.createProjectBranch(
+          inputs.project_id,
+          {
+            branch: {
+              name: inputs.name,
+              ...(inputs.parent_id ? { parent_id: inputs.parent_id } : {}),
+              ...(inputs.expires_at ? { expires_at: inputs.expires_at } : {}),
+            },
+          },
+          p,
+        ),
+      remove: async (res) => {
+        await client.write(inputs.project_id, `roll back branch ${inputs.name}`, (p) =>
+          client.api.deleteProjectBranch({ projectId: inputs.project_id, branchId: res.branch.id }, p),
+        );
+      },
+    });
+    if (result.adopted) {
+      const branch = same(result.value.expires_at, inputs.expires_at)
+        ? result.value
+        : await updateBranch(inputs.project_id, result.value.id, inputs);
+      return { id: branch.id, outs: branchOutputs(inputs, branch) };
+    }
+    return { id: result.response.branch.id, outs: branchOutputs(inputs, result.response.branch) };
+  },
+  async read(id: string, props?: BranchOutputs) {
+    const client = neonClient();
+    const projectId = props!.project_id;
+    const got = await client.readOptional(`read branch ${id}`, (p) => client.api.getProjectBranch(projectId, id, p));
+    if (!got) return {};
+    const b = got.branch;
+    const outs: BranchOutputs = { ...props!, name: b.name, branch_id: b.id };
+    if (b.parent_id) outs.parent_id = b.parent_id;
+    if (b.expires_at) outs.expires_at = b.expires_at;
+    else delete outs.expires_at;
+    return { id, props: outs };
+  },
+  async update(id: string, olds: BranchOutputs, news: BranchInputs) {
+    const branch = await updateBranch(olds.project_id, id, news);
+    return { outs: branchOutputs(news, branch) };
+  },
+  async delete(id: string, props: BranchOutputs) {
+    const client = neonClient();
+    await client.write(
+      props.project_id,
+      `delete branch ${props.name}`,
+      (p) => client.api.deleteProjectBranch({ projectId: props.project_id, branchId: id }, p),
+      { gone: true },
+    );
+  },
+};
+
+// ---- Endpoint -------------------------------------------------------------------------------------------------
+
+async function findEndpoint(inputs: EndpointInputs): Promise<Endpoint | undefined> {
+  const client = neonClient();
+  const list = await client.read(`list endpoints of branch ${inputs.branch_id}`, (p) =>
+    client.api.listProjectBranchEndpoints(inputs.project_id, inputs.branch_id, p),
+  );
+  // A branch has one read_write endpoint: adopt it whatever its name (a project's default compute has none).
+  if (inputs.type === "read_write") return list.endpoints.find((e) => e.type === "read_write");
+  return list.endpoints.find((e) => e.type === inputs.type && e.name === inputs.name);
+}
+
+function endpointOutputs(inputs: EndpointInputs, e: Endpoint): EndpointOutputs {
+  return { ...inputs, endpoint_id: e.id, host: e.host };
+}
+
+const endpointSettings = (e: EndpointInputs) => ({ name: e.name, ...compute(e) });
+
+async function updateEndpoint(projectId: string, endpointId: string, news: EndpointInputs): Promise<Endpoint> {
+  const client = neonClient();
+  const res = await client.write(projectId, `update endpoint ${news.name}`, (p) =>
+    client.api.updateProjectEndpoint(projectId, endpointId, { endpoint: endpointSettings(news) }, p),
+  );
+  return res!.endpoint;
+}
+
+export const endpointProvider: Provider = {
+  configure,
+  async check(_olds: EndpointInputs, news: EndpointInputs) {
+    const failures = [...required(news as never, ["project_id", "branch_id", "name"]), ...computeFailures(news)];
+    if (news.type !== "read_write" && news.type !== "read_only") {
+      failures.push({ property: "type", reason: `'${String(news.type)}' (allowed: read_write, read_only)` });
+    }
+    return { inputs: news, failures };
+  },
+  async diff(_id: string, olds: EndpointOutputs, news: EndpointInputs) {
+    // A branch holds one read_write endpoint: its replacement must wait for the old one to go.
+    return diffOf(
+      olds as never,
+      news as never,
+      ["project_id", "branch_id", "type", "region_id"],
+      ["name", "autoscaling_limit_min_cu", "autoscaling_limit_max_cu", "suspend_timeout_seconds"],
+      news.type === "read_write",
+    );
+  },
+  async create(inputs: EndpointInputs) {
+    const client = neonClient();
+    const result = await client.createOrAdopt({
+      what: `create ${inputs.type} endpoint ${inputs.name}`,
+      projectId: inputs.project_id,
+      find: () => findEndpoint(inputs),
+      create: (p) =>
+        client.api.createProjectEndpoint(
+          inputs.project_id,
+          {
+            endpoint: {
+              branch_id: inputs.branch_id,
+              type: inputs.type as Endpoint["type"],
+              region_id: inputs.region_id,
+              ...endpointSettings(inputs),
+            },
+          },
+          p,
+        ),
+      remove: async (res) => {
+        await client.write(inputs.project_id, `roll back endpoint ${inputs.name}`, (p) =>
+          client.api.deleteProjectEndpoint(inputs.project_id, res.endpoint.id, p),
+        );
+      },
+    });
+    if (result.adopted) {
+      const e = result.value;
+      const current = { name: e.name, ...compute(e) };
+      const endpoint = same(current, endpointSettings(inputs))
+        ? e
+        : await updateEndpoint(inputs.project_id, e.id, inputs);
+      return { id: endpoint.id, outs: endpointOutputs(inputs, endpoint) };
+    }
+    return { id: result.response.endpoint.id, outs: endpointOutputs(inputs, result.response.endpoint) };
+  },
+  async read(id: string, props?: EndpointOutputs) {
+    const client = neonClient();
+    const projectId = props!.project_id;
+    const got = await client.readOptional(`read endpoint ${id}`, (p) =>
+      client.api.getProjectEndpoint(projectId, id, p),
+    );
+    if (!got) return {};
+    const e = got.endpoint;
+    const outs: EndpointOutputs = {
+      ...props!,
+      branch_id: e.branch_id,
+      type: e.type as EndpointType,
+      name: e.name ?? props!.name,
+      ...compute(e),
+      endpoint_id: e.id,
+      host: e.host,
+    };
+    return { id, props: outs };
+  },
+  async update(id: string, olds: EndpointOutputs, news: EndpointInputs) {
+    const endpoint = await updateEndpoint(olds.project_id, id, news);
+    return { outs: endpointOutputs(news, endpoint) };
+  },
+  async delete(id: string, props: EndpointOutputs) {
+    const client = neonClient();
+    await client.write(
+      props.project_id,
+      `delete endpoint ${props.name}`,
+      (p) => client.api.deleteProjectEndpoint(props.project_id, id, p),
+      { gone: true },
+    );
+  },
+};
+
+// ---- Role -----------------------------------------------------------------------------------------------------
+
+const roleId = (r: RoleInputs) => `${r.project_id}/${r.branch_id}/${r.name}`;
+
+export const roleProvider: Provider = {
+  configure,
+  async check(_olds: RoleInputs, news: RoleInputs) {
+    const failures = required(news as never, ["project_id", "branch_id", "name"]);
+    if (typeof news.name === "string" && Buffer.byteLength(news.name) > 63) {
+      failures.push({ property: "name", reason: `'${news.name}' is longer than 63 bytes (allowed: <= 63)` });
+    }
+    return { inputs: news, failures };
+  },
+  async diff(_id: string, olds: RoleOutputs, news: RoleInputs) {
+    // Neon cannot rename a role: any change is a new role.
+    return diffOf(olds as never, news as never, ["project_id", "branch_id", "name"], []);
+  },
+  async create(inputs: RoleInputs) {
+    const client = neonClient();
+    const { project_id: projectId, branch_id: branchId, name } = inputs;
+    const result = await client.createOrAdopt({
+      what: `create role ${name}`,
+      projectId,
+      find: async () =>
+        (
+          await client.readOptional(`read role ${name}`, (p) =>
+            client.api.getProjectBranchRole(projectId, branchId, name, p),
+          )
+        )?.role,
+      create: (p) => client.api.createProjectBranchRole(projectId, branchId, { role: { name } }, p),
+      remove: async () => {
+        await client.write(projectId, `roll back role ${name}`, (p) =>
+          client.api.deleteProjectBranchRole(projectId, branchId, name, p),
+        );
+      },
+    });
+    let password: string | undefined;
+    if (result.adopted) {
+      // Its password was never ours to see (a lost answer, or a role Neon or a parent branch made): issue a new one.
+      const reset = await client.write(projectId, `reset password of role ${name}`, (p) =>
+        client.api.resetProjectBranchRolePassword(projectId, branchId, name, p),
+      );
+      password = reset!.role.password;
+    } else {
+      password = result.response.role.password;
+    }
+    if (!password) throw new Error(`Neon returned no password for role ${name}`);
+    return { id: roleId(inputs), outs: { ...inputs, password } satisfies RoleOutputs };
+  },
+  async read(id: string, props?: RoleOutputs) {
+    const client = neonClient();
+    const { project_id: projectId, branch_id: branchId, name } = props!;
+    const got = await client.readOptional(`read role ${name}`, (p) =>
+      client.api.getProjectBranchRole(projectId, branchId, name, p),
+    );
+    if (!got) return {};
+    return { id, props: { ...props! } };
+  },
+  async delete(_id: string, props: RoleOutputs) {
+    const client = neonClient();
+    const { project_id: projectId, branch_id: branchId, name } = props;
+    await client.write(
+      projectId,
+      `delete role ${name}`,
+      (p) => client.api.deleteProjectBranchRole(projectId, branchId, name, p),
+      { gone: true },
+    );
+  },
+};
+
+// ---- Database -------------------------------------------------------------------------------------------------
+
+async function updateDatabase(current: string, news: DatabaseInputs): Promise<Database> {
+  const client = neonClient();
+  const res = await client.write(news.project_id, `update database ${current}`, (p) =>
+    client.api.updateProjectBranchDatabase(
+      news.project_id,
+      news.branch_id,
+      current,
+      { database: { name: news.name, owner_name: news.owner_name } },
+      p,
+    ),
+  );
+  return res!.database;
+}
+
+export const databaseProvider: Provider = {
+  configure,
+  async check(_olds: DatabaseInputs, news: DatabaseInputs) {
+    return { inputs: news, failures: required(news as never, ["project_id", "branch_id", "name", "owner_name"]) };
+  },
+  async diff(_id: string, olds: DatabaseOutputs, news: DatabaseInputs) {
+    // A rename or a new owner keeps the data (PATCH); only moving to another branch or project replaces.
+    return diffOf(olds as never, news as never, ["project_id", "branch_id"], ["name", "owner_name"]);
+  },
+  async create(inputs: DatabaseInputs) {
+    const client = neonClient();
+    const { project_id: projectId, branch_id: branchId, name } = inputs;
+    const result = await client.createOrAdopt({
+      what: `create database ${name}`,
+      projectId,
+      find: async () =>
+        (
+          await client.readOptional(`read database ${name}`, (p) =>
+            client.api.getProjectBranchDatabase(projectId, branchId, name, p),
+          )
+        )?.database,
+      create: (p) =>
+        client.api.createProjectBranchDatabase(
+          projectId,
+          branchId,
+          { database: { name, owner_name: inputs.owner_name } },
+          p,
+        ),
+      remove: async () => {
+        await client.write(projectId, `roll back database ${name}`, (p) =>
+          client.api.deleteProjectBranchDatabase(projectId, branchId, name, p),
+        );
+      },
+    });
+    let db: Database;
+    if (result.adopted) {
+      // A database a parent branch or the project's creation made: hand it to this stack's owner role.
+      db = result.value.owner_name === inputs.owner_name ? result.value : await updateDatabase(name, inputs);
+    } else {
+      db = result.response.database;
+    }
+    return { id: String(db.id), outs: { ...inputs, database_id: db.id } satisfies DatabaseOutputs };
+  },
+  async read(id: string, props?: DatabaseOutputs) {
+    const client = neonClient();
+    const { project_id: projectId, branch_id: branchId, name } = props!;
+    const got = await client.readOptional(`read database ${name}`, (p) =>
+      client.api.getProjectBranchDatabase(projectId, branchId, name, p),
+    );
+    if (!got) return {};
+    return { id, props: { ...props!, owner_name: got.database.owner_name, database_id: got.database.id } };
+  },
+  async update(_id: string, olds: DatabaseOutputs, news: DatabaseInputs) {
+    const db = await updateDatabase(olds.name, news);
+    return { outs: { ...news, database_id: db.id } satisfies DatabaseOutputs };
+  },
+  async delete(_id: string, props: DatabaseOutputs) {
+    const client = neonClient();
+    const { project_id: projectId, branch_id: branchId, name } = props;
+    await client.write(
+      projectId,
+      `delete database ${name}`,
+      (p) => client.api.deleteProjectBranchDatabase(projectId, branchId, name, p),
+      { gone: true },
+    );
+  },
+};

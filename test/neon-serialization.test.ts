@@ -1,0 +1,57 @@
+/**
+ * The Neon providers as `pulumi up` runs them: serialized by Pulumi's closure serializer, loaded back in a fresh
+ * module, keyed by the stack config. Runs in a tsx child process (the serializer fails under vitest's transform).
+ */
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { beforeAll, expect, test } from "vitest";
+import { ROOT } from "./helpers/cli";
+
+const KEY = "neon-serialize-key-0b7e41";
+let report: {
+  serialized: Record<string, { chars: number; containsKey: boolean; containsSecrets: boolean }>;
+  error?: string;
+  diff: { changes: boolean; replaces: string[] };
+  rolePasswordIssued: boolean;
+  afterCreate: { endpoints: { type: string; autoscaling_limit_max_cu: number }[]; branches: { roles: string[] }[] }[];
+  failure?: { name: string; message: string };
+  final: unknown[];
+  writesDuringOperations: unknown[];
+  authorizations: string[];
+};
+
+beforeAll(() => {
+  const run = spawnSync(
+    path.join(ROOT, "node_modules", ".bin", "tsx"),
+    [path.join(ROOT, "test", "fixtures", "neon-serialized-providers.ts")],
+    { cwd: ROOT, env: { ...process.env, NEON_API_KEY: KEY }, encoding: "utf8", timeout: 120_000 },
+  );
+  if (run.status !== 0) throw new Error(`fixture exited ${run.status}: ${run.stderr}`);
+  report = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as typeof report;
+});
+
+test("every provider serializes without the API key or any secret in its text", () => {
+  expect(Object.keys(report.serialized).sort()).toEqual(["branch", "database", "endpoint", "project", "role"]);
+  for (const s of Object.values(report.serialized)) {
+    expect(s).toMatchObject({ containsKey: false, containsSecrets: false });
+  }
+});
+
+test("the deserialized providers create, update and delete against Neon with the configured key", () => {
+  expect(report.error).toBeUndefined();
+  expect(report.authorizations).toEqual([`Bearer ${KEY}`]);
+  expect(report.diff).toMatchObject({ changes: true, replaces: [] });
+  expect(report.rolePasswordIssued).toBe(true);
+  const [p] = report.afterCreate;
+  expect(p!.endpoints).toEqual([expect.objectContaining({ type: "read_write", autoscaling_limit_max_cu: 2 })]);
+  expect(p!.branches[0]!.roles).toEqual(["mauntic_dev_crm", "mauntic_dev_migrator"]);
+  expect(report.final).toEqual([]);
+  expect(report.writesDuringOperations).toEqual([]);
+});
+
+test("errors keep their name and Neon's message after serialization", () => {
+  expect(report.failure).toMatchObject({ name: "NeonApiError" });
+  expect(report.failure!.message).toMatch(
+    /create database other failed: HTTP 400: role nobody does not exist \(request id /,
+  );
+});
