@@ -1,0 +1,149 @@
+import { Option, type Command } from "commander";
+import { InputError } from "../../../migrations/runner/errors";
+import { MIGRATIONS_DIR } from "../../../migrations/runner/checksum";
+import { grantsFromConfig, parseGrantsSpec, type GrantsSpec } from "../../../migrations/runner/grants";
+import { reporterFor } from "../../../migrations/runner/progress";
+import { renderDryRun, renderRun, renderStatus } from "../../../migrations/runner/report";
+import { DEFAULTS, dryRun, migrate, RunFailed, status } from "../../../migrations/runner/runner";
+import { loadStackConfigFromFile } from "../../config/load";
+import { UsageError } from "../errors";
+
+/** `500ms`, `3s`, `5m` -> milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+)(ms|s|m)$/.exec(text.trim());
+  if (!m)
+    throw new UsageError(`${flag} '${text}' is not a duration (allowed: a number with ms, s or m, e.g. 500ms, 3s, 5m)`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as "ms" | "s" | "m"];
+}
+
+/** Milliseconds as the shortest duration text parseDuration reads back. */
+function durationText(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+function parseCount(text: string, flag: string): number {
+  if (!/^\d{1,3}$/.test(text)) throw new UsageError(`${flag} '${text}' is not a count (allowed: 0..999)`);
+  return Number(text);
+}
+
+interface MigrateOpts {
+  databaseUrl?: string;
+  status?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  stack?: string;
+  grants?: string;
+  dir: string;
+  lockTimeout: string;
+  lockRetries: string;
+  retryBackoff: string;
+  runLockWait: string;
+}
+
+/** Runner input errors are the CLI's usage errors (exit 2). */
+async function asUsage<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof InputError) throw new UsageError(e.message);
+    if (e instanceof RunFailed && e.failure instanceof InputError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function grantsOf(opts: MigrateOpts): GrantsSpec | undefined {
+  if (opts.stack && opts.grants) throw new UsageError("--stack and --grants both given (allowed: one of them)");
+  if (opts.stack) return grantsFromConfig(opts.stack, loadStackConfigFromFile(opts.stack));
+  if (opts.grants) {
+    try {
+      return parseGrantsSpec(opts.grants, "--grants");
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  return undefined;
+}
+
+export function register(program: Command): void {
+  program
+    .command("migrate")
+    .description("Apply the index migrations (one run at a time, never blocking writers), then the worker grants")
+    .addOption(new Option("--database-url <url>", "the database's direct (unpooled) URL").env("DATABASE_URL"))
+    .option("--status", "list applied, pending and changed migrations and INVALID indexes; changes nothing")
+    .option("--dry-run", "show what a run would apply (migrations, heals, grant changes); changes nothing")
+    .option("--json", "print the result as JSON")
+    .option("-s, --stack <name>", "enforce the worker grants of this stack's catalogue (Pulumi.<stack>.yaml)")
+    .addOption(
+      new Option(
+        "--grants <json>",
+        'grants spec {"schemas": [...], "roles": {"<role>": {"reads": [], "writes": []}}}',
+      ).env("MAUNTIC_GRANTS"),
+    )
+    .option("--dir <path>", "folder of NNNN_<name>.sql migrations", MIGRATIONS_DIR)
+    .option(
+      "--lock-timeout <duration>",
+      "longest wait for any lock (writers never wait longer)",
+      durationText(DEFAULTS.lockTimeoutMs),
+    )
+    .option("--lock-retries <n>", "retries after a lock wait times out", String(DEFAULTS.lockRetries))
+    .option(
+      "--retry-backoff <duration>",
+      "first wait between retries, doubling (at most 30s)",
+      durationText(DEFAULTS.retryBackoffMs),
+    )
+    .option(
+      "--run-lock-wait <duration>",
+      "how long to wait for another run to finish",
+      durationText(DEFAULTS.runLockWaitMs),
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  npm run infra -- migrate --database-url postgres://owner:pw@ep-x.us-east-2.aws.neon.tech/mauntic --stack dev
+  DATABASE_URL=postgres://... npm run infra -- migrate --status
+  npm run infra -- migrate --database-url postgres://... --dry-run --json
+
+Exit codes: 0 done, 1 a migration or lock failed (file:line on stderr), 2 bad input (a pooler URL, options).`,
+    )
+    .action(async (opts: MigrateOpts) => {
+      if (opts.status && opts.dryRun) throw new UsageError("--status and --dry-run both given (allowed: one of them)");
+      const databaseUrl = opts.databaseUrl ?? "";
+      const out = (text: string) => process.stdout.write(text);
+      if (opts.status) {
+        const s = await asUsage(() => status({ databaseUrl, dir: opts.dir }));
+        out(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
+        return;
+      }
+      const run = {
+        databaseUrl,
+        dir: opts.dir,
+        grants: grantsOf(opts),
+        lockTimeoutMs: parseDuration(opts.lockTimeout, "--lock-timeout"),
+        lockRetries: parseCount(opts.lockRetries, "--lock-retries"),
+        retryBackoffMs: parseDuration(opts.retryBackoff, "--retry-backoff"),
+        runLockWaitMs: parseDuration(opts.runLockWait, "--run-lock-wait"),
+        reporter: reporterFor(process.stderr),
+      };
+      if (opts.dryRun) {
+        const d = await asUsage(() => dryRun(run));
+        out(opts.json ? `${JSON.stringify(d, null, 2)}\n` : renderDryRun(d));
+        return;
+      }
+      try {
+        const r = await asUsage(() => migrate(run));
+        out(opts.json ? `${JSON.stringify({ ok: true, ...r }, null, 2)}\n` : renderRun(r));
+      } catch (e) {
+        if (e instanceof RunFailed) {
+          // What was applied before the failure stays applied: show it, then fail with the reason.
+          out(
+            opts.json
+              ? `${JSON.stringify({ ok: false, error: e.message, ...e.result }, null, 2)}\n`
+              : renderRun(e.result),
+          );
+        }
+        throw e;
+      }
+    });
+}

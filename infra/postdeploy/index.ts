@@ -1,0 +1,66 @@
+/**
+ * `mauntic:migrations:PostDeploy`: after the database exists, run the index migrations and the worker grants
+ * with the project's own runner (`mauntic-infra migrate`) on the migrator's direct URI. Index builds take minutes
+ * and need session locks, which no Pulumi provider offers, so a `local.Command` runs the runner from this machine.
+ *
+ * - Re-runs when the migration files' checksum or the grants change (triggers); otherwise it stays put.
+ * - No delete command: a destroy never drops an index or revokes a grant, it only forgets the command.
+ * - The URI reaches the process as an environment variable, secret in state and never on a command line.
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { MIGRATIONS_DIR, migrationsChecksum } from "../../migrations/runner/checksum";
+import { grantsFromConfig } from "../../migrations/runner/grants-spec";
+import type { StackConfig } from "../config/schema";
+import { resourceName } from "../naming";
+import type { DatabaseConnection } from "../neon/connection";
+
+export const POST_DEPLOY_TYPE = "mauntic:migrations:PostDeploy";
+
+/** The runner as the Command runs it: the project's tsx, plain summary on stdout, progress lines on stderr. */
+export const MIGRATE_COMMAND = "./node_modules/.bin/tsx infra/cli/main.ts migrate";
+
+export interface PostDeployArgs {
+  stack: string;
+  config: StackConfig;
+  connection: DatabaseConnection;
+}
+
+export class PostDeployMigrations extends pulumi.ComponentResource {
+  /** sha256 over every migration file's name and bytes. */
+  readonly checksum: string;
+  readonly command: command.local.Command;
+
+  constructor(name: string, args: PostDeployArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super(POST_DEPLOY_TYPE, name, {}, opts);
+    this.checksum = migrationsChecksum(MIGRATIONS_DIR);
+    const grants = JSON.stringify(grantsFromConfig(args.stack, args.config));
+    this.command = new command.local.Command(
+      `${name}-run`,
+      {
+        // No `dir`: Pulumi runs commands in the project folder, and an absolute path would differ per machine.
+        create: MIGRATE_COMMAND,
+        environment: {
+          DATABASE_URL: pulumi.secret(args.connection.directUri),
+          MAUNTIC_GRANTS: grants,
+          FORCE_COLOR: "0",
+        },
+        triggers: [this.checksum, grants],
+        addPreviousOutputInEnv: false,
+      },
+      // The database component's dependency, explicit: the runner needs its roles and database, not only its URI.
+      { parent: this, dependsOn: opts.dependsOn },
+    );
+    this.registerOutputs({ checksum: this.checksum, summary: this.command.stdout });
+  }
+}
+
+/** The post-deploy step of a stack: pass the database component in `opts.dependsOn`. */
+export function postDeployMigrations(
+  stack: string,
+  config: StackConfig,
+  connection: DatabaseConnection,
+  opts: pulumi.ComponentResourceOptions = {},
+): PostDeployMigrations {
+  return new PostDeployMigrations(resourceName(stack, "migrations"), { stack, config, connection }, opts);
+}

@@ -1,0 +1,578 @@
+/**
+ * The migration runner: applies `migrations/NNNN_<name>.sql` to one database, one run at a time, without ever
+ * making writers wait longer than the lock timeout, and heals what an earlier failed run left behind.
+ *
+ * A run with nothing to do makes three queries after connecting: session settings + the run lock, ledger
+ * (created if missing) + its rows, and the grant state. The run lock is released by closing the session.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Client, DatabaseError } from "pg";
+import { APPLICATION_NAME, checkDatabaseUrl, describeUrl, openClient, settingsSql } from "./connect";
+import { MigrationError, RunnerError } from "./errors";
+import { readMigrations, type IndexTarget, type MigrationFile, type Statement } from "./files";
+import { applyGrants, planGrants, readGrantRows, type GrantPlan, type GrantsSpec } from "./grants";
+import { checkLedger, ensureAndReadLedger, readLedger, recordAppliedQuery, type LedgerRow } from "./ledger";
+import { silentReporter, watchIndexBuild, type Reporter } from "./progress";
+
+/**
+ * Session advisory lock key of "a migration run on this database" (advisory locks are per database). Below 2^31
+ * so pg_locks shows it whole in `objid`.
+ */
+export const RUN_LOCK_KEY = 1_835_100_521;
+
+export interface RunOptions {
+  databaseUrl: string;
+  /** Folder of NNNN_<name>.sql files (default: the repository's migrations/). */
+  dir?: string;
+  /** Worker grants to enforce after the migrations; none when absent. */
+  grants?: GrantsSpec;
+  /** lock_timeout of the runner's session. */
+  lockTimeoutMs?: number;
+  /** Retries of a statement whose lock wait hit the timeout. */
+  lockRetries?: number;
+  /** First backoff between retries; doubles each retry, at most 30 s. */
+  retryBackoffMs?: number;
+  /** How long to wait for another run's lock before giving up. */
+  runLockWaitMs?: number;
+  /** client_connection_check_interval: how soon the server stops a killed runner's statement. */
+  connectionCheckMs?: number;
+  progressIntervalMs?: number;
+  reporter?: Reporter;
+}
+
+export const DEFAULTS = {
+  lockTimeoutMs: 3_000,
+  lockRetries: 5,
+  retryBackoffMs: 1_000,
+  runLockWaitMs: 300_000,
+  connectionCheckMs: 500,
+  progressIntervalMs: 500,
+} as const;
+
+const MAX_BACKOFF_MS = 30_000;
+
+export type OutcomeStatus = "applied" | "already applied" | "pending" | "failed";
+
+export interface MigrationOutcome {
+  version: number;
+  name: string;
+  file: string;
+  status: OutcomeStatus;
+  durationMs?: number;
+  /** Indexes found INVALID (an earlier failure), dropped and rebuilt by this run. */
+  healed: string[];
+  /** Lock waits that hit the timeout and were retried. */
+  retries: number;
+  /** Indexes that already existed, valid, and were recorded without a build. */
+  existing: string[];
+}
+
+export interface RunResult {
+  database: string;
+  migrations: MigrationOutcome[];
+  grants: (GrantPlan & { applied: boolean }) | { skipped: string };
+  /** Ledger rows whose file is not in the folder. */
+  missingFiles: LedgerRow[];
+  /** Time spent waiting for another run to finish. */
+  waitedForRunMs: number;
+}
+
+/** A failed run still reports what it applied before the failure. */
+export class RunFailed extends RunnerError {
+  override name = "RunFailed";
+  constructor(
+    readonly failure: Error,
+    readonly result: RunResult,
+  ) {
+    super(failure.message);
+  }
+}
+
+type Settings = Required<Omit<RunOptions, "databaseUrl" | "dir" | "grants" | "reporter">>;
+
+function settingsOf(opts: RunOptions): Settings {
+  return {
+    lockTimeoutMs: opts.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
+    lockRetries: opts.lockRetries ?? DEFAULTS.lockRetries,
+    retryBackoffMs: opts.retryBackoffMs ?? DEFAULTS.retryBackoffMs,
+    runLockWaitMs: opts.runLockWaitMs ?? DEFAULTS.runLockWaitMs,
+    connectionCheckMs: opts.connectionCheckMs ?? DEFAULTS.connectionCheckMs,
+    progressIntervalMs: opts.progressIntervalMs ?? DEFAULTS.progressIntervalMs,
+  };
+}
+
+export function backoffMs(base: number, retry: number): number {
+  return Math.min(base * 2 ** (retry - 1), MAX_BACKOFF_MS);
+}
+
+/** A lock wait that ran out: lock_timeout (55P03), a deadlock victim (40P01), or the runner's own pre-check. */
+class LockWait extends Error {}
+function isLockFailure(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return e instanceof LockWait || code === "55P03" || code === "40P01";
+}
+
+/** file:line of a database error inside a statement (PostgreSQL's position is 1-based, in characters). */
+function errorAt(e: unknown, m: MigrationFile, stmt: Statement): MigrationError {
+  if (e instanceof MigrationError) return e;
+  const err = e as DatabaseError;
+  const pos = err.position ? Number(err.position) - 1 : -1;
+  const line = stmt.line + (pos > 0 ? (stmt.sql.slice(0, pos).match(/\n/g)?.length ?? 0) : 0);
+  const hint = err.hint ? ` (hint: ${err.hint})` : "";
+  return new MigrationError(`${err.message}${hint}`, m.displayPath, line);
+}
+
+function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(ms >= 10_000 ? 0 : 1)}s` : `${Math.round(ms)}ms`;
+}
+
+interface Holder {
+  vxid: string;
+  pid: number | null;
+  mode: string;
+  application_name: string | null;
+  state: string | null;
+}
+
+function describeHolders(holders: Holder[]): string {
+  return holders
+    .slice(0, 3)
+    .map((h) => `pid ${h.pid ?? "(prepared)"} ${h.mode}${h.application_name ? ` [${h.application_name}]` : ""}`)
+    .join(", ");
+}
+
+/** One run against one database; holds its sessions and running totals. */
+class Run {
+  private monitor?: Client;
+  private pid = 0;
+
+  constructor(
+    private readonly client: Client,
+    private readonly url: string,
+    private readonly s: Settings,
+    private readonly reporter: Reporter,
+  ) {}
+
+  async acquireRunLock(): Promise<number> {
+    const started = Date.now();
+    const first = (await this.client.query(
+      `${settingsSql(this.s)}; SELECT pg_try_advisory_lock(${RUN_LOCK_KEY}) AS locked, pg_backend_pid() AS pid`,
+    )) as unknown as { rows: { locked: boolean; pid: number }[] }[];
+    const row = first[first.length - 1]!.rows[0]!;
+    this.pid = row.pid;
+    if (row.locked) return 0;
+    const { rows } = await this.client.query<{ pid: number; application_name: string; backend_start: Date }>(
+      `SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1 AND l.database = (
+          SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [RUN_LOCK_KEY],
+    );
+    const holder = rows[0]
+      ? `pid ${rows[0].pid} [${rows[0].application_name}] connected since ${rows[0].backend_start.toISOString()}`
+      : "a session that just ended";
+    this.reporter.note(
+      `waiting for another migration run to finish (${holder}), at most ${fmtMs(this.s.runLockWaitMs)}`,
+    );
+    for (;;) {
+      await sleep(250);
+      const { rows: r } = await this.client.query<{ locked: boolean }>(
+        `SELECT pg_try_advisory_lock(${RUN_LOCK_KEY}) AS locked`,
+      );
+      if (r[0]!.locked) return Date.now() - started;
+      if (Date.now() - started >= this.s.runLockWaitMs) {
+        throw new RunnerError(
+          `another migration run still holds this database's run lock (${holder}) after ${fmtMs(this.s.runLockWaitMs)} (allowed: wait for it and rerun, or raise --run-lock-wait)`,
+        );
+      }
+    }
+  }
+
+  private async sleepBackoff(label: string, retry: number, why: string): Promise<void> {
+    const wait = backoffMs(this.s.retryBackoffMs, retry);
+    this.reporter.note(`${label}: ${why}; retry ${retry}/${this.s.lockRetries} in ${fmtMs(wait)}`);
+    await sleep(wait);
+  }
+
+  /** A file's SETs end with it (a plain SET outlives its transaction): back to the runner's own settings. */
+  private async restoreSettings(m: MigrationFile): Promise<void> {
+    if (m.statements.some((s) => s.kind === "session-setting")) {
+      await this.client.query(`RESET ALL; ${settingsSql(this.s)}`);
+    }
+  }
+
+  /** A transactional file: every statement and its ledger row in one transaction, retried on lock waits. */
+  async applyTransactional(m: MigrationFile, outcome: MigrationOutcome): Promise<void> {
+    const started = Date.now();
+    for (let retry = 0; ; retry++) {
+      let current: Statement | undefined;
+      try {
+        await this.client.query("BEGIN");
+        for (const stmt of m.statements) {
+          current = stmt;
+          await this.client.query(stmt.sql);
+        }
+        current = undefined;
+        await this.client.query(recordAppliedQuery(m, Date.now() - started));
+        await this.client.query("COMMIT");
+        await this.restoreSettings(m);
+        outcome.durationMs = Date.now() - started;
+        return;
+      } catch (e) {
+        await this.client.query("ROLLBACK").catch(() => undefined);
+        if (!isLockFailure(e) || retry >= this.s.lockRetries || !current) {
+          if (current) throw errorAt(e, m, current);
+          throw e;
+        }
+        outcome.retries++;
+        await this.sleepBackoff(m.file, retry + 1, `${(e as Error).message} (line ${current.line})`);
+      }
+    }
+  }
+
+  /** A file of CONCURRENTLY statements: one by one, outside any transaction, then its ledger row. */
+  async applyConcurrent(m: MigrationFile, outcome: MigrationOutcome): Promise<void> {
+    const started = Date.now();
+    for (const stmt of m.statements) {
+      if (stmt.kind === "session-setting") {
+        await this.client.query(stmt.sql).catch((e) => Promise.reject(errorAt(e, m, stmt)));
+      } else if (stmt.kind === "create-index-concurrently") {
+        await this.buildIndex(m, stmt, outcome);
+      } else {
+        await this.withLockRetries(m, stmt, outcome, () => this.client.query(stmt.sql));
+      }
+    }
+    await this.restoreSettings(m);
+    const q = recordAppliedQuery(m, Date.now() - started);
+    await this.client.query(q.text, q.values);
+    outcome.durationMs = Date.now() - started;
+  }
+
+  private async withLockRetries(
+    m: MigrationFile,
+    stmt: Statement,
+    outcome: MigrationOutcome,
+    fn: () => Promise<unknown>,
+  ): Promise<void> {
+    for (let retry = 0; ; retry++) {
+      try {
+        await fn();
+        return;
+      } catch (e) {
+        if (!isLockFailure(e) || retry >= this.s.lockRetries) throw errorAt(e, m, stmt);
+        outcome.retries++;
+        await this.sleepBackoff(m.file, retry + 1, (e as Error).message);
+      }
+    }
+  }
+
+  /** The index of that name in the table's schema, if any (index names are unique per schema). */
+  private async indexState(t: IndexTarget): Promise<{ qualified: string; valid: boolean; sameTable: boolean } | null> {
+    const { rows } = await this.client.query<{
+      qualified: string;
+      valid: boolean | null;
+      same_table: boolean | null;
+    }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS qualified, i.indisvalid AS valid,
+              i.indrelid = to_regclass($1) AS same_table
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_index i ON i.indexrelid = c.oid
+        WHERE c.relname = $2 AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass($1))`,
+      [t.table, t.name],
+    );
+    const r = rows[0];
+    return r ? { qualified: r.qualified, valid: r.valid === true, sameTable: r.same_table === true } : null;
+  }
+
+  /**
+   * Waits until the transactions that now hold a lock the build would wait for (anything stronger than
+   * ROW SHARE on the table) have ended, at most lock_timeout. Without it, a long write transaction makes the
+   * build time out after it created its catalog entry, leaving an INVALID index that cannot be dropped while
+   * that transaction lives. Later, short transactions do not matter: the build waits only for those.
+   */
+  private async waitForLockHolders(t: IndexTarget): Promise<void> {
+    const sql = `SELECT l.virtualtransaction AS vxid, l.pid, l.mode, a.application_name, a.state
+        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'relation' AND l.relation = to_regclass($1) AND l.granted
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+         AND l.pid IS DISTINCT FROM pg_backend_pid() AND l.mode NOT IN ('AccessShareLock', 'RowShareLock')`;
+    const deadline = Date.now() + this.s.lockTimeoutMs;
+    const first = (await this.client.query<Holder>(sql, [t.table])).rows;
+    let waiting = new Set(first.map((h) => h.vxid));
+    while (waiting.size) {
+      if (Date.now() >= deadline) {
+        const still = first.filter((h) => waiting.has(h.vxid));
+        throw new LockWait(
+          `${describeHolders(still)} held a conflicting lock on ${t.table} for longer than lock_timeout ${fmtMs(this.s.lockTimeoutMs)}`,
+        );
+      }
+      await sleep(Math.max(20, Math.min(100, this.s.lockTimeoutMs / 10)));
+      const now = (await this.client.query<Holder>(sql, [t.table])).rows;
+      waiting = new Set(now.map((h) => h.vxid).filter((v) => waiting.has(v)));
+    }
+  }
+
+  private async monitorClient(): Promise<Client> {
+    this.monitor ??= await openClient(this.url, `${APPLICATION_NAME}-progress`);
+    return this.monitor;
+  }
+
+  /** Drops an INVALID index of this name, if one is there; false when it could not (a lock held past the bound). */
+  private async dropIfInvalid(m: MigrationFile, t: IndexTarget): Promise<boolean> {
+    const state = await this.indexState(t);
+    if (!state || state.valid || !state.sameTable) return true;
+    try {
+      await this.client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${state.qualified}`);
+      return true;
+    } catch (e) {
+      if (!isLockFailure(e)) throw e;
+      this.reporter.note(
+        `${m.file}: INVALID index ${state.qualified} could not be dropped yet (${(e as Error).message}); the next run drops and rebuilds it`,
+      );
+      return false;
+    }
+  }
+
+  async buildIndex(m: MigrationFile, stmt: Statement, outcome: MigrationOutcome): Promise<void> {
+    const t = stmt.index!;
+    const label = `${m.file}: ${t.name}`;
+    for (let retry = 0; ; retry++) {
+      try {
+        const state = await this.indexState(t);
+        if (state && !state.sameTable) {
+          throw new MigrationError(
+            `the name ${t.name} is already taken by ${state.qualified}, which is not an index of ${t.table} (allowed: a name unused in the schema)`,
+            m.displayPath,
+            stmt.line,
+          );
+        }
+        if (state?.valid) {
+          outcome.existing.push(state.qualified);
+          return;
+        }
+        if (state) {
+          this.reporter.note(
+            `${label}: INVALID index ${state.qualified} left by an earlier run: dropping and rebuilding`,
+          );
+          await this.client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${state.qualified}`);
+          if (!outcome.healed.includes(state.qualified)) outcome.healed.push(state.qualified);
+        }
+        await this.waitForLockHolders(t);
+        const monitor = await this.monitorClient();
+        this.reporter.buildStarted(label);
+        const watch = watchIndexBuild(
+          monitor,
+          this.pid,
+          (p) => this.reporter.buildProgress(label, p),
+          this.s.progressIntervalMs,
+        );
+        try {
+          await this.client.query(stmt.sql);
+        } finally {
+          await watch.stop();
+        }
+        const after = await this.indexState(t);
+        if (!after?.valid) {
+          throw new MigrationError(`${t.name} is not valid after its build`, m.displayPath, stmt.line);
+        }
+        this.reporter.buildEnded(label);
+        return;
+      } catch (e) {
+        if (!isLockFailure(e)) {
+          // A failed build (e.g. duplicates for a unique index) leaves an INVALID index: do not leave it behind.
+          if (!(e instanceof MigrationError)) await this.dropIfInvalid(m, t).catch(() => undefined);
+          throw errorAt(e, m, stmt);
+        }
+        if (retry >= this.s.lockRetries) {
+          await this.dropIfInvalid(m, t);
+          throw new MigrationError(
+            `${t.name}: gave up after ${retry + 1} lock waits of ${fmtMs(this.s.lockTimeoutMs)}: ${(e as Error).message} (allowed: rerun when the table is quieter, or raise --lock-retries)`,
+            m.displayPath,
+            stmt.line,
+          );
+        }
+        outcome.retries++;
+        await this.sleepBackoff(label, retry + 1, (e as Error).message);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.monitor?.end().catch(() => undefined);
+  }
+}
+
+function outcomeOf(m: MigrationFile, status: OutcomeStatus): MigrationOutcome {
+  return { version: m.version, name: m.name, file: m.file, status, healed: [], retries: 0, existing: [] };
+}
+
+/** Applies pending migrations, then the grants. Throws RunFailed (with what was applied) on a failure. */
+export async function migrate(opts: RunOptions): Promise<RunResult> {
+  const url = checkDatabaseUrl(opts.databaseUrl);
+  const s = settingsOf(opts);
+  const reporter = opts.reporter ?? silentReporter;
+  const files = await readMigrations(opts.dir);
+  const client = await openClient(opts.databaseUrl);
+  const run = new Run(client, opts.databaseUrl, s, reporter);
+  const result: RunResult = {
+    database: describeUrl(url),
+    migrations: [],
+    grants: { skipped: "no --stack or --grants given" },
+    missingFiles: [],
+    waitedForRunMs: 0,
+  };
+  try {
+    result.waitedForRunMs = await run.acquireRunLock();
+    const ledger = await ensureAndReadLedger(client);
+    const { pending, missingFiles } = checkLedger(files, ledger);
+    result.missingFiles = missingFiles;
+    const applied = new Set(ledger.map((r) => r.version));
+    result.migrations = files.map((f) => outcomeOf(f, applied.has(f.version) ? "already applied" : "pending"));
+    for (const m of pending) {
+      const outcome = result.migrations.find((o) => o.version === m.version)!;
+      try {
+        if (m.concurrent) await run.applyConcurrent(m, outcome);
+        else await run.applyTransactional(m, outcome);
+        outcome.status = "applied";
+      } catch (e) {
+        outcome.status = "failed";
+        throw e;
+      }
+    }
+    if (opts.grants) {
+      const plan = planGrants(opts.grants, await readGrantRows(client, opts.grants));
+      await applyGrantsWithRetries(client, plan, s, reporter);
+      result.grants = { ...plan, applied: plan.changes.length > 0 };
+    }
+    return result;
+  } catch (e) {
+    throw new RunFailed(e as Error, result);
+  } finally {
+    await run.close();
+    // Ending the session releases the run lock.
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function applyGrantsWithRetries(client: Client, plan: GrantPlan, s: Settings, reporter: Reporter) {
+  for (let retry = 0; ; retry++) {
+    try {
+      await applyGrants(client, plan.changes);
+      return;
+    } catch (e) {
+      if (!isLockFailure(e) || retry >= s.lockRetries) {
+        throw new RunnerError(`grants: ${(e as Error).message}`);
+      }
+      const wait = backoffMs(s.retryBackoffMs, retry + 1);
+      reporter.note(`grants: ${(e as Error).message}; retry ${retry + 1}/${s.lockRetries} in ${fmtMs(wait)}`);
+      await sleep(wait);
+    }
+  }
+}
+
+export interface StatusEntry {
+  version: number;
+  name: string;
+  file: string | null;
+  status: "applied" | "pending" | "changed since applied" | "file missing";
+  appliedAt?: string;
+  durationMs?: number;
+  appliedBy?: string;
+  checksum: string;
+}
+
+export interface StatusResult {
+  database: string;
+  migrations: StatusEntry[];
+  /** INVALID indexes anywhere in the database (a failed build the next run heals, if it is a pending one). */
+  invalidIndexes: string[];
+}
+
+/** Read-only: what is applied, pending, changed or missing; never takes the run lock or creates the ledger. */
+export async function status(opts: Pick<RunOptions, "databaseUrl" | "dir">): Promise<StatusResult> {
+  const url = checkDatabaseUrl(opts.databaseUrl);
+  const files = await readMigrations(opts.dir);
+  const client = await openClient(opts.databaseUrl);
+  try {
+    const rows = await readLedger(client);
+    const byVersion = new Map(rows.map((r) => [r.version, r]));
+    const entries: StatusEntry[] = files.map((f) => {
+      const r = byVersion.get(f.version);
+      const base = { version: f.version, name: f.name, file: f.file, checksum: f.checksum };
+      if (!r) return { ...base, status: "pending" };
+      return {
+        ...base,
+        status: r.checksum === f.checksum ? "applied" : "changed since applied",
+        appliedAt: r.appliedAt.toISOString(),
+        durationMs: r.durationMs,
+        appliedBy: r.appliedBy,
+      };
+    });
+    const versions = new Set(files.map((f) => f.version));
+    for (const r of rows.filter((x) => !versions.has(x.version))) {
+      entries.push({
+        version: r.version,
+        name: r.name,
+        file: null,
+        status: "file missing",
+        appliedAt: r.appliedAt.toISOString(),
+        durationMs: r.durationMs,
+        appliedBy: r.appliedBy,
+        checksum: r.checksum,
+      });
+    }
+    entries.sort((a, b) => a.version - b.version);
+    const { rows: invalid } = await client.query<{ index: string }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS index
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE NOT i.indisvalid ORDER BY 1`,
+    );
+    return { database: describeUrl(url), migrations: entries, invalidIndexes: invalid.map((r) => r.index) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export interface DryRunResult {
+  database: string;
+  pending: { version: number; file: string; statements: { line: number; kind: string; sql: string }[] }[];
+  /** Indexes of pending migrations that are INVALID now: the run would drop and rebuild them. */
+  wouldHeal: string[];
+  grants: GrantPlan | { skipped: string };
+  missingFiles: LedgerRow[];
+}
+
+/** What a run would do, without the run lock and without writing anything. Drift is refused as in a run. */
+export async function dryRun(opts: RunOptions): Promise<DryRunResult> {
+  const url = checkDatabaseUrl(opts.databaseUrl);
+  const files = await readMigrations(opts.dir);
+  const client = await openClient(opts.databaseUrl);
+  try {
+    const { pending, missingFiles } = checkLedger(files, await readLedger(client));
+    const targets = pending.flatMap((m) => m.statements.flatMap((s) => (s.index ? [s.index] : [])));
+    const wouldHeal: string[] = [];
+    for (const t of targets) {
+      const { rows } = await client.query<{ qualified: string }>(
+        `SELECT format('%I.%I', n.nspname, c.relname) AS qualified
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE i.indrelid = to_regclass($1) AND c.relname = $2 AND NOT i.indisvalid`,
+        [t.table, t.name],
+      );
+      wouldHeal.push(...rows.map((r) => r.qualified));
+    }
+    const grants = opts.grants
+      ? planGrants(opts.grants, await readGrantRows(client, opts.grants))
+      : { skipped: "no --stack or --grants given" };
+    return {
+      database: describeUrl(url),
+      pending: pending.map((m) => ({
+        version: m.version,
+        file: m.file,
+        statements: m.statements.map((s) => ({ line: s.line, kind: s.kind, sql: s.sql })),
+      })),
+      wouldHeal,
+      grants,
+      missingFiles,
+    };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
