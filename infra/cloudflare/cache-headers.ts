@@ -1,0 +1,98 @@
+/**
+ * Cache-Control and CDN-Cache-Control per cache tier (the platform notes' table), as one `cloudflare.Ruleset`: the
+ * zone's entrypoint for phase `http_response_headers_transform`, one rewrite rule per tier. Only the stack that owns
+ * the zone declares it (zone-ownership.ts); the dev stack's rules also serve preview hosts `pr-<N>-<host>`, since
+ * previews share dev's zone and never own its ruleset.
+ *
+ * Adopting a zone whose entrypoint already exists (made in the dashboard): import it first
+ * (`pulumi import cloudflare:index/ruleset:Ruleset <name> zones/<zoneId>/<rulesetId>`), or the create fails.
+ */
+import * as cloudflare from "@pulumi/cloudflare";
+import * as pulumi from "@pulumi/pulumi";
+import type { CacheTier, StackConfig } from "../config/schema";
+import { cloudName } from "../naming";
+import { tierExpressions } from "./expression";
+
+export const RESPONSE_HEADERS_PHASE = "http_response_headers_transform";
+
+export interface CacheHeaderRulesArgs {
+  stack: string;
+  /** The zone whose entrypoint ruleset this stack owns (`cloudflare.zone.zoneId`). */
+  zoneId: string;
+  /** `cloudflare.hosts`: the hostname each tier's `host` names. */
+  hosts: StackConfig["cloudflare"]["hosts"];
+  /** `cacheTiers`: one rule each. */
+  tiers: Record<string, CacheTier>;
+  /** Also match preview hosts `pr-*-<host>` (the dev stack, whose zone previews share). */
+  previewHosts: boolean;
+}
+
+type HeaderOp = { operation: "set"; value: string } | { operation: "remove" };
+
+/**
+ * A tier's header rewrites. A tier without CDN-Cache-Control removes any the origin sent, so the edge follows
+ * Cache-Control (a stray `CDN-Cache-Control: max-age=...` on the tracking pixel would let the edge cache it).
+ */
+export function tierHeaders(tier: Pick<CacheTier, "cacheControl" | "cdnCacheControl">): Record<string, HeaderOp> {
+  return {
+    "Cache-Control": { operation: "set", value: tier.cacheControl },
+    "CDN-Cache-Control":
+      tier.cdnCacheControl === null ? { operation: "remove" } : { operation: "set", value: tier.cdnCacheControl },
+  };
+}
+
+export interface CacheRule {
+  ref: string;
+  tier: string;
+  description: string;
+  expression: string;
+  action: "rewrite";
+  actionParameters: { headers: Record<string, HeaderOp> };
+}
+
+/** The rules in evaluation order (broad tiers first, narrower ones after and excluded from the broad ones). */
+export function cacheRules(args: Omit<CacheHeaderRulesArgs, "zoneId">): CacheRule[] {
+  return tierExpressions(args.tiers, args.hosts, { previewHosts: args.previewHosts }).map(({ tier, expression }) => {
+    const spec = args.tiers[tier]!;
+    return {
+      ref: cloudName(args.stack, "ruleset", "tier", tier),
+      tier,
+      description: `cache tier ${tier}${spec.description ? `: ${spec.description}` : ""}`,
+      expression,
+      action: "rewrite",
+      actionParameters: { headers: tierHeaders(spec) },
+    };
+  });
+}
+
+export class CacheHeaderRules extends pulumi.ComponentResource {
+  readonly rules: CacheRule[];
+  readonly rulesetId: pulumi.Output<string>;
+
+  constructor(name: string, args: CacheHeaderRulesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mauntic:cloudflare:CacheHeaders", name, {}, opts);
+    this.rules = cacheRules(args);
+    const rulesetName = cloudName(args.stack, "ruleset", "cache-headers");
+    const ruleset = new cloudflare.Ruleset(
+      rulesetName,
+      {
+        zoneId: args.zoneId,
+        kind: "zone",
+        phase: RESPONSE_HEADERS_PHASE,
+        name: rulesetName,
+        description: "Cache-Control and CDN-Cache-Control per cache tier (mauntic-infra cacheTiers)",
+        rules: this.rules.map((r) => ({
+          ref: r.ref,
+          description: r.description,
+          expression: r.expression,
+          action: r.action,
+          actionParameters: r.actionParameters,
+          enabled: true,
+        })),
+      },
+      { parent: this },
+    );
+    this.rulesetId = ruleset.id;
+    this.registerOutputs({ rulesetId: ruleset.id, tiers: this.rules.map((r) => r.tier) });
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * A zone has one entrypoint ruleset per phase: exactly one stack may own a zone's `http_response_headers_transform`
+ * ruleset, or two stacks would overwrite each other's cache-header rules on every deploy. The committed stack files
+ * say which stack owns which zone (`cloudflare.ownsResponseHeaderRuleset`); this check reads them all through the
+ * config loader and fails the plan, naming both files, when two claim one zone.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ConfigError } from "../config/errors";
+import { PROJECT_DIR, readStackFile } from "../config/load";
+import type { StackConfig } from "../config/schema";
+import { STACK_NAME } from "../naming";
+
+export interface ZoneClaim {
+  /** The stack file (or, for a config not from its file, a description of where it came from). */
+  source: string;
+  stack: string;
+  zoneName: string;
+  zoneId: string;
+}
+
+/** The committed stack files: `Pulumi.<stack>.yaml` with a valid stack name, sorted. */
+export function committedStacks(projectDir = PROJECT_DIR): { stack: string; file: string }[] {
+  return fs
+    .readdirSync(projectDir)
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null && STACK_NAME.test(m[1]!))
+    .map((m) => ({ stack: m[1]!, file: path.join(projectDir, m[0]) }))
+    .sort((a, b) => a.stack.localeCompare(b.stack));
+}
+
+/** A stack file's claim, read leniently: other sections of that file may be broken without concerning this check. */
+function claimOfValues(stack: string, source: string, values: Record<string, unknown>): ZoneClaim | undefined {
+  const cf = values.cloudflare as { ownsResponseHeaderRuleset?: unknown; zone?: { name?: unknown; zoneId?: unknown } };
+  if (!cf || typeof cf !== "object" || cf.ownsResponseHeaderRuleset !== true) return undefined;
+  const zoneId = cf.zone?.zoneId;
+  if (typeof zoneId !== "string") return undefined;
+  return { source, stack, zoneId, zoneName: typeof cf.zone?.name === "string" ? cf.zone.name : zoneId };
+}
+
+/** Claims of the committed stack files. */
+export function committedClaims(projectDir = PROJECT_DIR): ZoneClaim[] {
+  return committedStacks(projectDir).flatMap(({ stack, file }) => {
+    const claim = claimOfValues(stack, path.basename(file), readStackFile(file).values);
+    return claim ? [claim] : [];
+  });
+}
+
+/** Throws one ConfigError listing every zone claimed by more than one source. */
+export function assertOneOwnerPerZone(claims: ZoneClaim[]): void {
+  const byZone = new Map<string, ZoneClaim[]>();
+  for (const c of claims) byZone.set(c.zoneId, [...(byZone.get(c.zoneId) ?? []), c]);
+  const problems: string[] = [];
+  const sources = new Set<string>();
+  for (const [zoneId, owners] of byZone) {
+    if (owners.length < 2) continue;
+    owners.forEach((o) => sources.add(o.source));
+    problems.push(
+      `config.mauntic-infra:cloudflare.ownsResponseHeaderRuleset: zone ${owners[0]!.zoneName} (${zoneId}) is ` +
+        `claimed by ${owners.map((o) => o.source).join(" and ")}; a zone has one http_response_headers_transform ` +
+        `entrypoint ruleset (allowed: true in exactly one stack file per zone)`,
+    );
+  }
+  if (problems.length) throw new ConfigError(problems, [...sources].join(", "));
+}
+
+/**
+ * The check the program runs: every committed stack file's claim, with this stack's claim taken from the config in
+ * hand (which may come from `--config-file` or the engine rather than the committed file).
+ */
+export function checkZoneOwnership(stack: string, config: StackConfig, projectDir = PROJECT_DIR): ZoneClaim[] {
+  const committed = committedClaims(projectDir);
+  const own = committed.find((c) => c.stack === stack);
+  const others = committed.filter((c) => c.stack !== stack);
+  const claims = [...others];
+  if (config.cloudflare.ownsResponseHeaderRuleset) {
+    const { zoneId, name } = config.cloudflare.zone;
+    const fromFile = own?.zoneId === zoneId;
+    claims.push({
+      source: fromFile ? own!.source : `the config given for stack ${stack}`,
+      stack,
+      zoneId,
+      zoneName: name,
+    });
+  }
+  assertOneOwnerPerZone(claims);
+  return claims;
+}
