@@ -5,6 +5,9 @@
  */
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/errors";
+import { register as registerBindings } from "./commands/bindings";
+import { register as registerFixture } from "./commands/fixture";
+import { register as registerMigrate } from "./commands/migrate";
 import { register as registerPlan } from "./commands/plan";
 import { register as registerRehearse } from "./commands/rehearse";
 import { NameError, StackNameError } from "../naming";
@@ -17,6 +20,9 @@ export function buildCli(): Command {
     .exitOverride();
   registerPlan(program);
   registerRehearse(program);
+  registerBindings(program);
+  registerMigrate(program);
+  registerFixture(program);
   return program;
 }
 

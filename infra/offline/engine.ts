@@ -43,7 +43,18 @@ interface RegisterRequest {
   getRetainondelete?(): boolean;
 }
 
+interface ReadRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getId(): string;
+  getProperties(): { toJavaScript(): Record<string, unknown> } | undefined;
+  getDependenciesList(): string[];
+  getProvider(): string;
+}
+
 interface MockMonitorLike {
+  readResource(req: ReadRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): Promise<void>;
   registerResource(req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): Promise<void>;
   registerResourceOutputs(
     req: { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined },
@@ -114,6 +125,27 @@ export async function runOffline(stack: string, opts: OfflineOptions = {}): Prom
           ...(req.getProvider() ? { provider: req.getProvider() } : {}),
           protect: req.getProtect(),
           retainOnDelete: req.getRetainondelete?.() ?? false,
+        });
+      }
+      cb(err, resp);
+    });
+  // Reads (a StackReference, for one) are steps too: recorded so that everything waiting on them has its edge.
+  const read = monitor.readResource.bind(monitor);
+  monitor.readResource = async (req, cb) =>
+    read(req, (err, resp) => {
+      if (!err && resp) {
+        resources.push({
+          urn: resp.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          ...(req.getParent() ? { parent: req.getParent() } : {}),
+          custom: true,
+          read: true,
+          inputs: (maskWire(req.getProperties()?.toJavaScript() ?? {}) ?? {}) as Record<string, unknown>,
+          dependsOn: [...new Set(req.getDependenciesList())].sort(),
+          ...(req.getProvider() ? { provider: req.getProvider() } : {}),
+          protect: false,
+          retainOnDelete: false,
         });
       }
       cb(err, resp);

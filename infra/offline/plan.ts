@@ -13,6 +13,8 @@ export interface PlanResource {
   parent?: string;
   /** Custom resources are created by a provider; component resources only group children. */
   custom: boolean;
+  /** Read from elsewhere rather than managed (a StackReference, `Resource.get`). */
+  read?: boolean;
   /** Inputs as registered; secret values are `"[secret]"`, unknowns `"[unknown]"`. */
   inputs: Record<string, unknown>;
   /** URNs this resource must wait for: explicit dependsOn and every resource its inputs came from. */
