@@ -5,11 +5,14 @@
  */
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/errors";
+import { register as registerBench } from "./commands/bench";
 import { register as registerBindings } from "./commands/bindings";
+import { register as registerExplain } from "./commands/explain";
 import { register as registerFixture } from "./commands/fixture";
 import { register as registerMigrate } from "./commands/migrate";
 import { register as registerPlan } from "./commands/plan";
 import { register as registerRehearse } from "./commands/rehearse";
+import { register as registerSeedData } from "./commands/seed-data";
 import { NameError, StackNameError } from "../naming";
 import { UsageError } from "./errors";
 
@@ -23,6 +26,9 @@ export function buildCli(): Command {
   registerBindings(program);
   registerMigrate(program);
   registerFixture(program);
+  registerSeedData(program);
+  registerExplain(program);
+  registerBench(program);
   return program;
 }
 

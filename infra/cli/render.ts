@@ -27,7 +27,12 @@ export function renderTree(plan: Plan): string {
   const outs = Object.entries(plan.outputs);
   if (outs.length) {
     lines.push("outputs:");
-    for (const [k, v] of outs) lines.push(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
+    // Structured outputs are long (bindings, catalog): the tree shows their start, `--json` shows them whole.
+    const brief = (v: unknown) => {
+      const text = typeof v === "string" ? v : JSON.stringify(v);
+      return text.length > 100 ? `${text.slice(0, 99)}… (--json for all)` : text;
+    };
+    for (const [k, v] of outs) lines.push(`  ${k}: ${brief(v)}`);
   }
   for (const v of plan.violations) lines.push(`${v.severity === "mandatory" ? "✗" : "!"} [${v.policy}] ${v.message}`);
   return `${lines.join("\n")}\n`;

@@ -1,0 +1,156 @@
+/**
+ * The explain check on embedded PostgreSQL 17 with seeded data (scale 0.05, as the rehearsal): with the fixture's
+ * indexes alone the unserved queries fail; after the migrations every key query is index-served; dropping any
+ * index a query needs fails the check for that query (exit 1 through the CLI); the `->>` segment query is
+ * reported for the containment rewrite with both plans.
+ */
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadFixture } from "../migrations/fixture/load";
+import { KEY_QUERIES } from "../migrations/queries/catalog";
+import { runCheck, type CheckReport } from "../migrations/queries/explain";
+import { seedData } from "../migrations/queries/seed";
+import { migrate } from "../migrations/runner/runner";
+import { runCli } from "./helpers/cli";
+import { usePostgres } from "../migrations/embedded";
+
+const pg = usePostgres({ beforeAll, afterAll });
+
+async function connect(url: string): Promise<Client> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  return c;
+}
+
+let fixtureOnly: string;
+let migrated: string;
+let db: Client;
+beforeAll(async () => {
+  // seed once into a template, then copy it: one database with the fixture's indexes, one migrated
+  const template = await pg.newDatabase({ name: "seeded" });
+  await loadFixture(template);
+  const t = await connect(template);
+  await seedData(t, 0.05);
+  await t.end();
+  fixtureOnly = await pg.newDatabase({ template: "seeded" });
+  migrated = await pg.newDatabase({ template: "seeded" });
+  await migrate({ databaseUrl: migrated });
+  db = await connect(migrated);
+});
+afterAll(async () => {
+  await db?.end();
+});
+
+/** Every required query with the index (or primary key) it needs. */
+const REQUIRED = KEY_QUERIES.filter((q) => q.servedBy.length > 0);
+
+describe("the explain check", () => {
+  it("fails the queries the fixture's indexes leave unserved", async () => {
+    const c = await connect(fixtureOnly);
+    try {
+      const r = await runCheck(c);
+      expect(r.ok).toBe(false);
+      expect(r.failures.sort()).toEqual(
+        [
+          "campaign-performance",
+          "daily-send-count",
+          "hourly-aggregation",
+          "segment-members-containment",
+          "stale-execution-cleanup",
+        ].sort(),
+      );
+      const hourly = r.queries.find((q) => q.name === "hourly-aggregation")!;
+      expect(hourly.facts.bigSeqScans.map((s) => s.table)).toEqual(["analytics.contact_activity"]);
+      expect(hourly.problems.join()).toMatch(/sequential scan over analytics.contact_activity \(250000 rows\)/);
+    } finally {
+      await c.end();
+    }
+  });
+
+  let report: CheckReport;
+  it("passes after the migrations: every required query uses its index, with timings and buffers", async () => {
+    report = await runCheck(db);
+    expect(report.ok).toBe(true);
+    expect(report.failures).toEqual([]);
+    expect(report.context.organizationContacts).toBeGreaterThan(5000);
+    for (const q of REQUIRED) {
+      const r = report.queries.find((x) => x.name === q.name)!;
+      expect(r.verdict, `${q.name}: ${r.problems.join("; ")}`).toBe("index-served");
+      expect(r.facts.indexes.some((i) => q.servedBy.includes(i))).toBe(true);
+      expect(r.facts.bigSeqScans).toEqual([]);
+      expect(r.facts.executionMs).toBeGreaterThan(0);
+      expect(r.facts.sharedHit + r.facts.sharedRead).toBeGreaterThan(0);
+      expect(r.params.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("reports the ->> segment query for the containment rewrite, both plans side by side", () => {
+    const seg = report.queries.find((q) => q.name === "segment-members")!;
+    expect(seg.verdict).toBe("needs-rewrite");
+    expect(seg.problems.join()).toMatch(/jsonb_path_ops index serves @>, @\?, @@ only/);
+    expect(seg.facts.indexes).not.toContain("idx_contacts_custom_fields_gin");
+    expect(seg.rewrite).toMatchObject({ name: "segment-members-containment", verdict: "index-served" });
+    expect(seg.rewrite!.facts.indexes).toContain("idx_contacts_custom_fields_gin");
+    // the same members either way
+    expect(seg.rewrite!.facts.rows).toBe(seg.facts.rows);
+    expect(seg.facts.rows).toBeGreaterThan(0);
+  });
+
+  it.each(REQUIRED.map((q) => [q.name, q] as const))("fails %s when the index it needs is dropped", async (_, q) => {
+    await db.query("BEGIN");
+    try {
+      for (const name of q.servedBy) {
+        const { rows } = await db.query<{ schema: string; table: string; pkey: boolean }>(
+          `SELECT n.nspname AS schema, t.relname AS table, x.indisprimary AS pkey
+             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+             JOIN pg_namespace n ON n.oid = i.relnamespace WHERE i.relname = $1`,
+          [name],
+        );
+        const ix = rows[0]!;
+        await db.query(
+          ix.pkey ? `ALTER TABLE ${ix.schema}.${ix.table} DROP CONSTRAINT ${name}` : `DROP INDEX ${ix.schema}.${name}`,
+        );
+      }
+      const r = await runCheck(db, { only: [q.name] });
+      expect(r.ok).toBe(false);
+      expect(r.failures).toEqual([q.name]);
+      expect(r.queries[0]!.problems.join()).toMatch(new RegExp(`not served by ${q.servedBy[0]}`));
+    } finally {
+      await db.query("ROLLBACK");
+    }
+  });
+
+  it("as a command: exit 0 with the query table and the rewrite comparison; --json carries plans", async () => {
+    const text = await runCli(["explain", "--database-url", migrated]);
+    expect(text.code).toBe(0);
+    for (const q of KEY_QUERIES) expect(text.stdout).toContain(q.name);
+    expect(text.stdout).toMatch(/segment-members\s+REWRITE/);
+    expect(text.stdout).toMatch(/AS WRITTEN \(segment-members\)\s+REWRITTEN \(segment-members-containment\)/);
+    expect(text.stdout).toMatch(/every key query that must be index-served is \(9 of 10; 1 reported for rewrite\)/);
+
+    const json = await runCli(["explain", "--database-url", migrated, "--json"]);
+    expect(json.code).toBe(0);
+    const r = JSON.parse(json.stdout) as CheckReport;
+    expect(r.ok).toBe(true);
+    expect(r.queries).toHaveLength(KEY_QUERIES.length);
+    expect(r.queries[0]!.plan.Plan["Node Type"]).toBeTruthy();
+  });
+
+  it("as a command: exit 1 naming the query when a needed index is gone; exit 2 for bad input", async () => {
+    const url = await pg.newDatabase({ template: "seeded" });
+    await migrate({ databaseUrl: url });
+    const c = await connect(url);
+    await c.query("DROP INDEX journey.idx_journey_executions_active_started");
+    await c.end();
+    const r = await runCli(["explain", "--database-url", url]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAIL stale-execution-cleanup: .*not served by idx_journey_executions_active_started/);
+    expect(r.stdout).toMatch(/1 key query is not index-served: stale-execution-cleanup/);
+
+    const unknown = await runCli(["explain", "--database-url", url, "--query", "nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no such key query \(allowed: contact-list/);
+    const noUrl = await runCli(["explain"], { env: { DATABASE_URL: "" } });
+    expect(noUrl.code).toBe(2);
+  });
+});

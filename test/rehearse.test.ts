@@ -1,0 +1,37 @@
+/**
+ * `npm start` end to end through the CLI: the offline plan of dev, then embedded PostgreSQL with the fixture, data
+ * seeded at scale 0.05, the migrations through the runner and the explain check, in one summary.
+ */
+import { describe, expect, it } from "vitest";
+import { KEY_QUERIES } from "../migrations/queries/catalog";
+import { runCli } from "./helpers/cli";
+
+describe("rehearse (npm start)", () => {
+  it("plans, migrates and checks every key query on embedded PostgreSQL, then exits 0", async () => {
+    const r = await runCli(["rehearse"]);
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const out = r.stdout;
+    // the plan part, as before
+    expect(out).toMatch(/== plan: stack dev, offline/);
+    expect(out).toMatch(/stack dev: \d+ resources to create/);
+    // the database part, in order
+    expect(out).toMatch(/fixture: 5 schemas, \d+ tables, \d+ indexes/);
+    expect(out).toMatch(/seed: scale 0.05, \d+ rows \(50 organizations, 50000 contacts\)/);
+    expect(out).toMatch(/0006\s+contact_activity_created_at\s+applied/);
+    expect(out).toMatch(/0007\s+journey_executions_active_started\s+applied/);
+    for (const q of KEY_QUERIES) {
+      expect(out).toMatch(new RegExp(`^${q.name}\\s+${q.rewrite ? "REWRITE" : "ok"}\\s`, "m"));
+    }
+    expect(out).toMatch(/== rehearsal ok in [\d.]+s/);
+    expect(out.indexOf("== plan")).toBeLessThan(out.indexOf("== database"));
+    // progress went to stderr, not into the summary
+    expect(r.stderr).toMatch(/seed \[2\/10\] crm.contacts/);
+    expect(out).not.toMatch(/seed \[2\/10\]/);
+  });
+
+  it("exits 2 on a bad scale before starting anything", async () => {
+    const r = await runCli(["rehearse", "--scale", "lots"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--scale 'lots' is not a scale/);
+  });
+});
