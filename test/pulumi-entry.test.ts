@@ -1,0 +1,41 @@
+/**
+ * What `pulumi up` does before any resource: read Pulumi.yaml, load `main` through ts-node (type-checking, as the
+ * nodejs language host does when tsconfig has no `noCheck`), and call the default export. No Pulumi CLI exists on
+ * this machine, so this test stands in for the language host's loading step.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { describe, expect, it } from "vitest";
+import { ROOT } from "./helpers/cli";
+
+describe("the Pulumi entry point", () => {
+  const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
+    name: string;
+    runtime: { name: string; options: { typescript: boolean } };
+    main: string;
+  };
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as Record<string, unknown>;
+
+  it("Pulumi.yaml names a TypeScript nodejs program whose main exists; the project is CommonJS", () => {
+    expect(project.name).toBe("mauntic-infra");
+    expect(project.runtime).toEqual({ name: "nodejs", options: { typescript: true, packagemanager: "npm" } });
+    expect(fs.existsSync(path.join(ROOT, project.main))).toBe(true);
+    expect(pkg.main).toBe(project.main);
+    // Dynamic providers are serialized by Pulumi's closure serializer, which needs CommonJS.
+    expect(pkg.type ?? "commonjs").toBe("commonjs");
+  });
+
+  it("main loads under ts-node with type checking and exports the program function", () => {
+    const script = `
+      require("ts-node").register({ compiler: "typescript", transpileOnly: false, project: "tsconfig.json", compilerOptions: {} });
+      const program = require(${JSON.stringify(`./${project.main}`)});
+      process.stdout.write(typeof program);
+    `;
+    const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("function");
+  });
+});
