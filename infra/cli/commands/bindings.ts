@@ -12,7 +12,6 @@ import {
 } from "../../cloudflare/bindings";
 import { renderCatalogModule, type CatalogEntry } from "../../cloudflare/cache-catalog";
 import { parseStackName } from "../../naming";
-import { runOffline } from "../../offline/engine";
 import { UsageError } from "../errors";
 
 const catalogSchema = z.record(
@@ -120,12 +119,13 @@ Exit codes: 0 written, 1 the program failed, 2 bad arguments or config.`,
         if (opts.fromStackOutput && opts.configFile) {
           throw new UsageError("--from-stack-output and --config-file exclude each other (allowed: one of them)");
         }
+        const offline = async () => {
+          const { runOffline } = await import("../../offline/engine"); // loaded on use, as in `plan`
+          return (await runOffline(opts.stack, { configFile: opts.configFile })).outputs;
+        };
         const outputs = opts.fromStackOutput
           ? parseOutputs(readStackOutput(opts.fromStackOutput), opts.fromStackOutput)
-          : parseOutputs(
-              (await runOffline(opts.stack, { configFile: opts.configFile })).outputs,
-              `the offline plan of ${opts.stack}`,
-            );
+          : parseOutputs(await offline(), `the offline plan of ${opts.stack}`);
 
         const fragments = Object.fromEntries(
           Object.entries(outputs.bindings).map(([worker, b]) => {

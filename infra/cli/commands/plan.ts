@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { runOffline } from "../../offline/engine";
 import { renderTree } from "../render";
 
 export function register(program: Command): void {
@@ -20,6 +19,8 @@ Examples:
 Exit codes: 0 planned, 1 the program failed, 2 invalid config (every problem listed on stderr).`,
     )
     .action(async (opts: { stack: string; configFile?: string; json?: boolean }) => {
+      // Loaded on use: the Pulumi SDK takes a second to load and `--help` needs none of it.
+      const { runOffline } = await import("../../offline/engine");
       const plan = await runOffline(opts.stack, { configFile: opts.configFile });
       process.stdout.write(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderTree(plan));
       if (plan.violations.some((v) => v.severity === "mandatory")) process.exitCode = 1;

@@ -9,7 +9,6 @@ import { migrate, RunFailed, type RunResult } from "../../../migrations/runner/r
 import { startPostgres } from "../../../migrations/embedded";
 import { grantsFromConfig } from "../../../migrations/runner/grants-spec";
 import { loadStackConfigFromFile } from "../../config/load";
-import { runOffline } from "../../offline/engine";
 import type { Plan } from "../../offline/plan";
 import { renderTree } from "../render";
 import { parseScale } from "./seed-data";
@@ -99,6 +98,7 @@ query is not index-served), 2 bad input.`,
       const [plan, database] = await Promise.allSettled([
         (async () => {
           const t = performance.now();
+          const { runOffline } = await import("../../offline/engine"); // loaded on use, as in `plan`
           const p: Plan = await runOffline(opts.stack);
           log(`plan: done in ${secs(performance.now() - t)}`);
           return p;
