@@ -14,6 +14,8 @@ import { register as registerPlan } from "./commands/plan";
 import { register as registerRehearse } from "./commands/rehearse";
 import { register as registerSeedData } from "./commands/seed-data";
 import { NameError, StackNameError } from "../naming";
+import { InputError } from "../../migrations/runner/errors";
+import { RunFailed } from "../../migrations/runner/runner";
 import { UsageError } from "./errors";
 
 export function buildCli(): Command {
@@ -42,8 +44,15 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${e.message}\n`);
       return 2;
     }
-    if (e instanceof UsageError || e instanceof StackNameError || e instanceof NameError) {
-      process.stderr.write(`error: ${e.message}\n`);
+    // Input the user can fix (bad options, a pooler URL, an invalid name): exit 2 with the one-line reason.
+    const input = e instanceof RunFailed ? e.failure : e;
+    if (
+      input instanceof UsageError ||
+      input instanceof InputError ||
+      input instanceof StackNameError ||
+      input instanceof NameError
+    ) {
+      process.stderr.write(`error: ${input.message}\n`);
       return 2;
     }
     process.stderr.write(`error: ${(e as Error).message ?? String(e)}\n`);

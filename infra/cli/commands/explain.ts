@@ -1,6 +1,5 @@
 import { Option, type Command } from "commander";
 import { checkDatabaseUrl, describeUrl, openClient } from "../../../migrations/runner/connect";
-import { InputError } from "../../../migrations/runner/errors";
 import { table } from "../../../migrations/runner/report";
 import { KEY_QUERIES } from "../../../migrations/queries/catalog";
 import { renderCheck, runCheck } from "../../../migrations/queries/explain";
@@ -28,13 +27,7 @@ Exit codes: 0 every key query is index-served, 1 some are not (or the database f
           `--query ${unknown.join(", ")}: no such key query (allowed: ${KEY_QUERIES.map((q) => q.name).join(", ")})`,
         );
       }
-      let url: URL;
-      try {
-        url = checkDatabaseUrl(opts.databaseUrl);
-      } catch (e) {
-        if (e instanceof InputError) throw new UsageError(e.message);
-        throw e;
-      }
+      const url = checkDatabaseUrl(opts.databaseUrl);
       const db = await openClient(opts.databaseUrl!, "mauntic-explain");
       try {
         // EXPLAIN ANALYZE executes the queries: all of them are reads, and a read-only transaction guarantees it

@@ -1,7 +1,5 @@
 import { Option, type Command } from "commander";
-import { InputError } from "../../../migrations/runner/errors";
 import { loadFixture } from "../../../migrations/fixture/load";
-import { UsageError } from "../errors";
 
 export function register(program: Command): void {
   program
@@ -15,14 +13,9 @@ Refuses a database that already has any of the platform's schemas: it is never f
 Exit codes: 0 loaded, 1 the load failed, 2 the database is not empty or the URL is bad.`,
     )
     .action(async (opts: { databaseUrl?: string }) => {
-      try {
-        const r = await loadFixture(opts.databaseUrl);
-        process.stdout.write(
-          `fixture loaded into ${r.database}: schemas ${r.schemas.join(", ")}, ${r.tables} tables, ${r.indexes} indexes\n`,
-        );
-      } catch (e) {
-        if (e instanceof InputError) throw new UsageError(e.message);
-        throw e;
-      }
+      const r = await loadFixture(opts.databaseUrl);
+      process.stdout.write(
+        `fixture loaded into ${r.database}: schemas ${r.schemas.join(", ")}, ${r.tables} tables, ${r.indexes} indexes\n`,
+      );
     });
 }

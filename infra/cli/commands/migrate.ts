@@ -41,27 +41,10 @@ interface MigrateOpts {
   runLockWait: string;
 }
 
-/** Runner input errors are the CLI's usage errors (exit 2). */
-async function asUsage<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof InputError) throw new UsageError(e.message);
-    if (e instanceof RunFailed && e.failure instanceof InputError) throw new UsageError(e.message);
-    throw e;
-  }
-}
-
 function grantsOf(opts: MigrateOpts): GrantsSpec | undefined {
   if (opts.stack && opts.grants) throw new UsageError("--stack and --grants both given (allowed: one of them)");
   if (opts.stack) return grantsFromConfig(opts.stack, loadStackConfigFromFile(opts.stack));
-  if (opts.grants) {
-    try {
-      return parseGrantsSpec(opts.grants, "--grants");
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  }
+  if (opts.grants) return parseGrantsSpec(opts.grants, "--grants");
   return undefined;
 }
 
@@ -112,7 +95,7 @@ Exit codes: 0 done, 1 a migration or lock failed (file:line on stderr), 2 bad in
       const databaseUrl = opts.databaseUrl ?? "";
       const out = (text: string) => process.stdout.write(text);
       if (opts.status) {
-        const s = await asUsage(() => status({ databaseUrl, dir: opts.dir }));
+        const s = await status({ databaseUrl, dir: opts.dir });
         out(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
         return;
       }
@@ -127,15 +110,16 @@ Exit codes: 0 done, 1 a migration or lock failed (file:line on stderr), 2 bad in
         reporter: reporterFor(process.stderr),
       };
       if (opts.dryRun) {
-        const d = await asUsage(() => dryRun(run));
+        const d = await dryRun(run);
         out(opts.json ? `${JSON.stringify(d, null, 2)}\n` : renderDryRun(d));
         return;
       }
       try {
-        const r = await asUsage(() => migrate(run));
+        const r = await migrate(run);
         out(opts.json ? `${JSON.stringify({ ok: true, ...r }, null, 2)}\n` : renderRun(r));
       } catch (e) {
-        if (e instanceof RunFailed) {
+        // Input problems (a pooler URL) fail before anything runs: nothing to show, main() exits 2.
+        if (e instanceof RunFailed && !(e.failure instanceof InputError)) {
           // What was applied before the failure stays applied: show it, then fail with the reason.
           out(
             opts.json

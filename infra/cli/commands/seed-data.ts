@@ -1,6 +1,5 @@
 import { Option, type Command } from "commander";
 import { checkDatabaseUrl, describeUrl, openClient } from "../../../migrations/runner/connect";
-import { InputError } from "../../../migrations/runner/errors";
 import { SCALE_MAX, SCALE_MIN, SeedError, seedData } from "../../../migrations/queries/seed";
 import { UsageError } from "../errors";
 
@@ -32,13 +31,7 @@ Exit codes: 0 seeded, 1 a statement failed, 2 bad input (scale, URL, fixture mis
     )
     .action(async (opts: { databaseUrl?: string; scale: string }) => {
       const scale = parseScale(opts.scale);
-      let url: URL;
-      try {
-        url = checkDatabaseUrl(opts.databaseUrl);
-      } catch (e) {
-        if (e instanceof InputError) throw new UsageError(e.message);
-        throw e;
-      }
+      const url = checkDatabaseUrl(opts.databaseUrl);
       const db = await openClient(opts.databaseUrl!, "mauntic-seed-data");
       try {
         const r = await seedData(db, scale, (s, i, n) =>
