@@ -13,6 +13,7 @@ import { lineReporter, type Reporter } from "../migrations/runner/progress";
 import { migrate, RunFailed, status, type RunOptions } from "../migrations/runner/runner";
 import { ROOT, runCli } from "./helpers/cli";
 import { usePostgres } from "../migrations/embedded";
+import { invalidIndexes, ledgerVersions, withClient } from "./helpers/db";
 
 const pg = usePostgres({ beforeAll, afterAll });
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
@@ -36,29 +37,6 @@ beforeAll(async () => {
     await c.query("VACUUM ANALYZE crm.contacts");
   });
 }, 180_000);
-
-async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-const invalidIndexes = (url: string) =>
-  withClient(url, async (c) =>
-    (
-      await c.query<{ name: string }>("SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT indisvalid")
-    ).rows.map((r) => r.name),
-  );
-const ledgerVersions = (url: string) =>
-  withClient(url, async (c) =>
-    (await c.query<{ version: number }>("SELECT version FROM mauntic_migrations.ledger ORDER BY 1")).rows.map(
-      (r) => r.version,
-    ),
-  );
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, limitMs = 60_000): Promise<T> {
   const end = Date.now() + limitMs;

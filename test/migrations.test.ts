@@ -18,6 +18,7 @@ import { dryRun, migrate, RunFailed, status } from "../migrations/runner/runner"
 import { loadStackConfigFromFile } from "../infra/config/load";
 import { ROOT, runCli } from "./helpers/cli";
 import { usePostgres } from "../migrations/embedded";
+import { invalidIndexes, ledgerVersions, withClient } from "./helpers/db";
 
 const pg = usePostgres({ beforeAll, afterAll });
 /** Every committed migration's version: other issues add files, and these tests must hold for any number. */
@@ -54,34 +55,6 @@ function copyMigrations(extra: Record<string, string> = {}): string {
     fs.copyFileSync(path.join(MIGRATIONS, f), path.join(dir, f));
   }
   return dir;
-}
-
-async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-async function ledgerVersions(url: string): Promise<number[]> {
-  return withClient(url, async (c) =>
-    (await c.query<{ version: number }>("SELECT version FROM mauntic_migrations.ledger ORDER BY 1")).rows.map(
-      (r) => r.version,
-    ),
-  );
-}
-
-async function invalidIndexes(url: string): Promise<string[]> {
-  return withClient(url, async (c) =>
-    (
-      await c.query<{ name: string }>(
-        "SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT indisvalid ORDER BY 1",
-      )
-    ).rows.map((r) => r.name),
-  );
 }
 
 async function fixtureDb(): Promise<string> {
