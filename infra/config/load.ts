@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { parseStackName, StackNameError } from "../naming";
+import { parseStackName } from "../naming";
 import { ConfigError, formatIssues, yamlPath } from "./errors";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, stackConfigSchema, type StackConfig } from "./schema";
 
@@ -19,11 +19,9 @@ export function stackFilePath(stack: string, projectDir = PROJECT_DIR): string {
   return path.join(projectDir, `Pulumi.${stack}.yaml`);
 }
 
-/** The raw `mauntic-infra:*` values of a stack file, keyed without the namespace, and its `secure:` keys. */
+/** The raw `mauntic-infra:*` values of a stack file, keyed without the namespace (`secure:` values left out). */
 export interface RawStackConfig {
   values: Record<string, unknown>;
-  /** Namespaced keys holding `secure:` values (e.g. `mauntic-infra:neonApiKey`); never part of the schema. */
-  secretKeys: string[];
   source: string;
 }
 
@@ -56,18 +54,15 @@ export function parseStackFile(text: string, source: string): RawStackConfig {
     throw new ConfigError([`config: the file is not a map (allowed: a map with a 'config' key)`], source);
   }
   const config = (root as Record<string, unknown>).config;
-  if (config === undefined || config === null) return { values: {}, secretKeys: [], source };
+  if (config === undefined || config === null) return { values: {}, source };
   if (typeof config !== "object" || Array.isArray(config)) {
     throw new ConfigError([`config: got ${JSON.stringify(config)} (allowed: a map of namespaced keys)`], source);
   }
   const values: Record<string, unknown> = {};
-  const secretKeys: string[] = [];
   const unknown: string[] = [];
   for (const [k, v] of Object.entries(config as Record<string, unknown>)) {
-    if (v && typeof v === "object" && !Array.isArray(v) && "secure" in v) {
-      secretKeys.push(k);
-      continue;
-    }
+    // Encrypted secrets (`secure:`) are Pulumi's to decrypt; the credential helpers read them under the engine.
+    if (v && typeof v === "object" && !Array.isArray(v) && "secure" in v) continue;
     if (!k.startsWith(`${CONFIG_NAMESPACE}:`)) continue; // provider keys such as cloudflare:apiToken
     const key = k.slice(CONFIG_NAMESPACE.length + 1);
     if ((CONFIG_KEYS as string[]).includes(key)) values[key] = v;
@@ -78,7 +73,7 @@ export function parseStackFile(text: string, source: string): RawStackConfig {
     } else unknown.push(`${yamlPath([key])}: unknown key (allowed: ${[...CONFIG_KEYS, ...SECRET_KEYS].join(", ")})`);
   }
   if (unknown.length) throw new ConfigError(unknown, source);
-  return { values, secretKeys, source };
+  return { values, source };
 }
 
 export function readStackFile(file: string): RawStackConfig {
@@ -93,17 +88,11 @@ export function readStackFile(file: string): RawStackConfig {
 
 /** Validates raw values for a stack. Lists every problem, and checks the file is for this kind of stack. */
 export function parseStackConfig(stack: string, values: Record<string, unknown>, source: string): StackConfig {
-  let kind;
-  try {
-    kind = parseStackName(stack).kind;
-  } catch (e) {
-    if (e instanceof StackNameError) throw new ConfigError([e.message], source);
-    throw e;
-  }
+  const { kind } = parseStackName(stack);
   const result = stackConfigSchema.safeParse(values, { reportInput: true });
   const problems = result.success ? [] : formatIssues(result.error.issues);
   const env = values.environment;
-  if (typeof env === "string" && env !== kind && (kind !== "preview" || env !== "dev")) {
+  if (typeof env === "string" && env !== kind) {
     problems.push(`${yamlPath(["environment"])}: '${env}' does not match stack '${stack}' (allowed: ${kind})`);
   }
   if (problems.length || !result.success) throw new ConfigError(problems, source);
@@ -151,22 +140,25 @@ export interface LoadOptions {
   projectDir?: string;
 }
 
+/**
+ * A stack's config from its raw values: a preview stack `pr-<N>` takes dev's values (validated as dev) with the
+ * preview overrides; dev and prod take their own.
+ */
+export function stackConfigFromValues(stack: string, values: Record<string, unknown>, source: string): StackConfig {
+  if (parseStackName(stack).kind === "preview") return previewOverrides(parseStackConfig("dev", values, source), stack);
+  return parseStackConfig(stack, values, source);
+}
+
+/** The file a stack's config is read from offline: its own, dev's for a preview, or the one given. */
+export function configFileOf(stack: string, opts: LoadOptions = {}): string {
+  const { kind } = parseStackName(stack);
+  return opts.configFile ?? stackFilePath(kind === "preview" ? "dev" : stack, opts.projectDir);
+}
+
 /** Offline: the stack file through `yaml`. */
 export function loadStackConfigFromFile(stack: string, opts: LoadOptions = {}): StackConfig {
-  const { kind } = (() => {
-    try {
-      return parseStackName(stack);
-    } catch (e) {
-      throw new ConfigError([(e as Error).message], "stack name");
-    }
-  })();
-  const file = opts.configFile ?? stackFilePath(kind === "preview" ? "dev" : stack, opts.projectDir);
-  const raw = readStackFile(file);
-  if (kind === "preview") {
-    const dev = parseStackConfig("dev", raw.values, raw.source);
-    return previewOverrides(dev, stack);
-  }
-  return parseStackConfig(stack, raw.values, raw.source);
+  const raw = readStackFile(configFileOf(stack, opts));
+  return stackConfigFromValues(stack, raw.values, raw.source);
 }
 
 /** The minimal view of `pulumi.Config` the loader needs (so tests can check both paths give one result). */
@@ -190,16 +182,9 @@ export function loadStackConfigFromEngine(stack: string, reader: ConfigReader, p
       values[key] = text;
     }
   }
-  const kind = (() => {
-    try {
-      return parseStackName(stack).kind;
-    } catch (e) {
-      throw new ConfigError([(e as Error).message], "stack name");
-    }
-  })();
-  if (kind === "preview") {
-    if (Object.keys(values).length === 0) return loadStackConfigFromFile(stack, { projectDir });
-    return previewOverrides(parseStackConfig("dev", values, `stack ${stack}`), stack);
+  // A preview stack with no config of its own (the usual case) derives from dev's committed file.
+  if (Object.keys(values).length === 0 && parseStackName(stack).kind === "preview") {
+    return loadStackConfigFromFile(stack, { projectDir });
   }
-  return parseStackConfig(stack, values, `stack ${stack}`);
+  return stackConfigFromValues(stack, values, `stack ${stack}`);
 }

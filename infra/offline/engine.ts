@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../config/schema";
-import { loadStackConfigFromFile, readStackFile, stackFilePath } from "../config/load";
+import { configFileOf, readStackFile, stackConfigFromValues } from "../config/load";
 import { parseStackName } from "../naming";
 import { mockCall, mockOutputs } from "./mocks";
 import { dependencyDepth, SECRET, UNKNOWN, type Plan, type PlanResource } from "./plan";
@@ -77,15 +77,14 @@ export async function runOffline(stack: string, opts: OfflineOptions = {}): Prom
   if (ran) throw new Error("runOffline runs one stack per process");
   ran = true;
   const { kind } = parseStackName(stack);
-  // Validate first, naming the file, so a bad config fails before any resource is declared.
-  loadStackConfigFromFile(stack, { configFile: opts.configFile });
-
-  // Config goes in exactly as the engine would give it: namespaced keys, JSON for objects. A preview stack with
-  // no file of its own gets none, so the program derives it from dev's file as it does under `pulumi up`.
+  // One read of the stack file: validated first, naming the file, so a bad config fails before any resource is
+  // declared; then handed to the program exactly as the engine would (namespaced keys, JSON for objects). A
+  // preview stack with no file of its own gets no config, so the program derives it from dev's file as under
+  // `pulumi up`.
+  const raw = readStackFile(configFileOf(stack, opts));
+  stackConfigFromValues(stack, raw.values, raw.source);
   const config: Record<string, string> = {};
   if (opts.configFile || kind !== "preview") {
-    const file = opts.configFile ?? stackFilePath(stack);
-    const raw = readStackFile(file);
     for (const [k, v] of Object.entries(raw.values)) {
       config[`${CONFIG_NAMESPACE}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     }
