@@ -2,14 +2,13 @@
  * The Neon component in the dev, prod and pr-42 plans (offline engine, through the CLI), and the secrecy of every
  * connection string and password under the mocks (`pulumi.isSecret`, in a tsx child process).
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { loadStackConfigFromFile } from "../infra/config/load";
 import type { Plan, PlanResource } from "../infra/offline/plan";
-import { planJson, ROOT, runCli } from "./helpers/cli";
+import { planJson, ROOT, runCli, runTsxFixture } from "./helpers/cli";
 
 const T = {
   component: "mauntic:neon:Database",
@@ -186,13 +185,7 @@ test("a preview parent other than dev is refused before anything is planned (exi
 describe("under the mocks", () => {
   let report: Record<string, { secret: boolean; value: unknown }>;
   beforeAll(() => {
-    const run = spawnSync(
-      path.join(ROOT, "node_modules", ".bin", "tsx"),
-      [path.join(ROOT, "test", "fixtures", "neon-mock-secrets.ts")],
-      { cwd: ROOT, encoding: "utf8", timeout: 120_000 },
-    );
-    if (run.status !== 0) throw new Error(`fixture exited ${run.status}: ${run.stderr}`);
-    report = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as typeof report;
+    report = runTsxFixture<typeof report>("neon-mock-secrets.ts");
   });
 
   test("every connection string and password is secret; hosts and user names are not", () => {

@@ -13,10 +13,10 @@ import {
   projectProvider,
   roleProvider,
   type BranchInputs,
-  type EndpointInputs,
   type ProjectInputs,
 } from "../infra/neon/providers";
 import { FakeNeon } from "./fakes/neon";
+import { endpointInputs, projectInputs } from "./fixtures/neon-inputs";
 
 const KEY = "neon-key-5f1c2e9a7b";
 let fake: FakeNeon;
@@ -44,36 +44,13 @@ afterEach(async () => {
   await fake.stop();
 });
 
-const projectInputs = (over: Partial<ProjectInputs> = {}): ProjectInputs => ({
-  name: "mauntic-dev",
-  region_id: "aws-us-east-2",
-  pg_version: 17,
-  history_retention_seconds: 86400,
-  default_endpoint_settings: {
-    autoscaling_limit_min_cu: 0.25,
-    autoscaling_limit_max_cu: 1,
-    suspend_timeout_seconds: 300,
-  },
-  branch: { name: "main", role_name: "mauntic_dev_migrator", database_name: "mauntic" },
-  ...over,
-});
-
-const endpointInputs = (on: { project_id: string; branch_id: string }, over: Partial<EndpointInputs> = {}) =>
-  ({
-    ...on,
-    type: "read_write",
-    name: "mauntic-dev-primary",
-    region_id: "aws-us-east-2",
-    autoscaling_limit_min_cu: 0.25,
-    autoscaling_limit_max_cu: 1,
-    suspend_timeout_seconds: 300,
-    ...over,
-  }) satisfies EndpointInputs;
-
 async function createProject(over: Partial<ProjectInputs> = {}) {
   const res = await projectProvider.create(projectInputs(over));
   return { id: res.id, outs: res.outs, on: { project_id: res.outs.project_id, branch_id: res.outs.default_branch_id } };
 }
+
+/** `expires_at` `hours` from now: RFC 3339 to the second, as Neon takes it. */
+const inHours = (hours: number) => new Date(Date.now() + hours * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 const only = <T>(xs: T[]): T => {
   expect(xs).toHaveLength(1);
@@ -152,7 +129,7 @@ describe("create -> update -> delete", () => {
   test("a preview branch of dev's project: expires_at set, the inherited database handed to the preview's owner, dev untouched", async () => {
     const dev = fake.seedProject("mauntic-dev", { databaseName: "mauntic", roleName: "mauntic_dev_migrator" });
     const devMain = [...dev.branches.values()][0]!;
-    const expires = new Date(Date.now() + 72 * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const expires = inHours(72);
     const inputs: BranchInputs = {
       project_id: dev.id,
       name: "mauntic-pr-42",
@@ -176,10 +153,7 @@ describe("create -> update -> delete", () => {
     expect(p!.endpoints.filter((e) => e.branch_id === branch.id).map((e) => e.type)).toEqual(["read_write"]);
 
     // A new deploy moves expires_at: an update, not a new branch.
-    const later = {
-      ...inputs,
-      expires_at: new Date(Date.now() + 96 * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z"),
-    };
+    const later = { ...inputs, expires_at: inHours(96) };
     expect(await branchProvider.diff!(branch.id, branch.outs, later)).toMatchObject({ changes: true, replaces: [] });
     await branchProvider.update!(branch.id, branch.outs, later);
     expect(fake.snapshot()[0]!.branches.find((b) => b.id === branch.id)!.expires_at).toBe(later.expires_at);
@@ -257,7 +231,7 @@ describe("diff: update or replace", () => {
   });
 
   test("check refuses an expiry beyond Neon's 30 days and a max CU below the min", async () => {
-    const far = new Date(Date.now() + 31 * 24 * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const far = inHours(31 * 24);
     const branch = await branchProvider.check!({}, { project_id: "p", name: "b", expires_at: far });
     expect(branch.failures).toEqual([{ property: "expires_at", reason: expect.stringContaining("at most 30 days") }]);
     const ep = await endpointProvider.check!(

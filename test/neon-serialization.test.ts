@@ -2,10 +2,8 @@
  * The Neon providers as `pulumi up` runs them: serialized by Pulumi's closure serializer, loaded back in a fresh
  * module, keyed by the stack config. Runs in a tsx child process (the serializer fails under vitest's transform).
  */
-import { spawnSync } from "node:child_process";
-import * as path from "node:path";
 import { beforeAll, expect, test } from "vitest";
-import { ROOT } from "./helpers/cli";
+import { runTsxFixture } from "./helpers/cli";
 
 const KEY = "neon-serialize-key-0b7e41";
 let report: {
@@ -21,13 +19,7 @@ let report: {
 };
 
 beforeAll(() => {
-  const run = spawnSync(
-    path.join(ROOT, "node_modules", ".bin", "tsx"),
-    [path.join(ROOT, "test", "fixtures", "neon-serialized-providers.ts")],
-    { cwd: ROOT, env: { ...process.env, NEON_API_KEY: KEY }, encoding: "utf8", timeout: 120_000 },
-  );
-  if (run.status !== 0) throw new Error(`fixture exited ${run.status}: ${run.stderr}`);
-  report = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as typeof report;
+  report = runTsxFixture<typeof report>("neon-serialized-providers.ts", { NEON_API_KEY: KEY });
 });
 
 test("every provider serializes without the API key or any secret in its text", () => {

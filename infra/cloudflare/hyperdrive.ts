@@ -16,7 +16,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig, WorkerDatabaseConfig } from "../config/schema";
 import type { DatabaseConnection, RoleCredentials } from "../neon/connection";
-import { poolerHost } from "../neon/uri";
+import { poolerHost } from "../neon/hosts";
 import { databaseWorkers, hyperdriveLayout, sharedSettings, type HyperdriveRole } from "./budget";
 
 export interface HyperdriveArgs {
@@ -82,7 +82,7 @@ export class WorkerHyperdrive extends pulumi.ComponentResource {
     const hostOf = (role: HyperdriveRole): pulumi.Output<string> => {
       if (role !== "replica") return primaryHost;
       if (!connection.replicaHost) throw new Error("a replica reader needs the Neon connection's replicaHost");
-      // The contract carries the replica's endpoint host only; Neon's pooler rule (neon/uri.ts) gives its pooler.
+      // The contract carries the replica's endpoint host only; Neon's pooler rule (neon/hosts.ts) gives its pooler.
       return args.origin === "pooled" ? connection.replicaHost.apply(poolerHost) : connection.replicaHost;
     };
 

@@ -100,6 +100,8 @@ export const notApplied = (e: NeonApiError) => e.status === 423 || e.status === 
 /** The request may or may not have been applied: retry a GET; reconcile a create by name. */
 export const outcomeUnknown = (e: NeonApiError) =>
   e.status === undefined || e.status === 500 || e.status === 502 || e.status === 504;
+/** Either of the above: worth another try (a create looks itself up by name first). */
+const transient = (e: NeonApiError) => notApplied(e) || outcomeUnknown(e);
 const notFound = (e: unknown) => isNeonApiError(e) && e.status === 404;
 
 /** An operation Neon ran for a write ended badly, or did not end in time. */
@@ -289,11 +291,7 @@ export function createNeonClient(options: NeonClientOptions): NeonClient {
 
   const client: NeonClient = {
     api,
-    read: (what, fn) =>
-      retry(
-        (e) => notApplied(e) || outcomeUnknown(e),
-        () => once(what, fn),
-      ),
+    read: (what, fn) => retry(transient, () => once(what, fn)),
 
     async readOptional(what, fn) {
       try {
@@ -312,7 +310,7 @@ export function createNeonClient(options: NeonClientOptions): NeonClient {
           res = await retry(
             (e) => {
               unsure ||= outcomeUnknown(e);
-              return notApplied(e) || outcomeUnknown(e);
+              return transient(e);
             },
             () => once(what, fn),
           );
@@ -328,16 +326,13 @@ export function createNeonClient(options: NeonClientOptions): NeonClient {
     async createOrAdopt<T, R extends object>(spec: CreateSpec<T, R>) {
       let failed: { error: unknown; created: R } | undefined;
       const result = await inProjectQueue(spec.projectId, async (): Promise<Adopted<T> | Created<R> | undefined> => {
-        const outcome = await retry(
-          (e) => notApplied(e) || outcomeUnknown(e),
-          async (attempt): Promise<Adopted<T> | Created<R>> => {
-            // The first look-up also adopts what an interrupted earlier run created.
-            const existing = await spec.find();
-            if (existing !== undefined) return { adopted: true, value: existing };
-            const what = attempt > 1 ? `${spec.what} (attempt ${attempt})` : spec.what;
-            return { adopted: false, response: await once(what, spec.create) };
-          },
-        );
+        const outcome = await retry(transient, async (attempt): Promise<Adopted<T> | Created<R>> => {
+          // The first look-up also adopts what an interrupted earlier run created.
+          const existing = await spec.find();
+          if (existing !== undefined) return { adopted: true, value: existing };
+          const what = attempt > 1 ? `${spec.what} (attempt ${attempt})` : spec.what;
+          return { adopted: false, response: await once(what, spec.create) };
+        });
         if (outcome.adopted) {
           const projectId = spec.projectId ?? spec.projectOf?.(undefined, outcome.value);
           if (projectId) await client.waitForProjectIdle(projectId, spec.what);

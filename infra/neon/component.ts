@@ -11,7 +11,8 @@ import { cloudName, parseStackName, resourceName } from "../naming";
 import type { DatabaseConnection, RoleCredentials } from "./connection";
 import { MAX_BRANCH_TTL_SECONDS } from "./providers";
 import { Branch, Database, Endpoint, Project, Role } from "./resources";
-import { poolerHost, postgresUri } from "./uri";
+import { poolerHost } from "./hosts";
+import { postgresUri } from "./uri";
 // Registers the offline engine's fake outputs for these types (inert unless the engine's mocks are active).
 import "./mocks";
 
@@ -31,6 +32,13 @@ export function branchExpiry(ttlHours: number, now = new Date()): string {
   const seconds = Math.min(ttlHours * 3600, MAX_BRANCH_TTL_SECONDS);
   return new Date(now.getTime() + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
+
+/** A compute's config (primary or replica) in Neon's field names. */
+const computeSettings = (c: StackConfig["neon"]["primary"]) => ({
+  autoscaling_limit_min_cu: c.minCu,
+  autoscaling_limit_max_cu: c.maxCu,
+  suspend_timeout_seconds: c.suspendTimeoutSeconds,
+});
 
 export class NeonDatabase extends pulumi.ComponentResource {
   readonly connection: DatabaseConnection;
@@ -78,11 +86,7 @@ export class NeonDatabase extends pulumi.ComponentResource {
           region_id: neon.region,
           pg_version: neon.postgresVersion,
           history_retention_seconds: neon.historyRetentionSeconds,
-          default_endpoint_settings: {
-            autoscaling_limit_min_cu: neon.primary.minCu,
-            autoscaling_limit_max_cu: neon.primary.maxCu,
-            suspend_timeout_seconds: neon.primary.suspendTimeoutSeconds,
-          },
+          default_endpoint_settings: computeSettings(neon.primary),
           // Neon's defaults would be neondb / neondb_owner: name them ours so the Role and Database adopt them.
           branch: { name: "main", role_name: cloudName(stack, "pgRole", MIGRATOR), database_name: neon.databaseName },
         },
@@ -105,9 +109,7 @@ export class NeonDatabase extends pulumi.ComponentResource {
           type,
           name: cloudName(stack, "neon", which),
           region_id: neon.region,
-          autoscaling_limit_min_cu: c.minCu,
-          autoscaling_limit_max_cu: c.maxCu,
-          suspend_timeout_seconds: c.suspendTimeoutSeconds,
+          ...computeSettings(c),
         },
         child,
       );

@@ -22,7 +22,7 @@ export interface DatabaseConnection {
   replicaHost?: pulumi.Output<string>;
   /**
    * Secret URIs, all three as the migrator (owner) role. The one on the direct host is what the post-deploy step
-   * runs with. A worker's own URI: `workerUri(connection, worker, host)` in ./uri.ts.
+   * runs with. A worker's own URI: `postgresUri(workers[w], host, databaseName)` in ./uri.ts.
    */
   directUri: pulumi.Output<string>;
   pooledUri: pulumi.Output<string>;

@@ -6,7 +6,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { Branch, Database, Endpoint, Project } from "@neondatabase/api-client";
-import { NEON_API_KEY_CONFIG, neonClient, setConfiguredApiKey } from "./client";
+import { NEON_API_KEY_CONFIG, neonClient, setConfiguredApiKey, type NeonClient } from "./client";
 
 type Provider = pulumi.dynamic.ResourceProvider;
 type Failure = pulumi.dynamic.CheckFailure;
@@ -502,6 +502,19 @@ export const endpointProvider: Provider = {
 
 const roleId = (r: RoleInputs) => `${r.project_id}/${r.branch_id}/${r.name}`;
 
+/** The role by name (undefined once gone): create looks it up before creating, read refreshes with it. */
+const getRole = (client: NeonClient, { project_id, branch_id, name }: RoleInputs) =>
+  client.readOptional(`read role ${name}`, (p) => client.api.getProjectBranchRole(project_id, branch_id, name, p));
+
+/** `roll back` a half-created role, or `delete` one (`gone`: already deleted is fine). */
+const deleteRole = (client: NeonClient, verb: string, r: RoleInputs, opts?: { gone?: boolean }) =>
+  client.write(
+    r.project_id,
+    `${verb} role ${r.name}`,
+    (p) => client.api.deleteProjectBranchRole(r.project_id, r.branch_id, r.name, p),
+    opts,
+  );
+
 export const roleProvider: Provider = {
   configure,
   async check(_olds: RoleInputs, news: RoleInputs) {
@@ -521,17 +534,10 @@ export const roleProvider: Provider = {
     const result = await client.createOrAdopt({
       what: `create role ${name}`,
       projectId,
-      find: async () =>
-        (
-          await client.readOptional(`read role ${name}`, (p) =>
-            client.api.getProjectBranchRole(projectId, branchId, name, p),
-          )
-        )?.role,
+      find: async () => (await getRole(client, inputs))?.role,
       create: (p) => client.api.createProjectBranchRole(projectId, branchId, { role: { name } }, p),
       remove: async () => {
-        await client.write(projectId, `roll back role ${name}`, (p) =>
-          client.api.deleteProjectBranchRole(projectId, branchId, name, p),
-        );
+        await deleteRole(client, "roll back", inputs);
       },
     });
     let password: string | undefined;
@@ -548,27 +554,30 @@ export const roleProvider: Provider = {
     return { id: roleId(inputs), outs: { ...inputs, password } satisfies RoleOutputs };
   },
   async read(id: string, props?: RoleOutputs) {
-    const client = neonClient();
-    const { project_id: projectId, branch_id: branchId, name } = props!;
-    const got = await client.readOptional(`read role ${name}`, (p) =>
-      client.api.getProjectBranchRole(projectId, branchId, name, p),
-    );
-    if (!got) return {};
+    if (!(await getRole(neonClient(), props!))) return {};
     return { id, props: { ...props! } };
   },
   async delete(_id: string, props: RoleOutputs) {
-    const client = neonClient();
-    const { project_id: projectId, branch_id: branchId, name } = props;
-    await client.write(
-      projectId,
-      `delete role ${name}`,
-      (p) => client.api.deleteProjectBranchRole(projectId, branchId, name, p),
-      { gone: true },
-    );
+    await deleteRole(neonClient(), "delete", props, { gone: true });
   },
 };
 
 // ---- Database -------------------------------------------------------------------------------------------------
+
+/** The database by name (undefined once gone): create looks it up before creating, read refreshes with it. */
+const getDatabase = (client: NeonClient, { project_id, branch_id, name }: DatabaseInputs) =>
+  client.readOptional(`read database ${name}`, (p) =>
+    client.api.getProjectBranchDatabase(project_id, branch_id, name, p),
+  );
+
+/** `roll back` a half-created database, or `delete` one (`gone`: already deleted is fine). */
+const deleteDatabase = (client: NeonClient, verb: string, d: DatabaseInputs, opts?: { gone?: boolean }) =>
+  client.write(
+    d.project_id,
+    `${verb} database ${d.name}`,
+    (p) => client.api.deleteProjectBranchDatabase(d.project_id, d.branch_id, d.name, p),
+    opts,
+  );
 
 async function updateDatabase(current: string, news: DatabaseInputs): Promise<Database> {
   const client = neonClient();
@@ -599,12 +608,7 @@ export const databaseProvider: Provider = {
     const result = await client.createOrAdopt({
       what: `create database ${name}`,
       projectId,
-      find: async () =>
-        (
-          await client.readOptional(`read database ${name}`, (p) =>
-            client.api.getProjectBranchDatabase(projectId, branchId, name, p),
-          )
-        )?.database,
+      find: async () => (await getDatabase(client, inputs))?.database,
       create: (p) =>
         client.api.createProjectBranchDatabase(
           projectId,
@@ -613,9 +617,7 @@ export const databaseProvider: Provider = {
           p,
         ),
       remove: async () => {
-        await client.write(projectId, `roll back database ${name}`, (p) =>
-          client.api.deleteProjectBranchDatabase(projectId, branchId, name, p),
-        );
+        await deleteDatabase(client, "roll back", inputs);
       },
     });
     let db: Database;
@@ -628,11 +630,7 @@ export const databaseProvider: Provider = {
     return { id: String(db.id), outs: { ...inputs, database_id: db.id } satisfies DatabaseOutputs };
   },
   async read(id: string, props?: DatabaseOutputs) {
-    const client = neonClient();
-    const { project_id: projectId, branch_id: branchId, name } = props!;
-    const got = await client.readOptional(`read database ${name}`, (p) =>
-      client.api.getProjectBranchDatabase(projectId, branchId, name, p),
-    );
+    const got = await getDatabase(neonClient(), props!);
     if (!got) return {};
     return { id, props: { ...props!, owner_name: got.database.owner_name, database_id: got.database.id } };
   },
@@ -641,13 +639,6 @@ export const databaseProvider: Provider = {
     return { outs: { ...news, database_id: db.id } satisfies DatabaseOutputs };
   },
   async delete(_id: string, props: DatabaseOutputs) {
-    const client = neonClient();
-    const { project_id: projectId, branch_id: branchId, name } = props;
-    await client.write(
-      projectId,
-      `delete database ${name}`,
-      (p) => client.api.deleteProjectBranchDatabase(projectId, branchId, name, p),
-      { gone: true },
-    );
+    await deleteDatabase(neonClient(), "delete", props, { gone: true });
   },
 };

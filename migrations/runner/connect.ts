@@ -2,6 +2,7 @@
  * The runner's sessions: URL checks before any connection, and the session settings every migration relies on.
  */
 import { Client } from "pg";
+import { isPoolerHost } from "../../infra/neon/hosts";
 import { InputError } from "./errors";
 
 export const APPLICATION_NAME = "mauntic-migrate";
@@ -31,7 +32,7 @@ export function checkDatabaseUrl(url: string | undefined): URL {
     throw new InputError(`the database URL has scheme '${parsed.protocol}' (allowed: postgres:, postgresql:)`);
   }
   const hosts = [parsed.hostname, ...parsed.searchParams.getAll("host")].filter(Boolean);
-  const pooler = hosts.find((h) => /-pooler$/i.test(h.split(".")[0] ?? ""));
+  const pooler = hosts.find(isPoolerHost);
   if (pooler) {
     throw new InputError(
       `host '${pooler}' is Neon's transaction-mode pooler: session advisory locks and SET do not survive it (allowed: the endpoint's direct host, without '-pooler')`,

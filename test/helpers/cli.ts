@@ -2,7 +2,7 @@
  * Runs the `mauntic-infra` CLI in a child process, as a user would. Suites that run the Pulumi program go through
  * here: dynamic providers must be serialized under CommonJS, which vitest's transform is not.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -39,4 +39,19 @@ export async function planJson(stack: string, extra: string[] = []) {
   const r = await runCli(["plan", "--stack", stack, "--json", ...extra]);
   if (r.code !== 0) throw new Error(`plan ${stack} exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout) as import("../../infra/offline/plan").Plan;
+}
+
+/**
+ * Runs a script from test/fixtures under tsx (CommonJS, as Pulumi runs the program) and returns the JSON of its
+ * last stdout line: how suites that need Pulumi's closure serializer or mocks get their results.
+ */
+export function runTsxFixture<T>(fixture: string, env: NodeJS.ProcessEnv = {}): T {
+  const run = spawnSync(TSX, [path.join(ROOT, "test", "fixtures", fixture)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  if (run.status !== 0) throw new Error(`${fixture} exited ${run.status}: ${run.stderr}`);
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!) as T;
 }
