@@ -6,7 +6,7 @@ import * as YAML from "yaml";
 import { hyperdriveBudget, hyperdriveLayout, sharedSettings } from "../infra/cloudflare/budget";
 import { checkZoneOwnership, committedClaims } from "../infra/cloudflare/zone-ownership";
 import { ConfigError } from "../infra/config/errors";
-import { loadStackConfigFromFile, PROJECT_DIR } from "../infra/config/load";
+import { committedStacks, loadStackConfigFromFile, PROJECT_DIR } from "../infra/config/load";
 
 const tmpDirs: string[] = [];
 afterAll(() => tmpDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -91,7 +91,7 @@ describe("Hyperdrive layout and the account budget", () => {
       prod: (c) => (c["mauntic-infra:cloudflare"].plan = "free"),
     });
     const cfg = loadStackConfigFromFile("dev", { configFile: path.join(dir, "Pulumi.dev.yaml") });
-    const e = configError(() => hyperdriveBudget("dev", cfg, dir));
+    const e = configError(() => hyperdriveBudget("dev", cfg, committedStacks(dir)));
     expect(e.message).toMatch(/declare 12 Hyperdrive configs in account \w+ \(dev 6 \+ prod 6\) \(allowed: at most 10/);
   });
 
@@ -108,7 +108,7 @@ describe("Hyperdrive layout and the account budget", () => {
       },
     });
     const cfg = loadStackConfigFromFile("pr-7", { configFile: path.join(dir, "Pulumi.dev.yaml") });
-    const e = configError(() => hyperdriveBudget("pr-7", cfg, dir));
+    const e = configError(() => hyperdriveBudget("pr-7", cfg, committedStacks(dir)));
     expect(e.message).toMatch(/no Hyperdrive config left for preview pr-7 .*dev 5 \+ prod 5 use 10 of 10/);
   });
 });
@@ -128,7 +128,7 @@ describe("zone ownership of the response-header ruleset", () => {
       dev: (c) => (c["mauntic-infra:cloudflare"].zone = { ...prod.cloudflare.zone }),
       prod: () => {},
     });
-    const e = configError(() => committedClaims(dir) && checkZoneOwnership("prod", prod, dir));
+    const e = configError(() => checkZoneOwnership("prod", prod, committedStacks(dir)));
     expect(e.message).toContain(
       `zone mauntic.io (${prod.cloudflare.zone.zoneId}) is claimed by Pulumi.dev.yaml and Pulumi.prod.yaml`,
     );
@@ -139,7 +139,7 @@ describe("zone ownership of the response-header ruleset", () => {
       checkZoneOwnership(
         "pr-3",
         loadStackConfigFromFile("pr-3", { configFile: path.join(dir, "Pulumi.dev.yaml") }),
-        dir,
+        committedStacks(dir),
       ),
     ).toThrow(ConfigError);
   });
@@ -161,6 +161,6 @@ describe("zone ownership of the response-header ruleset", () => {
       },
       prod: () => {},
     });
-    expect(checkZoneOwnership("prod", prod, dir).map((c) => c.source)).toEqual(["Pulumi.prod.yaml"]);
+    expect(checkZoneOwnership("prod", prod, committedStacks(dir)).map((c) => c.source)).toEqual(["Pulumi.prod.yaml"]);
   });
 });

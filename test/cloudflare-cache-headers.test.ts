@@ -37,10 +37,16 @@ function samples(hosts: { api: string; assets: string; landing: string; tracking
 // What an origin might send; the rules must override or remove it.
 const ORIGIN = { "Cache-Control": "public, max-age=600", "CDN-Cache-Control": "max-age=3600" };
 
+/** A committed stack's cache rules, built from its config as the program builds them. */
+function stackRules(stack: "dev" | "prod", previewHosts = false) {
+  const config = loadStackConfigFromFile(stack);
+  return cacheRules({ stack, hosts: config.cloudflare.hosts, tiers: config.cacheTiers, previewHosts });
+}
+
 describe("cache tiers against the platform notes", () => {
   for (const stack of ["dev", "prod"] as const) {
     const config = loadStackConfigFromFile(stack);
-    const rules = cacheRules({ stack, hosts: config.cloudflare.hosts, tiers: config.cacheTiers, previewHosts: false });
+    const rules = stackRules(stack);
 
     it(`${stack}: one rule per tier, each setting the notes' headers`, () => {
       expect(rules.map((r) => r.tier).sort()).toEqual(Object.keys(NOTES_TABLE).sort());
@@ -66,13 +72,7 @@ describe("cache tiers against the platform notes", () => {
   }
 
   it("template previews win over API responses whatever order the rules run in", () => {
-    const config = loadStackConfigFromFile("prod");
-    const rules = cacheRules({
-      stack: "prod",
-      hosts: config.cloudflare.hosts,
-      tiers: config.cacheTiers,
-      previewHosts: false,
-    });
+    const rules = stackRules("prod");
     const order = rules.map((r) => r.tier);
     expect(order.indexOf("template-previews")).toBeGreaterThan(order.indexOf("api-responses"));
     const preview = { host: "api.mauntic.io", path: "/v1/templates/7/preview" };
@@ -84,13 +84,7 @@ describe("cache tiers against the platform notes", () => {
   });
 
   it("responses outside every tier keep the origin's headers (landing CSS, other hosts)", () => {
-    const config = loadStackConfigFromFile("prod");
-    const rules = cacheRules({
-      stack: "prod",
-      hosts: config.cloudflare.hosts,
-      tiers: config.cacheTiers,
-      previewHosts: false,
-    });
+    const rules = stackRules("prod");
     for (const r of [
       { host: "pages.mauntic.io", path: "/site.css", mediaType: "text/css" },
       { host: "t.mauntic.io", path: "/click/abc" },
@@ -102,13 +96,7 @@ describe("cache tiers against the platform notes", () => {
   });
 
   it("dev's rules also serve preview hosts pr-<N>-<host>; prod's do not", () => {
-    const dev = loadStackConfigFromFile("dev");
-    const devRules = cacheRules({
-      stack: "dev",
-      hosts: dev.cloudflare.hosts,
-      tiers: dev.cacheTiers,
-      previewHosts: true,
-    });
+    const devRules = stackRules("dev", true);
     const preview = loadStackConfigFromFile("pr-42");
     for (const [tier, response] of Object.entries(samples(preview.cloudflare.hosts))) {
       const { headers, matched } = applyRules(devRules, response);
@@ -120,14 +108,7 @@ describe("cache tiers against the platform notes", () => {
     }
     // Not any host that merely ends like an API host.
     expect(applyRules(devRules, { host: "xpr-1-api.mauntic.dev", path: "/v1/x" }).matched).toBe(0);
-    const prod = loadStackConfigFromFile("prod");
-    const prodRules = cacheRules({
-      stack: "prod",
-      hosts: prod.cloudflare.hosts,
-      tiers: prod.cacheTiers,
-      previewHosts: false,
-    });
-    expect(applyRules(prodRules, { host: "pr-42-api.mauntic.io", path: "/v1/x" }).matched).toBe(0);
+    expect(applyRules(stackRules("prod"), { host: "pr-42-api.mauntic.io", path: "/v1/x" }).matched).toBe(0);
   });
 
   it("tierHeaders: null CDN-Cache-Control removes the header", () => {
@@ -259,13 +240,13 @@ describe("the expression builder against hostile inputs", () => {
 
   it("an expression over Cloudflare's 4096 characters is an error naming the tier", () => {
     const paths = Array.from({ length: 200 }, (_, i) => `/very/long/path/number/${i}/*`);
-    expect(() =>
+    const huge = () =>
       tierExpressions(
         { huge: { host: "api", paths, cacheControl: "x", cdnCacheControl: null } },
         { api: "api.example.com", assets: "a", landing: "l", tracking: "t" },
-      ),
-    ).toThrow(new RegExp(`cache tier 'huge'.*allowed: at most ${MAX_EXPRESSION_LENGTH}`));
-    expect(ExpressionError).toBeDefined();
+      );
+    expect(huge).toThrow(ExpressionError);
+    expect(huge).toThrow(new RegExp(`cache tier 'huge'.*allowed: at most ${MAX_EXPRESSION_LENGTH}`));
   });
 
   it("patternsOverlap() decides whether two wildcard patterns share a path", () => {

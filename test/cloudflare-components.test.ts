@@ -81,19 +81,24 @@ function fakeConnection(stack: string, config: StackConfig): DatabaseConnection 
 const of = (type: string, prefix: string) =>
   registered.filter((r) => r.type === `cloudflare:index/${type}` && r.name.startsWith(prefix));
 
+/** A stack's Hyperdrive component over its committed config, once its configs are registered. */
+async function declareHyperdrive(stack: string, origin: StackConfig["cloudflare"]["hyperdriveOrigin"]) {
+  const config = loadStackConfigFromFile(stack);
+  const hd = new WorkerHyperdrive(`hd-${stack}`, {
+    stack,
+    accountId: config.cloudflare.accountId,
+    origin,
+    config,
+    connection: fakeConnection(stack, config),
+  });
+  await value(hd.entries[0]!.id);
+  await settle();
+  return { config, hd, configs: of("hyperdriveConfig:HyperdriveConfig", `mauntic-${stack}-`) };
+}
+
 describe("Hyperdrive", () => {
   it("dev (pooled): one config per database worker + one replica config, own user, secret password, caching", async () => {
-    const config = loadStackConfigFromFile("dev");
-    const hd = new WorkerHyperdrive("hd-dev", {
-      stack: "dev",
-      accountId: config.cloudflare.accountId,
-      origin: "pooled",
-      config,
-      connection: fakeConnection("dev", config),
-    });
-    await value(hd.entries[0]!.id);
-    await settle();
-    const configs = of("hyperdriveConfig:HyperdriveConfig", "mauntic-dev-");
+    const { config, hd, configs } = await declareHyperdrive("dev", "pooled");
     const byName = Object.fromEntries(configs.map((c) => [c.name, c]));
     expect(Object.keys(byName).sort()).toEqual(
       [
@@ -145,17 +150,7 @@ describe("Hyperdrive", () => {
   });
 
   it("origin mode direct: the endpoint hosts themselves", async () => {
-    const config = loadStackConfigFromFile("prod");
-    const hd = new WorkerHyperdrive("hd-prod", {
-      stack: "prod",
-      accountId: config.cloudflare.accountId,
-      origin: "direct",
-      config,
-      connection: fakeConnection("prod", config),
-    });
-    await value(hd.entries[0]!.id);
-    await settle();
-    const configs = of("hyperdriveConfig:HyperdriveConfig", "mauntic-prod-");
+    const { configs } = await declareHyperdrive("prod", "direct");
     expect(configs).toHaveLength(6);
     for (const c of configs) {
       expect(c.inputs.origin.host).toBe(c.name.includes("replica") ? HOSTS.replica : HOSTS.direct);
@@ -164,17 +159,7 @@ describe("Hyperdrive", () => {
   });
 
   it("a preview: one shared config, caching off, every worker binds it (analytics as DB and DB_REPLICA)", async () => {
-    const config = loadStackConfigFromFile("pr-42");
-    const hd = new WorkerHyperdrive("hd-pr-42", {
-      stack: "pr-42",
-      accountId: config.cloudflare.accountId,
-      origin: "pooled",
-      config,
-      connection: fakeConnection("pr-42", config),
-    });
-    await value(hd.entries[0]!.id);
-    await settle();
-    const configs = of("hyperdriveConfig:HyperdriveConfig", "mauntic-pr-42-");
+    const { hd, configs } = await declareHyperdrive("pr-42", "pooled");
     expect(configs.map((c) => c.name)).toEqual(["mauntic-pr-42-shared-db"]);
     expect(configs[0]!.inputs.origin).toMatchObject({ host: HOSTS.pooled, user: "mauntic_pr_42_migrator" });
     expect(configs[0]!.inputs.caching).toEqual({ disabled: true });

@@ -9,10 +9,9 @@
  * the strictest settings of the workers it serves (see `sharedSettings`).
  */
 import { ConfigError } from "../config/errors";
-import { loadStackConfigFromFile, PROJECT_DIR } from "../config/load";
+import { committedStacks, stackConfigFromValues } from "../config/load";
 import type { StackConfig, WorkerDatabaseConfig } from "../config/schema";
 import { cloudName, parseStackName } from "../naming";
-import { committedStacks } from "./zone-ownership";
 
 export const HYPERDRIVE_ACCOUNT_LIMIT = { paid: 25, free: 10 } as const;
 export const PREVIEW_CONFIGS_EACH = 1;
@@ -90,20 +89,20 @@ export const PREVIEW_STRATEGY =
  * The account's Hyperdrive budget as this stack sees it. Fails (ConfigError) when the committed stacks alone exceed
  * the account limit, or when no preview fits next to them.
  */
-export function hyperdriveBudget(stack: string, config: StackConfig, projectDir = PROJECT_DIR): HyperdriveBudget {
+export function hyperdriveBudget(stack: string, config: StackConfig, committed = committedStacks()): HyperdriveBudget {
   const { accountId, plan } = config.cloudflare;
   const accountLimit = HYPERDRIVE_ACCOUNT_LIMIT[plan];
-  const committed: Record<string, number> = {};
-  for (const { stack: other, file } of committedStacks(projectDir)) {
-    const cfg = other === stack ? config : loadStackConfigFromFile(other, { configFile: file });
+  const counts: Record<string, number> = {};
+  for (const { stack: other, raw } of committed) {
+    const cfg = other === stack ? config : stackConfigFromValues(other, raw.values, raw.source);
     if (cfg.cloudflare.accountId !== accountId || cfg.environment === "preview") continue;
-    committed[other] = hyperdriveLayout(other, cfg).length;
+    counts[other] = hyperdriveLayout(other, cfg).length;
   }
   const thisStack = hyperdriveLayout(stack, config).length;
-  if (parseStackName(stack).kind !== "preview") committed[stack] = thisStack;
-  const committedTotal = Object.values(committed).reduce((a, b) => a + b, 0);
+  if (parseStackName(stack).kind !== "preview") counts[stack] = thisStack;
+  const committedTotal = Object.values(counts).reduce((a, b) => a + b, 0);
   const previewSlots = Math.max(0, Math.floor((accountLimit - committedTotal) / PREVIEW_CONFIGS_EACH));
-  const breakdown = Object.entries(committed)
+  const breakdown = Object.entries(counts)
     .map(([s, n]) => `${s} ${n}`)
     .join(" + ");
   if (committedTotal > accountLimit) {
@@ -131,7 +130,7 @@ export function hyperdriveBudget(stack: string, config: StackConfig, projectDir 
     accountLimit,
     strategy: PREVIEW_STRATEGY,
     thisStack,
-    committed,
+    committed: counts,
     committedTotal,
     previewConfigsEach: PREVIEW_CONFIGS_EACH,
     previewSlots,

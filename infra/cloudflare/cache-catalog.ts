@@ -4,22 +4,25 @@
  * typed module (`cache-catalog.ts`) that `bindings --out` writes for the worker repos to import, so key formats and
  * TTLs are never retyped by hand.
  */
+import { z } from "zod";
 import type { StackConfig } from "../config/schema";
 
 /** Workers KV limits: keys up to 512 bytes, `expirationTtl` at least 60 s (the schema rejects lower TTLs). */
 export const KV_MAX_KEY_BYTES = 512;
 
-export interface CatalogEntry {
-  pattern: string;
+/** One catalog entry, as the `kvCatalog` stack output carries it (the `bindings` command reads it back). */
+export const catalogEntrySchema = z.object({
+  pattern: z.string(),
   /** The `{param}` names of the pattern, in order. */
-  params: string[];
-  data: string;
-  ttlSeconds: number;
-  invalidatedOn: string[];
+  params: z.array(z.string()),
+  data: z.string(),
+  ttlSeconds: z.number(),
+  invalidatedOn: z.array(z.string()),
   /** Config name of the KV namespace, and the binding name workers use for it. */
-  namespace: string;
-  binding: string;
-}
+  namespace: z.string(),
+  binding: z.string(),
+});
+export type CatalogEntry = z.infer<typeof catalogEntrySchema>;
 
 /** Binding names as wrangler expects them: upper snake case (`cache` -> `CACHE`). */
 export function bindingName(name: string): string {

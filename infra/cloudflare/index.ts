@@ -3,6 +3,7 @@
  * (owning stack only) and the per-worker bindings. Consumes the Neon component's DatabaseConnection.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { committedStacks } from "../config/load";
 import type { StackConfig } from "../config/schema";
 import type { DatabaseConnection } from "../neon/connection";
 import { resourceName } from "../naming";
@@ -28,9 +29,10 @@ export function buildCloudflare(
   opts: CloudflareOptions = {},
 ) {
   const cf = config.cloudflare;
-  // Both checks read every committed stack file and fail before anything is declared.
-  checkZoneOwnership(stack, config, opts.projectDir);
-  const budget = hyperdriveBudget(stack, config, opts.projectDir);
+  // Both checks span every committed stack file (read once) and fail before anything is declared.
+  const committed = committedStacks(opts.projectDir);
+  checkZoneOwnership(stack, config, committed);
+  const budget = hyperdriveBudget(stack, config, committed);
 
   const hyperdrive = new WorkerHyperdrive(resourceName(stack, "hyperdrive"), {
     stack,

@@ -4,12 +4,9 @@
  * say which stack owns which zone (`cloudflare.ownsResponseHeaderRuleset`); this check reads them all through the
  * config loader and fails the plan, naming both files, when two claim one zone.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { ConfigError } from "../config/errors";
-import { PROJECT_DIR, readStackFile } from "../config/load";
+import { committedStacks } from "../config/load";
 import type { StackConfig } from "../config/schema";
-import { STACK_NAME } from "../naming";
 
 export interface ZoneClaim {
   /** The stack file (or, for a config not from its file, a description of where it came from). */
@@ -17,16 +14,6 @@ export interface ZoneClaim {
   stack: string;
   zoneName: string;
   zoneId: string;
-}
-
-/** The committed stack files: `Pulumi.<stack>.yaml` with a valid stack name, sorted. */
-export function committedStacks(projectDir = PROJECT_DIR): { stack: string; file: string }[] {
-  return fs
-    .readdirSync(projectDir)
-    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null && STACK_NAME.test(m[1]!))
-    .map((m) => ({ stack: m[1]!, file: path.join(projectDir, m[0]) }))
-    .sort((a, b) => a.stack.localeCompare(b.stack));
 }
 
 /** A stack file's claim, read leniently: other sections of that file may be broken without concerning this check. */
@@ -39,9 +26,9 @@ function claimOfValues(stack: string, source: string, values: Record<string, unk
 }
 
 /** Claims of the committed stack files. */
-export function committedClaims(projectDir = PROJECT_DIR): ZoneClaim[] {
-  return committedStacks(projectDir).flatMap(({ stack, file }) => {
-    const claim = claimOfValues(stack, path.basename(file), readStackFile(file).values);
+export function committedClaims(committed = committedStacks()): ZoneClaim[] {
+  return committed.flatMap(({ stack, raw }) => {
+    const claim = claimOfValues(stack, raw.source, raw.values);
     return claim ? [claim] : [];
   });
 }
@@ -68,10 +55,10 @@ export function assertOneOwnerPerZone(claims: ZoneClaim[]): void {
  * The check the program runs: every committed stack file's claim, with this stack's claim taken from the config in
  * hand (which may come from `--config-file` or the engine rather than the committed file).
  */
-export function checkZoneOwnership(stack: string, config: StackConfig, projectDir = PROJECT_DIR): ZoneClaim[] {
-  const committed = committedClaims(projectDir);
-  const own = committed.find((c) => c.stack === stack);
-  const others = committed.filter((c) => c.stack !== stack);
+export function checkZoneOwnership(stack: string, config: StackConfig, committed = committedStacks()): ZoneClaim[] {
+  const claimed = committedClaims(committed);
+  const own = claimed.find((c) => c.stack === stack);
+  const others = claimed.filter((c) => c.stack !== stack);
   const claims = [...others];
   if (config.cloudflare.ownsResponseHeaderRuleset) {
     const { zoneId, name } = config.cloudflare.zone;

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { parseStackName } from "../naming";
+import { parseStackName, STACK_NAME } from "../naming";
 import { ConfigError, formatIssues, yamlPath } from "./errors";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, stackConfigSchema, type StackConfig } from "./schema";
 
@@ -17,6 +17,19 @@ export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 
 export function stackFilePath(stack: string, projectDir = PROJECT_DIR): string {
   return path.join(projectDir, `Pulumi.${stack}.yaml`);
+}
+
+/**
+ * The committed stack files, `Pulumi.<stack>.yaml` with a valid stack name, sorted by stack and each read once
+ * (the checks that span stacks, zone ownership and the Hyperdrive budget, share one read).
+ */
+export function committedStacks(projectDir = PROJECT_DIR): { stack: string; raw: RawStackConfig }[] {
+  return fs
+    .readdirSync(projectDir)
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null && STACK_NAME.test(m[1]!))
+    .sort((a, b) => a[1]!.localeCompare(b[1]!))
+    .map((m) => ({ stack: m[1]!, raw: readStackFile(path.join(projectDir, m[0])) }));
 }
 
 /** The raw `mauntic-infra:*` values of a stack file, keyed without the namespace (`secure:` values left out). */

@@ -10,22 +10,12 @@ import {
   assertUniqueBindings,
   type StackBindings,
 } from "../../cloudflare/bindings";
-import { renderCatalogModule, type CatalogEntry } from "../../cloudflare/cache-catalog";
+import { catalogEntrySchema, renderCatalogModule, type CatalogEntry } from "../../cloudflare/cache-catalog";
 import { parseStackName } from "../../naming";
+import { UNKNOWN } from "../../offline/plan";
 import { UsageError } from "../errors";
 
-const catalogSchema = z.record(
-  z.string(),
-  z.object({
-    pattern: z.string(),
-    params: z.array(z.string()),
-    data: z.string(),
-    ttlSeconds: z.number(),
-    invalidatedOn: z.array(z.string()),
-    namespace: z.string(),
-    binding: z.string(),
-  }),
-);
+const catalogSchema = z.record(z.string(), catalogEntrySchema);
 
 interface Outputs {
   bindings: StackBindings;
@@ -49,7 +39,7 @@ export function parseOutputs(outputs: Record<string, unknown>, source: string): 
       `${source} lacks usable stack outputs: ${problems.join("; ")} (allowed: the JSON of 'pulumi stack output --json' of a stack deployed by this program)`,
     );
   }
-  const unknown = JSON.stringify(bindings.data).includes("[unknown]");
+  const unknown = JSON.stringify(bindings.data).includes(UNKNOWN);
   if (unknown) throw new UsageError(`${source}: some binding ids are not known yet (allowed: outputs after pulumi up)`);
   return { bindings: bindings.data, kvCatalog: catalog.data, source };
 }
