@@ -10,15 +10,14 @@ import * as path from "node:path";
 import { Client } from "pg";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { loadFixture } from "../migrations/fixture/load";
 import { MigrationError } from "../migrations/runner/errors";
 import { loadParser, readMigrations, splitStatements } from "../migrations/runner/files";
-import { grantsFromConfig } from "../migrations/runner/grants";
-import { dryRun, migrate, RunFailed, status } from "../migrations/runner/runner";
+import { grantsFromConfig } from "../migrations/runner/grants-spec";
+import { dryRun, migrate, RUN_LOCK_KEY, RunFailed, status } from "../migrations/runner/runner";
 import { loadStackConfigFromFile } from "../infra/config/load";
 import { ROOT, runCli } from "./helpers/cli";
 import { usePostgres } from "../migrations/embedded";
-import { invalidIndexes, ledgerVersions, withClient } from "./helpers/db";
+import { fixtureDb, invalidIndexes, ledgerVersions, withClient } from "./helpers/db";
 
 const pg = usePostgres({ beforeAll, afterAll });
 /** Every committed migration's version: other issues add files, and these tests must hold for any number. */
@@ -57,11 +56,9 @@ function copyMigrations(extra: Record<string, string> = {}): string {
   return dir;
 }
 
-async function fixtureDb(): Promise<string> {
-  const url = await pg.newDatabase();
-  await loadFixture(url);
-  return url;
-}
+/** The relation's name if it exists, else null. */
+const relation = (url: string, name: string): Promise<string | null> =>
+  withClient(url, async (c) => (await c.query("SELECT to_regclass($1)::text AS t", [name])).rows[0].t);
 
 describe("migration files", () => {
   it("holds the notes' five recommended indexes, one CREATE INDEX CONCURRENTLY IF NOT EXISTS per file", async () => {
@@ -195,10 +192,10 @@ describe("the runner on embedded PostgreSQL 17", () => {
   });
 
   it("two runners started together apply each migration exactly once; a third gives up at its bound", async () => {
-    const url = await fixtureDb();
+    const url = await fixtureDb(pg);
     // All runners start while the run lock is taken, so the two are both waiting when it frees: a real race.
     const [a, b, bounded] = await withClient(url, async (holder) => {
-      await holder.query("SELECT pg_advisory_lock(1835100521)");
+      await holder.query(`SELECT pg_advisory_lock(${RUN_LOCK_KEY})`);
       const runs = [
         runCli(["migrate", "--database-url", url, "--json"]),
         runCli(["migrate", "--database-url", url, "--json"]),
@@ -211,7 +208,7 @@ describe("the runner on embedded PostgreSQL 17", () => {
         );
         waiting = rows[0].n;
       }
-      await holder.query("SELECT pg_advisory_unlock(1835100521)");
+      await holder.query(`SELECT pg_advisory_unlock(${RUN_LOCK_KEY})`);
       const [first, second] = await Promise.all(runs);
       return [first!, second!, third] as const;
     });
@@ -234,20 +231,20 @@ describe("the runner on embedded PostgreSQL 17", () => {
 
   it("drift, missing table, syntax error and pooler URL: one clear line each and a non-zero exit", async () => {
     // Drift: an applied file edited afterwards.
-    const driftUrl = await fixtureDb();
+    const driftUrl = await fixtureDb(pg);
     const driftDir = copyMigrations();
     await migrate({ databaseUrl: driftUrl, dir: driftDir });
     const edited = path.join(driftDir, "0003_journey_executions_org_status.sql");
     fs.appendFileSync(edited, "-- tweak\n");
 
     // Missing table: 0006 names a table that does not exist; 0001..0005 apply first.
-    const missingUrl = await fixtureDb();
+    const missingUrl = await fixtureDb(pg);
     const missingDir = copyMigrations({
       "9001_nope.sql":
         "-- an index on a table the app never created\n\nCREATE INDEX CONCURRENTLY IF NOT EXISTS nope_idx\n  ON crm.nope (organization_id);\n",
     });
     // Syntax error on line 3.
-    const syntaxUrl = await fixtureDb();
+    const syntaxUrl = await fixtureDb(pg);
     const syntaxDir = copyMigrations({
       "9001_typo.sql": "-- typo\n\nCREATE INDEX CONCURENTLY IF NOT EXISTS x ON crm.contacts (email);\n",
     });
@@ -272,12 +269,7 @@ describe("the runner on embedded PostgreSQL 17", () => {
     expect(syntax.code).toBe(1);
     expect(syntax.stderr).toMatch(/^error: .*9001_typo\.sql:3: syntax error at or near "IF"$/m);
     // Parsed before connecting: nothing ran.
-    expect(
-      await withClient(
-        syntaxUrl,
-        async (c) => (await c.query("SELECT to_regclass('mauntic_migrations.ledger') AS t")).rows[0].t,
-      ),
-    ).toBeNull();
+    expect(await relation(syntaxUrl, "mauntic_migrations.ledger")).toBeNull();
 
     expect(pooled.code).toBe(2);
     expect(pooled.stderr).toMatch(
@@ -293,7 +285,7 @@ describe("the runner on embedded PostgreSQL 17", () => {
   });
 
   it("a failed transactional file is rolled back whole and not recorded", async () => {
-    const url = await fixtureDb();
+    const url = await fixtureDb(pg);
     const dir = tempDir({
       "0001_two_steps.sql":
         "CREATE TABLE crm.scratch (id int);\nINSERT INTO crm.scratch VALUES (1);\nSELECT id,\n  nope FROM crm.scratch;\n",
@@ -302,14 +294,12 @@ describe("the runner on embedded PostgreSQL 17", () => {
     expect(err).toBeInstanceOf(RunFailed);
     // The error's position inside the statement gives the line: `nope` is on line 4.
     expect((err as Error).message).toMatch(/0001_two_steps\.sql:4: column "nope" does not exist$/);
-    expect(
-      await withClient(url, async (c) => (await c.query("SELECT to_regclass('crm.scratch') AS t")).rows[0].t),
-    ).toBeNull();
+    expect(await relation(url, "crm.scratch")).toBeNull();
     expect(await ledgerVersions(url)).toEqual([]);
   });
 
   it("a file's SET ends with the file: the next one runs with the runner's own settings", async () => {
-    const url = await fixtureDb();
+    const url = await fixtureDb(pg);
     const dir = tempDir({
       "0001_big_build.sql":
         "SET maintenance_work_mem = '7MB';\nSET lock_timeout = '1h';\nCREATE INDEX CONCURRENTLY IF NOT EXISTS tags_name_idx ON crm.tags (name);\n",
@@ -322,7 +312,7 @@ describe("the runner on embedded PostgreSQL 17", () => {
   });
 
   it("worker grants: each role reads its own schemas, is denied another's, covers future tables, exactly and idempotently", async () => {
-    const url = await fixtureDb();
+    const url = await fixtureDb(pg);
     const spec = grantsFromConfig("dev", loadStackConfigFromFile("dev"));
     await withClient(url, async (c) => {
       for (const role of Object.keys(spec.roles)) await c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw'`);
@@ -383,7 +373,7 @@ describe("the runner on embedded PostgreSQL 17", () => {
   });
 
   it("grants refuse to run with a worker role missing, naming it", async () => {
-    const url = await fixtureDb();
+    const url = await fixtureDb(pg);
     // Roles are cluster-wide: a name no other test creates.
     const spec = { schemas: ["crm"], roles: { mauntic_dev_ghost: { reads: ["crm"], writes: [] } } };
     const err = await migrate({ databaseUrl: url, grants: spec }).catch((e: unknown) => e);
@@ -394,18 +384,13 @@ describe("the runner on embedded PostgreSQL 17", () => {
   });
 
   it("--status and --dry-run change nothing", async () => {
-    const url = await fixtureDb();
+    const url = await fixtureDb(pg);
     const dir = copyMigrations();
     const before = await status({ databaseUrl: url, dir });
     expect(before.migrations.map((m) => m.status)).toEqual(ALL.map(() => "pending"));
     const dry = await dryRun({ databaseUrl: url, dir });
     expect(dry.pending.map((p) => p.version)).toEqual(ALL);
-    expect(
-      await withClient(
-        url,
-        async (c) => (await c.query("SELECT to_regclass('mauntic_migrations.ledger') AS t")).rows[0].t,
-      ),
-    ).toBeNull();
+    expect(await relation(url, "mauntic_migrations.ledger")).toBeNull();
     expect(await invalidIndexes(url)).toEqual([]);
   });
 });

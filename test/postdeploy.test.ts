@@ -8,12 +8,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { loadStackConfigFromFile } from "../infra/config/load";
-import { loadFixture } from "../migrations/fixture/load";
 import { migrationsChecksum } from "../migrations/runner/checksum";
 import { grantsFromConfig } from "../migrations/runner/grants-spec";
 import type { Plan, PlanResource } from "../infra/offline/plan";
 import { planJson, ROOT } from "./helpers/cli";
 import { usePostgres } from "../migrations/embedded";
+import { fixtureDb, withClient } from "./helpers/db";
 
 const pg = usePostgres({ beforeAll, afterAll });
 const plans: Record<string, Plan> = {};
@@ -81,10 +81,8 @@ describe("the post-deploy step", () => {
   it("its command, run as declared with the plan's environment, migrates and grants", async () => {
     const { command } = postDeploy(plans.dev!);
     const inputs = command.inputs as { create: string; environment: Record<string, string> };
-    const url = await pg.newDatabase();
-    await loadFixture(url);
-    const c = await pg.client(new URL(url).pathname.slice(1));
-    try {
+    const url = await fixtureDb(pg);
+    await withClient(url, async (c) => {
       const roles = Object.keys(JSON.parse(inputs.environment.MAUNTIC_GRANTS!).roles as object);
       for (const role of roles) await c.query(`CREATE ROLE ${role}`);
       // The shell and folder the Command uses; the secret URI replaced by the embedded database's.
@@ -106,8 +104,6 @@ describe("the post-deploy step", () => {
         "SELECT has_schema_privilege('mauntic_dev_crm', 'identity', 'USAGE') AS reads, has_schema_privilege('mauntic_dev_crm', 'analytics', 'USAGE') AS other",
       );
       expect(rows[0]).toEqual({ reads: true, other: false });
-    } finally {
-      await c.end();
-    }
+    });
   });
 });

@@ -15,7 +15,6 @@ import { register as registerRehearse } from "./commands/rehearse";
 import { register as registerSeedData } from "./commands/seed-data";
 import { NameError, StackNameError } from "../naming";
 import { InputError } from "../../migrations/runner/errors";
-import { RunFailed } from "../../migrations/runner/runner";
 import { UsageError } from "./errors";
 
 export function buildCli(): Command {
@@ -45,14 +44,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // Input the user can fix (bad options, a pooler URL, an invalid name): exit 2 with the one-line reason.
-    const input = e instanceof RunFailed ? e.failure : e;
-    if (
-      input instanceof UsageError ||
-      input instanceof InputError ||
-      input instanceof StackNameError ||
-      input instanceof NameError
-    ) {
-      process.stderr.write(`error: ${input.message}\n`);
+    if (e instanceof UsageError || e instanceof InputError || e instanceof StackNameError || e instanceof NameError) {
+      process.stderr.write(`error: ${e.message}\n`);
       return 2;
     }
     process.stderr.write(`error: ${(e as Error).message ?? String(e)}\n`);

@@ -9,7 +9,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { MIGRATIONS_DIR, migrationsChecksum } from "../../migrations/runner/checksum";
+import { migrationsChecksum } from "../../migrations/runner/checksum";
 import { grantsFromConfig } from "../../migrations/runner/grants-spec";
 import type { StackConfig } from "../config/schema";
 import { resourceName } from "../naming";
@@ -33,7 +33,7 @@ export class PostDeployMigrations extends pulumi.ComponentResource {
 
   constructor(name: string, args: PostDeployArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(POST_DEPLOY_TYPE, name, {}, opts);
-    this.checksum = migrationsChecksum(MIGRATIONS_DIR);
+    this.checksum = migrationsChecksum();
     const grants = JSON.stringify(grantsFromConfig(args.stack, args.config));
     this.command = new command.local.Command(
       `${name}-run`,

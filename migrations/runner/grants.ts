@@ -11,8 +11,6 @@ import { escapeIdentifier, type Client } from "pg";
 import { RunnerError } from "./errors";
 import type { GrantsSpec } from "./grants-spec";
 
-export { grantsFromConfig, parseGrantsSpec, type GrantsSpec } from "./grants-spec";
-
 type Level = "none" | "read" | "write";
 type Target = "schema" | "tables" | "sequences" | "future tables" | "future sequences";
 

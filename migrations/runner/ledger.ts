@@ -81,7 +81,7 @@ export function runnerIdentity(): string {
   return `${user}@${os.hostname()}`;
 }
 
-/** The ledger insert of one applied migration (inside a transactional file's own transaction). */
+/** The ledger insert of one applied migration (a transactional file's inside its own transaction). */
 export function recordAppliedQuery(m: MigrationFile, durationMs: number): { text: string; values: unknown[] } {
   return {
     text: `INSERT INTO ${LEDGER_TABLE} (version, name, checksum, duration_ms, applied_by)

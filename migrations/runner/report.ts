@@ -13,8 +13,13 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join("\n");
 }
 
+/** A duration for messages and tables: `350ms`, `2.5s`, `42s`. */
+export function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(ms >= 10_000 ? 0 : 1)}s` : `${Math.round(ms)}ms`;
+}
+
 const pad = (v: number) => String(v).padStart(4, "0");
-const dur = (ms?: number) => (ms === undefined ? "" : ms >= 1000 ? `${(ms / 1000).toFixed(1)}s` : `${ms}ms`);
+const dur = (ms?: number) => (ms === undefined ? "" : fmtMs(ms));
 
 function grantLines(g: (GrantPlan & { applied?: boolean }) | { skipped: string }, verb: string): string[] {
   if ("skipped" in g) return [`grants: skipped (${g.skipped})`];

@@ -10,9 +10,11 @@ import type { Client, DatabaseError } from "pg";
 import { APPLICATION_NAME, checkDatabaseUrl, describeUrl, openClient, settingsSql } from "./connect";
 import { MigrationError, RunnerError } from "./errors";
 import { readMigrations, type IndexTarget, type MigrationFile, type Statement } from "./files";
-import { applyGrants, planGrants, readGrantRows, type GrantPlan, type GrantsSpec } from "./grants";
+import { applyGrants, planGrants, readGrantRows, type GrantPlan } from "./grants";
+import type { GrantsSpec } from "./grants-spec";
 import { checkLedger, ensureAndReadLedger, readLedger, recordAppliedQuery, type LedgerRow } from "./ledger";
 import { silentReporter, watchIndexBuild, type Reporter } from "./progress";
+import { fmtMs } from "./report";
 
 /**
  * Session advisory lock key of "a migration run on this database" (advisory locks are per database). Below 2^31
@@ -122,10 +124,6 @@ function errorAt(e: unknown, m: MigrationFile, stmt: Statement): MigrationError 
   return new MigrationError(`${err.message}${hint}`, m.displayPath, line);
 }
 
-function fmtMs(ms: number): string {
-  return ms >= 1000 ? `${(ms / 1000).toFixed(ms >= 10_000 ? 0 : 1)}s` : `${Math.round(ms)}ms`;
-}
-
 interface Holder {
   vxid: string;
   pid: number | null;
@@ -139,6 +137,26 @@ function describeHolders(holders: Holder[]): string {
     .slice(0, 3)
     .map((h) => `pid ${h.pid ?? "(prepared)"} ${h.mode}${h.application_name ? ` [${h.application_name}]` : ""}`)
     .join(", ");
+}
+
+/** The index of that name in the table's schema, if any (index names are unique per schema). */
+async function indexState(
+  client: Client,
+  t: IndexTarget,
+): Promise<{ qualified: string; valid: boolean; sameTable: boolean } | null> {
+  const { rows } = await client.query<{
+    qualified: string;
+    valid: boolean | null;
+    same_table: boolean | null;
+  }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS qualified, i.indisvalid AS valid,
+            i.indrelid = to_regclass($1) AS same_table
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_index i ON i.indexrelid = c.oid
+      WHERE c.relname = $2 AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass($1))`,
+    [t.table, t.name],
+  );
+  const r = rows[0];
+  return r ? { qualified: r.qualified, valid: r.valid === true, sameTable: r.same_table === true } : null;
 }
 
 /** One run against one database; holds its sessions and running totals. */
@@ -238,48 +256,30 @@ class Run {
       } else if (stmt.kind === "create-index-concurrently") {
         await this.buildIndex(m, stmt, outcome);
       } else {
-        await this.withLockRetries(m, stmt, outcome, () => this.client.query(stmt.sql));
+        await this.retryLockWaits(
+          m.file,
+          () => this.client.query(stmt.sql),
+          () => outcome.retries++,
+        ).catch((e) => Promise.reject(errorAt(e, m, stmt)));
       }
     }
     await this.restoreSettings(m);
-    const q = recordAppliedQuery(m, Date.now() - started);
-    await this.client.query(q.text, q.values);
+    await this.client.query(recordAppliedQuery(m, Date.now() - started));
     outcome.durationMs = Date.now() - started;
   }
 
-  private async withLockRetries(
-    m: MigrationFile,
-    stmt: Statement,
-    outcome: MigrationOutcome,
-    fn: () => Promise<unknown>,
-  ): Promise<void> {
+  /** Runs fn, retrying it (with backoff) while its lock waits run out; any other or the last failure is thrown. */
+  async retryLockWaits(label: string, fn: () => Promise<unknown>, onRetry: () => void = () => undefined) {
     for (let retry = 0; ; retry++) {
       try {
         await fn();
         return;
       } catch (e) {
-        if (!isLockFailure(e) || retry >= this.s.lockRetries) throw errorAt(e, m, stmt);
-        outcome.retries++;
-        await this.sleepBackoff(m.file, retry + 1, (e as Error).message);
+        if (!isLockFailure(e) || retry >= this.s.lockRetries) throw e;
+        onRetry();
+        await this.sleepBackoff(label, retry + 1, (e as Error).message);
       }
     }
-  }
-
-  /** The index of that name in the table's schema, if any (index names are unique per schema). */
-  private async indexState(t: IndexTarget): Promise<{ qualified: string; valid: boolean; sameTable: boolean } | null> {
-    const { rows } = await this.client.query<{
-      qualified: string;
-      valid: boolean | null;
-      same_table: boolean | null;
-    }>(
-      `SELECT format('%I.%I', n.nspname, c.relname) AS qualified, i.indisvalid AS valid,
-              i.indrelid = to_regclass($1) AS same_table
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_index i ON i.indexrelid = c.oid
-        WHERE c.relname = $2 AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass($1))`,
-      [t.table, t.name],
-    );
-    const r = rows[0];
-    return r ? { qualified: r.qualified, valid: r.valid === true, sameTable: r.same_table === true } : null;
   }
 
   /**
@@ -317,7 +317,7 @@ class Run {
 
   /** Drops an INVALID index of this name, if one is there; false when it could not (a lock held past the bound). */
   private async dropIfInvalid(m: MigrationFile, t: IndexTarget): Promise<boolean> {
-    const state = await this.indexState(t);
+    const state = await indexState(this.client, t);
     if (!state || state.valid || !state.sameTable) return true;
     try {
       await this.client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${state.qualified}`);
@@ -336,7 +336,7 @@ class Run {
     const label = `${m.file}: ${t.name}`;
     for (let retry = 0; ; retry++) {
       try {
-        const state = await this.indexState(t);
+        const state = await indexState(this.client, t);
         if (state && !state.sameTable) {
           throw new MigrationError(
             `the name ${t.name} is already taken by ${state.qualified}, which is not an index of ${t.table} (allowed: a name unused in the schema)`,
@@ -369,7 +369,7 @@ class Run {
         } finally {
           await watch.stop();
         }
-        const after = await this.indexState(t);
+        const after = await indexState(this.client, t);
         if (!after?.valid) {
           throw new MigrationError(`${t.name} is not valid after its build`, m.displayPath, stmt.line);
         }
@@ -404,68 +404,65 @@ function outcomeOf(m: MigrationFile, status: OutcomeStatus): MigrationOutcome {
   return { version: m.version, name: m.name, file: m.file, status, healed: [], retries: 0, existing: [] };
 }
 
-/** Applies pending migrations, then the grants. Throws RunFailed (with what was applied) on a failure. */
-export async function migrate(opts: RunOptions): Promise<RunResult> {
-  const url = checkDatabaseUrl(opts.databaseUrl);
-  const s = settingsOf(opts);
-  const reporter = opts.reporter ?? silentReporter;
+const NO_GRANTS = { skipped: "no --stack or --grants given" };
+
+/**
+ * One session for one call: the URL is checked and every file read and parsed before connecting (a bad file fails
+ * with nothing run), and the session always ends (which releases the run lock).
+ */
+async function withSession<T>(
+  opts: Pick<RunOptions, "databaseUrl" | "dir">,
+  fn: (client: Client, files: MigrationFile[], database: string) => Promise<T>,
+): Promise<T> {
+  const database = describeUrl(checkDatabaseUrl(opts.databaseUrl));
   const files = await readMigrations(opts.dir);
   const client = await openClient(opts.databaseUrl);
-  const run = new Run(client, opts.databaseUrl, s, reporter);
-  const result: RunResult = {
-    database: describeUrl(url),
-    migrations: [],
-    grants: { skipped: "no --stack or --grants given" },
-    missingFiles: [],
-    waitedForRunMs: 0,
-  };
   try {
-    result.waitedForRunMs = await run.acquireRunLock();
-    const ledger = await ensureAndReadLedger(client);
-    const { pending, missingFiles } = checkLedger(files, ledger);
-    result.missingFiles = missingFiles;
-    const applied = new Set(ledger.map((r) => r.version));
-    result.migrations = files.map((f) => outcomeOf(f, applied.has(f.version) ? "already applied" : "pending"));
-    for (const m of pending) {
-      const outcome = result.migrations.find((o) => o.version === m.version)!;
-      try {
-        if (m.concurrent) await run.applyConcurrent(m, outcome);
-        else await run.applyTransactional(m, outcome);
-        outcome.status = "applied";
-      } catch (e) {
-        outcome.status = "failed";
-        throw e;
-      }
-    }
-    if (opts.grants) {
-      const plan = planGrants(opts.grants, await readGrantRows(client, opts.grants));
-      await applyGrantsWithRetries(client, plan, s, reporter);
-      result.grants = { ...plan, applied: plan.changes.length > 0 };
-    }
-    return result;
-  } catch (e) {
-    throw new RunFailed(e as Error, result);
+    return await fn(client, files, database);
   } finally {
-    await run.close();
-    // Ending the session releases the run lock.
     await client.end().catch(() => undefined);
   }
 }
 
-async function applyGrantsWithRetries(client: Client, plan: GrantPlan, s: Settings, reporter: Reporter) {
-  for (let retry = 0; ; retry++) {
+/** Applies pending migrations, then the grants. Throws RunFailed (with what was applied) on a failure. */
+export async function migrate(opts: RunOptions): Promise<RunResult> {
+  const s = settingsOf(opts);
+  const reporter = opts.reporter ?? silentReporter;
+  return withSession(opts, async (client, files, database) => {
+    const run = new Run(client, opts.databaseUrl, s, reporter);
+    const result: RunResult = { database, migrations: [], grants: NO_GRANTS, missingFiles: [], waitedForRunMs: 0 };
     try {
-      await applyGrants(client, plan.changes);
-      return;
-    } catch (e) {
-      if (!isLockFailure(e) || retry >= s.lockRetries) {
-        throw new RunnerError(`grants: ${(e as Error).message}`);
+      result.waitedForRunMs = await run.acquireRunLock();
+      const ledger = await ensureAndReadLedger(client);
+      const { pending, missingFiles } = checkLedger(files, ledger);
+      result.missingFiles = missingFiles;
+      const applied = new Set(ledger.map((r) => r.version));
+      result.migrations = files.map((f) => outcomeOf(f, applied.has(f.version) ? "already applied" : "pending"));
+      for (const m of pending) {
+        const outcome = result.migrations.find((o) => o.version === m.version)!;
+        try {
+          if (m.concurrent) await run.applyConcurrent(m, outcome);
+          else await run.applyTransactional(m, outcome);
+          outcome.status = "applied";
+        } catch (e) {
+          outcome.status = "failed";
+          throw e;
+        }
       }
-      const wait = backoffMs(s.retryBackoffMs, retry + 1);
-      reporter.note(`grants: ${(e as Error).message}; retry ${retry + 1}/${s.lockRetries} in ${fmtMs(wait)}`);
-      await sleep(wait);
+      if (opts.grants) {
+        const plan = planGrants(opts.grants, await readGrantRows(client, opts.grants));
+        await run
+          .retryLockWaits("grants", () => applyGrants(client, plan.changes))
+          .catch((e: Error) => Promise.reject(new RunnerError(`grants: ${e.message}`)));
+        result.grants = { ...plan, applied: plan.changes.length > 0 };
+      }
+      return result;
+    } catch (e) {
+      throw new RunFailed(e as Error, result);
+    } finally {
+      await run.close();
     }
-  }
+  });
 }
 
 export interface StatusEntry {
@@ -488,10 +485,7 @@ export interface StatusResult {
 
 /** Read-only: what is applied, pending, changed or missing; never takes the run lock or creates the ledger. */
 export async function status(opts: Pick<RunOptions, "databaseUrl" | "dir">): Promise<StatusResult> {
-  const url = checkDatabaseUrl(opts.databaseUrl);
-  const files = await readMigrations(opts.dir);
-  const client = await openClient(opts.databaseUrl);
-  try {
+  return withSession(opts, async (client, files, database) => {
     const rows = await readLedger(client);
     const byVersion = new Map(rows.map((r) => [r.version, r]));
     const entries: StatusEntry[] = files.map((f) => {
@@ -525,10 +519,8 @@ export async function status(opts: Pick<RunOptions, "databaseUrl" | "dir">): Pro
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE NOT i.indisvalid ORDER BY 1`,
     );
-    return { database: describeUrl(url), migrations: entries, invalidIndexes: invalid.map((r) => r.index) };
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+    return { database, migrations: entries, invalidIndexes: invalid.map((r) => r.index) };
+  });
 }
 
 export interface DryRunResult {
@@ -542,27 +534,18 @@ export interface DryRunResult {
 
 /** What a run would do, without the run lock and without writing anything. Drift is refused as in a run. */
 export async function dryRun(opts: RunOptions): Promise<DryRunResult> {
-  const url = checkDatabaseUrl(opts.databaseUrl);
-  const files = await readMigrations(opts.dir);
-  const client = await openClient(opts.databaseUrl);
-  try {
+  return withSession(opts, async (client, files, database) => {
     const { pending, missingFiles } = checkLedger(files, await readLedger(client));
     const targets = pending.flatMap((m) => m.statements.flatMap((s) => (s.index ? [s.index] : [])));
     const wouldHeal: string[] = [];
     for (const t of targets) {
-      const { rows } = await client.query<{ qualified: string }>(
-        `SELECT format('%I.%I', n.nspname, c.relname) AS qualified
-           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE i.indrelid = to_regclass($1) AND c.relname = $2 AND NOT i.indisvalid`,
-        [t.table, t.name],
-      );
-      wouldHeal.push(...rows.map((r) => r.qualified));
+      // What buildIndex heals: an INVALID index of that name on that table.
+      const state = await indexState(client, t);
+      if (state && state.sameTable && !state.valid) wouldHeal.push(state.qualified);
     }
-    const grants = opts.grants
-      ? planGrants(opts.grants, await readGrantRows(client, opts.grants))
-      : { skipped: "no --stack or --grants given" };
+    const grants = opts.grants ? planGrants(opts.grants, await readGrantRows(client, opts.grants)) : NO_GRANTS;
     return {
-      database: describeUrl(url),
+      database,
       pending: pending.map((m) => ({
         version: m.version,
         file: m.file,
@@ -572,7 +555,5 @@ export async function dryRun(opts: RunOptions): Promise<DryRunResult> {
       grants,
       missingFiles,
     };
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  });
 }

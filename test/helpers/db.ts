@@ -1,5 +1,17 @@
-/** Probes the migration suites share: run a function on a fresh connection, read the ledger and INVALID indexes. */
+/**
+ * Probes the migration suites share: a fresh fixture database, a function run on a fresh connection, the ledger
+ * and INVALID indexes.
+ */
 import { Client } from "pg";
+import type { PgServer } from "../../migrations/embedded";
+import { loadFixture } from "../../migrations/fixture/load";
+
+/** A new database on `pg` with the app-schema fixture loaded; returns its URL. */
+export async function fixtureDb(pg: PgServer): Promise<string> {
+  const url = await pg.newDatabase();
+  await loadFixture(url);
+  return url;
+}
 
 export async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
   const c = new Client({ connectionString: url });

@@ -1,14 +1,7 @@
 import type { Command } from "commander";
 import { renderBench, RESULTS_DIR, runBench, writeResult } from "../../../bench/indexes";
-import { UsageError } from "../errors";
+import { parseCount } from "../options";
 import { parseScale } from "./seed-data";
-
-function parseCount(text: string, flag: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max)
-    throw new UsageError(`${flag} '${text}' is not allowed (allowed: ${min}..${max})`);
-  return n;
-}
 
 export function register(program: Command): void {
   program

@@ -1,30 +1,17 @@
 import { Option, type Command } from "commander";
-import { InputError } from "../../../migrations/runner/errors";
 import { MIGRATIONS_DIR } from "../../../migrations/runner/checksum";
-import { grantsFromConfig, parseGrantsSpec, type GrantsSpec } from "../../../migrations/runner/grants";
+import { grantsFromConfig, parseGrantsSpec, type GrantsSpec } from "../../../migrations/runner/grants-spec";
 import { reporterFor } from "../../../migrations/runner/progress";
 import { renderDryRun, renderRun, renderStatus } from "../../../migrations/runner/report";
 import { DEFAULTS, dryRun, migrate, RunFailed, status } from "../../../migrations/runner/runner";
 import { loadStackConfigFromFile } from "../../config/load";
 import { UsageError } from "../errors";
-
-/** `500ms`, `3s`, `5m` -> milliseconds. */
-export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+)(ms|s|m)$/.exec(text.trim());
-  if (!m)
-    throw new UsageError(`${flag} '${text}' is not a duration (allowed: a number with ms, s or m, e.g. 500ms, 3s, 5m)`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as "ms" | "s" | "m"];
-}
+import { parseCount, parseDuration } from "../options";
 
 /** Milliseconds as the shortest duration text parseDuration reads back. */
 function durationText(ms: number): string {
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
-
-function parseCount(text: string, flag: string): number {
-  if (!/^\d{1,3}$/.test(text)) throw new UsageError(`${flag} '${text}' is not a count (allowed: 0..999)`);
-  return Number(text);
 }
 
 interface MigrateOpts {
@@ -104,7 +91,7 @@ Exit codes: 0 done, 1 a migration or lock failed (file:line on stderr), 2 bad in
         dir: opts.dir,
         grants: grantsOf(opts),
         lockTimeoutMs: parseDuration(opts.lockTimeout, "--lock-timeout"),
-        lockRetries: parseCount(opts.lockRetries, "--lock-retries"),
+        lockRetries: parseCount(opts.lockRetries, "--lock-retries", 0, 999),
         retryBackoffMs: parseDuration(opts.retryBackoff, "--retry-backoff"),
         runLockWaitMs: parseDuration(opts.runLockWait, "--run-lock-wait"),
         reporter: reporterFor(process.stderr),
@@ -118,8 +105,7 @@ Exit codes: 0 done, 1 a migration or lock failed (file:line on stderr), 2 bad in
         const r = await migrate(run);
         out(opts.json ? `${JSON.stringify({ ok: true, ...r }, null, 2)}\n` : renderRun(r));
       } catch (e) {
-        // Input problems (a pooler URL) fail before anything runs: nothing to show, main() exits 2.
-        if (e instanceof RunFailed && !(e.failure instanceof InputError)) {
+        if (e instanceof RunFailed) {
           // What was applied before the failure stays applied: show it, then fail with the reason.
           out(
             opts.json
