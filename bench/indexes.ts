@@ -11,20 +11,23 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "pg";
 import { loadFixture } from "../migrations/fixture/load";
-import { KEY_QUERIES, NOTES_RECOMMENDED_INDEXES, type KeyQuery } from "../migrations/queries/catalog";
+import { KEY_QUERIES, keyQuery, NOTES_RECOMMENDED_INDEXES, type KeyQuery } from "../migrations/queries/catalog";
 import {
   checkContext,
   explainQuery,
+  fmt,
   pickParams,
   planFacts,
+  rawText,
   tableSizes,
   verdictOf,
   type CheckContext,
   type Verdict,
 } from "../migrations/queries/explain";
-import { seedData, SEEDED_TABLES, type SeedSizes } from "../migrations/queries/seed";
+import { seedData, SEEDED_TABLES, seedStepLine, type SeedSizes } from "../migrations/queries/seed";
 import { openClient } from "../migrations/runner/connect";
 import { lineReporter } from "../migrations/runner/progress";
 import { table } from "../migrations/runner/report";
@@ -48,11 +51,6 @@ export interface BenchOptions {
 }
 
 export type ConfigName = "fixture" | "notes" | "project";
-export const CONFIG_LABEL: Record<ConfigName, string> = {
-  fixture: "(a) fixture indexes",
-  notes: "(b) + notes' recommended",
-  project: "(c) + project migrations",
-};
 
 export interface QueryTiming {
   name: string;
@@ -139,8 +137,6 @@ export interface BenchResult {
   targets: Target[];
   totalMs: number;
 }
-
-const rawText = { getTypeParser: () => (v: string) => v } as const;
 
 /** p50/p95 of one query: warm-up, then timed runs until maxRuns, or the budget once 5 runs are in. */
 async function timeQuery(db: Client, q: KeyQuery, params: string[], o: BenchOptions) {
@@ -339,7 +335,7 @@ async function measureItems(
   const out: { p50Ms: number; buffers: number; indexes: string[] }[] = [];
   for (const g of CANDIDATE_GROUPS) {
     for (const item of g.items) {
-      const q = KEY_QUERIES.find((k) => k.name === item.query)!;
+      const q = keyQuery(item.query);
       // hide the group's other indexes inside a transaction that rolls back
       await db.query("BEGIN");
       try {
@@ -382,9 +378,7 @@ async function measureCandidates(
       o.log(`candidates: ${ix.label}: ${ix.create ? `built in ${fmt(ms)} ms` : "exists (migration)"}`);
     }
   }
-  const tables = new Set(
-    CANDIDATE_GROUPS.flatMap((g) => g.items.map((i) => KEY_QUERIES.find((q) => q.name === i.query)!.table)),
-  );
+  const tables = new Set(CANDIDATE_GROUPS.flatMap((g) => g.items.map((i) => keyQuery(i.query).table)));
   await db.query(`ANALYZE ${[...tables].join(", ")}`);
   const sizes = await tableSizes(db);
   const clean = await measureItems(db, params, o, sizes);
@@ -492,11 +486,6 @@ function targetsOf(r: Omit<BenchResult, "targets" | "totalMs">): Target[] {
     ok: w.runner.maxStallMs < 1000,
   });
   return out;
-}
-
-export function fmt(v: number): string {
-  if (!Number.isFinite(v)) return "-";
-  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
 const mb = (b: number) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(1)} MB` : `${(b / 1024).toFixed(0)} kB`);
@@ -616,9 +605,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         ).rows.map((r) => r.n),
       );
       o.log(`seeding at scale ${o.scale}`);
-      const seed = await seedData(db, o.scale, (s, i, n) =>
-        o.log(`seed [${i}/${n}] ${s.table}: ${s.rows} rows, ${fmt(s.ms / 1000)} s`),
-      );
+      const seed = await seedData(db, o.scale, (s, i, n) => o.log(`seed ${seedStepLine(s, i, n)}`));
       const context = await checkContext(db);
       const params: Record<string, string[]> = {};
       for (const q of KEY_QUERIES) params[q.name] = await pickParams(db, q, context);
@@ -710,10 +697,6 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   } finally {
     await pg.stop().catch(() => undefined);
   }
-}
-
-function sleep(ms: number) {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Writes the result as JSON under bench/results/ and returns the path. */

@@ -4,23 +4,19 @@
  * index a query needs fails the check for that query (exit 1 through the CLI); the `->>` segment query is
  * reported for the containment rewrite with both plans.
  */
-import { Client } from "pg";
+import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadFixture } from "../migrations/fixture/load";
 import { KEY_QUERIES } from "../migrations/queries/catalog";
 import { runCheck, type CheckReport } from "../migrations/queries/explain";
 import { seedData } from "../migrations/queries/seed";
+import { openClient } from "../migrations/runner/connect";
 import { migrate } from "../migrations/runner/runner";
 import { runCli } from "./helpers/cli";
+import { withClient } from "./helpers/db";
 import { usePostgres } from "../migrations/embedded";
 
 const pg = usePostgres({ beforeAll, afterAll });
-
-async function connect(url: string): Promise<Client> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  return c;
-}
 
 let fixtureOnly: string;
 let migrated: string;
@@ -29,13 +25,11 @@ beforeAll(async () => {
   // seed once into a template, then copy it: one database with the fixture's indexes, one migrated
   const template = await pg.newDatabase({ name: "seeded" });
   await loadFixture(template);
-  const t = await connect(template);
-  await seedData(t, 0.05);
-  await t.end();
+  await withClient(template, (t) => seedData(t, 0.05));
   fixtureOnly = await pg.newDatabase({ template: "seeded" });
   migrated = await pg.newDatabase({ template: "seeded" });
   await migrate({ databaseUrl: migrated });
-  db = await connect(migrated);
+  db = await openClient(migrated);
 });
 afterAll(async () => {
   await db?.end();
@@ -46,8 +40,7 @@ const REQUIRED = KEY_QUERIES.filter((q) => q.servedBy.length > 0);
 
 describe("the explain check", () => {
   it("fails the queries the fixture's indexes leave unserved", async () => {
-    const c = await connect(fixtureOnly);
-    try {
+    await withClient(fixtureOnly, async (c) => {
       const r = await runCheck(c);
       expect(r.ok).toBe(false);
       expect(r.failures.sort()).toEqual(
@@ -62,9 +55,7 @@ describe("the explain check", () => {
       const hourly = r.queries.find((q) => q.name === "hourly-aggregation")!;
       expect(hourly.facts.bigSeqScans.map((s) => s.table)).toEqual(["analytics.contact_activity"]);
       expect(hourly.problems.join()).toMatch(/sequential scan over analytics.contact_activity \(250000 rows\)/);
-    } finally {
-      await c.end();
-    }
+    });
   });
 
   let report: CheckReport;
@@ -139,9 +130,7 @@ describe("the explain check", () => {
   it("as a command: exit 1 naming the query when a needed index is gone; exit 2 for bad input", async () => {
     const url = await pg.newDatabase({ template: "seeded" });
     await migrate({ databaseUrl: url });
-    const c = await connect(url);
-    await c.query("DROP INDEX journey.idx_journey_executions_active_started");
-    await c.end();
+    await withClient(url, (c) => c.query("DROP INDEX journey.idx_journey_executions_active_started"));
     const r = await runCli(["explain", "--database-url", url]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL stale-execution-cleanup: .*not served by idx_journey_executions_active_started/);

@@ -3,25 +3,19 @@
  * activity is in time order over 90 days, rows reference each other consistently, the same scale yields the same
  * rows, and the command refuses what it must (no fixture, filled tables, bad scale).
  */
-import { Client } from "pg";
+import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadFixture } from "../migrations/fixture/load";
 import { CITIES, HISTORY_DAYS, SeedError, seedData, seedSizes } from "../migrations/queries/seed";
+import { openClient } from "../migrations/runner/connect";
 import { runCli } from "./helpers/cli";
+import { fixtureDb, withClient } from "./helpers/db";
 import { usePostgres } from "../migrations/embedded";
 
 const pg = usePostgres({ beforeAll, afterAll });
 
-async function connect(url: string): Promise<Client> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  return c;
-}
-
 async function seeded(scale: number): Promise<{ url: string; db: Client }> {
-  const url = await pg.newDatabase();
-  await loadFixture(url);
-  const db = await connect(url);
+  const url = await fixtureDb(pg);
+  const db = await openClient(url);
   await seedData(db, scale);
   return { url, db };
 }
@@ -133,28 +127,15 @@ describe("seed-data", () => {
   });
 
   it("references consistently: suppressions are contacts of their organization, events have their jobs", async () => {
-    const { db } = small;
-    expect(
-      await num(
-        db,
-        `SELECT count(*) AS v FROM delivery.suppressions s
-          WHERE NOT EXISTS (SELECT 1 FROM crm.contacts c WHERE c.organization_id = s.organization_id AND c.email = s.email)`,
-      ),
-    ).toBe(0);
-    expect(
-      await num(
-        db,
-        `SELECT count(*) AS v FROM delivery.delivery_events e
-          WHERE NOT EXISTS (SELECT 1 FROM delivery.delivery_jobs j WHERE j.id = e.job_id AND j.organization_id = e.organization_id)`,
-      ),
-    ).toBe(0);
-    expect(
-      await num(
-        db,
-        `SELECT count(*) AS v FROM analytics.contact_activity a
-          WHERE NOT EXISTS (SELECT 1 FROM crm.contacts c WHERE c.id = a.contact_id AND c.organization_id = a.organization_id)`,
-      ),
-    ).toBe(0);
+    const orphans = [
+      `SELECT count(*) AS v FROM delivery.suppressions s
+        WHERE NOT EXISTS (SELECT 1 FROM crm.contacts c WHERE c.organization_id = s.organization_id AND c.email = s.email)`,
+      `SELECT count(*) AS v FROM delivery.delivery_events e
+        WHERE NOT EXISTS (SELECT 1 FROM delivery.delivery_jobs j WHERE j.id = e.job_id AND j.organization_id = e.organization_id)`,
+      `SELECT count(*) AS v FROM analytics.contact_activity a
+        WHERE NOT EXISTS (SELECT 1 FROM crm.contacts c WHERE c.id = a.contact_id AND c.organization_id = a.organization_id)`,
+    ];
+    for (const sql of orphans) expect(await num(small.db, sql), sql).toBe(0);
   });
 
   it("yields the same rows for the same scale", async () => {
@@ -171,12 +152,9 @@ describe("seed-data", () => {
   });
 
   it("refuses a database without the fixture and tables that already have rows", async () => {
-    const empty = await connect(await pg.newDatabase());
-    try {
-      await expect(seedData(empty, 0.01)).rejects.toThrow(/fixture is not loaded/);
-    } finally {
-      await empty.end();
-    }
+    await withClient(await pg.newDatabase(), (empty) =>
+      expect(seedData(empty, 0.01)).rejects.toThrow(/fixture is not loaded/),
+    );
     await expect(seedData(small.db, 0.01)).rejects.toThrow(SeedError);
     await expect(seedData(small.db, 0.01)).rejects.toThrow(/already have rows: identity.organizations, crm.contacts/);
   });
@@ -188,8 +166,7 @@ describe("seed-data", () => {
     const filled = await runCli(["seed-data", "--database-url", small.url, "--scale", "0.01"]);
     expect(filled.code).toBe(2);
     expect(filled.stderr).toMatch(/already have rows/);
-    const url = await pg.newDatabase();
-    await loadFixture(url);
+    const url = await fixtureDb(pg);
     const ok = await runCli(["seed-data", "--database-url", url, "--scale", "0.002"]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/seeded .* at scale 0.002: \d+ rows .*\(10 organizations, 2000 contacts\)/);

@@ -5,6 +5,7 @@
  * needing the containment rewrite, with both plans side by side.
  */
 import type { ClientBase } from "pg";
+import { table } from "../runner/report";
 import { CONTEXT_SQL, KEY_QUERIES, type KeyQuery, type PickerArg } from "./catalog";
 
 /** A sequential scan over a table bigger than this is a finding. */
@@ -71,7 +72,7 @@ export interface QueryReport {
 
 export interface CheckReport {
   ok: boolean;
-  context: { organization: string; organizationContacts: number; clock: string };
+  context: CheckContext;
   queries: QueryReport[];
   /** Queries that must be index-served and are not. */
   failures: string[];
@@ -135,7 +136,7 @@ export function verdictOf(q: KeyQuery, f: PlanFacts): { verdict: Verdict; proble
 }
 
 /** Raw text for every column: timestamps keep their microseconds, uuids stay strings. */
-const rawText = { getTypeParser: () => (v: string) => v } as const;
+export const rawText = { getTypeParser: () => (v: string) => v } as const;
 
 async function single(db: ClientBase, sql: string, values: unknown[] = []): Promise<string[]> {
   const r = await db.query({ text: sql, values, rowMode: "array", types: rawText });
@@ -181,11 +182,8 @@ export async function explainQuery(db: ClientBase, q: KeyQuery, params: string[]
 }
 
 export interface CheckOptions {
-  /** Run each query once before explaining it, so times are warm-cache times (default true). */
-  warm?: boolean;
   /** Only these catalog entries (default all). */
   only?: string[];
-  onQuery?: (r: QueryReport) => void;
 }
 
 /** Runs the check over the catalog; never throws for a bad plan (that is `ok: false`), only for a broken database. */
@@ -196,7 +194,8 @@ export async function runCheck(db: ClientBase, opts: CheckOptions = {}): Promise
   const reports = new Map<string, QueryReport>();
   for (const q of queries) {
     const params = await pickParams(db, q, ctx);
-    if (opts.warm !== false) await db.query({ text: q.sql, values: params, types: rawText });
+    // run once first: times are warm-cache times
+    await db.query({ text: q.sql, values: params, types: rawText });
     const plan = await explainQuery(db, q, params);
     const facts = planFacts(plan, sizes, q.table);
     const { verdict, problems } = verdictOf(q, facts);
@@ -215,25 +214,27 @@ export async function runCheck(db: ClientBase, opts: CheckOptions = {}): Promise
   }
   for (const q of queries) {
     const target = q.rewrite ? reports.get(q.rewrite) : undefined;
-    const r = reports.get(q.name)!;
-    if (target) r.rewrite = { name: target.name, verdict: target.verdict, facts: target.facts };
-    opts.onQuery?.(r);
+    if (target) reports.get(q.name)!.rewrite = { name: target.name, verdict: target.verdict, facts: target.facts };
   }
   const list = [...reports.values()];
   const failures = list.filter((r) => r.verdict === "not-index-served").map((r) => r.name);
   return { ok: failures.length === 0, context: ctx, queries: list, failures };
 }
 
-const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+/** A measurement with 2-3 significant digits ("-" when not a number); the check's and the benchmark's tables. */
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return "-";
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
 
 /** One line per query plus the rewrite comparison and the failures. */
-export function renderCheck(r: CheckReport, table: (headers: string[], rows: string[][]) => string): string {
+export function renderCheck(r: CheckReport): string {
   const rows = r.queries.map((q) => [
     q.name,
     q.verdict === "index-served" ? "ok" : q.verdict === "needs-rewrite" ? "REWRITE" : "FAIL",
     q.facts.indexes.join(", ") || "-",
     q.facts.bigSeqScans.map((s) => `${s.table} (${s.tableRows})`).join(", ") || "-",
-    ms(q.facts.executionMs),
+    fmt(q.facts.executionMs),
     `${q.facts.sharedHit}/${q.facts.sharedRead}`,
     String(q.facts.rows),
   ]);
@@ -258,7 +259,7 @@ export function renderCheck(r: CheckReport, table: (headers: string[], rows: str
             a.bigSeqScans.map((s) => s.table).join(", ") || "-",
             b.bigSeqScans.map((s) => s.table).join(", ") || "-",
           ],
-          ["execution ms", ms(a.executionMs), ms(b.executionMs)],
+          ["execution ms", fmt(a.executionMs), fmt(b.executionMs)],
           ["shared hit/read", `${a.sharedHit}/${a.sharedRead}`, `${b.sharedHit}/${b.sharedRead}`],
           ["rows", String(a.rows), String(b.rows)],
         ],

@@ -12,6 +12,7 @@
  * rank k holds ln((k+1)/k)/ln(n+1) of all contacts (the largest ~10% at scale 1, the smallest ~0.015%).
  */
 import type { ClientBase } from "pg";
+import { fmtMs } from "../runner/report";
 
 export const SCALE_MIN = 0.001;
 export const SCALE_MAX = 10;
@@ -156,6 +157,11 @@ export interface SeedStep {
   table: string;
   rows: number;
   ms: number;
+}
+
+/** One progress line: `[2/10] crm.contacts: 50000 rows, 1.2s` (the closing vacuum has no row count). */
+export function seedStepLine(step: SeedStep, index: number, total: number): string {
+  return `[${index}/${total}] ${step.table}: ${step.rows ? `${step.rows} rows, ` : ""}${fmtMs(step.ms)}`;
 }
 
 /** Plain-SQL expressions shared by the statements below, for one size set. */

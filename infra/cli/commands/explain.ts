@@ -1,6 +1,5 @@
 import { Option, type Command } from "commander";
 import { checkDatabaseUrl, describeUrl, openClient } from "../../../migrations/runner/connect";
-import { table } from "../../../migrations/runner/report";
 import { KEY_QUERIES } from "../../../migrations/queries/catalog";
 import { renderCheck, runCheck } from "../../../migrations/queries/explain";
 import { UsageError } from "../errors";
@@ -37,7 +36,7 @@ Exit codes: 0 every key query is index-served, 1 some are not (or the database f
         process.stdout.write(
           opts.json
             ? `${JSON.stringify({ database: describeUrl(url), ...report }, null, 2)}\n`
-            : `explain check on ${describeUrl(url)}\n${renderCheck(report, table)}`,
+            : `explain check on ${describeUrl(url)}\n${renderCheck(report)}`,
         );
         if (!report.ok) process.exitCode = 1;
       } finally {

@@ -1,11 +1,11 @@
 import type { Command } from "commander";
 import { loadFixture } from "../../../migrations/fixture/load";
 import { renderCheck, runCheck, type CheckReport } from "../../../migrations/queries/explain";
-import { seedData } from "../../../migrations/queries/seed";
+import { seedData, seedStepLine } from "../../../migrations/queries/seed";
 import { openClient } from "../../../migrations/runner/connect";
 import { lineReporter } from "../../../migrations/runner/progress";
-import { renderRun, table } from "../../../migrations/runner/report";
-import { migrate, RunFailed, type RunResult } from "../../../migrations/runner/runner";
+import { fmtMs, renderRun } from "../../../migrations/runner/report";
+import { migrate, RunFailed } from "../../../migrations/runner/runner";
 import { startPostgres } from "../../../migrations/embedded";
 import { grantsFromConfig } from "../../../migrations/runner/grants-spec";
 import { loadStackConfigFromFile } from "../../config/load";
@@ -13,12 +13,9 @@ import type { Plan } from "../../offline/plan";
 import { renderTree } from "../render";
 import { parseScale } from "./seed-data";
 
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
-
 interface DatabaseRehearsal {
   lines: string[];
-  migrations?: RunResult;
-  check?: CheckReport;
+  check: CheckReport;
 }
 
 /**
@@ -26,51 +23,47 @@ interface DatabaseRehearsal {
  * explain check. Progress goes to stderr; the summary lines are returned. Throws with the lines so far on failure.
  */
 async function rehearseDatabase(stack: string, scale: number, log: (line: string) => void): Promise<DatabaseRehearsal> {
-  const out: DatabaseRehearsal = { lines: [] };
+  const lines: string[] = [];
   const t0 = performance.now();
   log("database: starting embedded PostgreSQL 17");
   const pg = await startPostgres();
   try {
     const url = await pg.newDatabase({ name: "rehearsal" });
     const fixture = await loadFixture(url);
-    out.lines.push(`fixture: ${fixture.schemas.length} schemas, ${fixture.tables} tables, ${fixture.indexes} indexes`);
+    lines.push(`fixture: ${fixture.schemas.length} schemas, ${fixture.tables} tables, ${fixture.indexes} indexes`);
     const db = await openClient(url, "mauntic-rehearse");
     try {
-      const seed = await seedData(db, scale, (s, i, n) =>
-        log(`seed [${i}/${n}] ${s.table}: ${s.rows ? `${s.rows} rows, ` : ""}${secs(s.ms)}`),
-      );
+      const seed = await seedData(db, scale, (s, i, n) => log(`seed ${seedStepLine(s, i, n)}`));
       const rows = seed.steps.reduce((a, s) => a + s.rows, 0);
-      out.lines.push(
-        `seed: scale ${scale}, ${rows} rows (${seed.sizes.organizations} organizations, ${seed.sizes.contacts} contacts) in ${secs(seed.ms)}`,
+      lines.push(
+        `seed: scale ${scale}, ${rows} rows (${seed.sizes.organizations} organizations, ${seed.sizes.contacts} contacts) in ${fmtMs(seed.ms)}`,
       );
       // The worker roles the Neon component creates, so the run also proves the stack's grants.
       const grants = grantsFromConfig(stack, loadStackConfigFromFile(stack));
       for (const role of Object.keys(grants.roles)) {
         await db.query(`CREATE ROLE ${role} LOGIN`);
       }
-      try {
-        out.migrations = await migrate({
-          databaseUrl: url,
-          grants,
-          reporter: lineReporter({ write: (s) => log(s.trimEnd()) }),
-        });
-      } catch (e) {
-        if (e instanceof RunFailed) out.lines.push(renderRun(e.result).trimEnd());
+      const run = await migrate({
+        databaseUrl: url,
+        grants,
+        reporter: lineReporter({ write: (s) => log(s.trimEnd()) }),
+      }).catch((e: unknown) => {
+        if (e instanceof RunFailed) lines.push(renderRun(e.result).trimEnd());
         throw e;
-      }
-      out.lines.push(renderRun(out.migrations).trimEnd());
-      out.check = await runCheck(db);
-      out.lines.push(renderCheck(out.check, table).trimEnd());
+      });
+      lines.push(renderRun(run).trimEnd());
+      const check = await runCheck(db);
+      lines.push(renderCheck(check).trimEnd());
+      return { lines, check };
     } finally {
       await db.end().catch(() => undefined);
     }
   } catch (e) {
-    throw Object.assign(e as Error, { lines: out.lines });
+    throw Object.assign(e as Error, { lines });
   } finally {
     await pg.stop().catch(() => undefined);
-    log(`database: done in ${secs(performance.now() - t0)}`);
+    log(`database: done in ${fmtMs(performance.now() - t0)}`);
   }
-  return out;
 }
 
 /**
@@ -100,7 +93,7 @@ query is not index-served), 2 bad input.`,
           const t = performance.now();
           const { runOffline } = await import("../../offline/engine"); // loaded on use, as in `plan`
           const p: Plan = await runOffline(opts.stack);
-          log(`plan: done in ${secs(performance.now() - t)}`);
+          log(`plan: done in ${fmtMs(performance.now() - t)}`);
           return p;
         })(),
         rehearseDatabase(opts.stack, scale, log),
@@ -118,7 +111,7 @@ query is not index-served), 2 bad input.`,
       out.push("", `== database: embedded PostgreSQL 17, fixture, seed, migrations, explain check`);
       if (database.status === "fulfilled") {
         out.push(...database.value.lines);
-        const check = database.value.check!;
+        const { check } = database.value;
         if (!check.ok) failures.push(`explain check: not index-served: ${check.failures.join(", ")}`);
       } else {
         const e = database.reason as Error & { lines?: string[] };
@@ -128,8 +121,8 @@ query is not index-served), 2 bad input.`,
       out.push(
         "",
         failures.length
-          ? `== rehearsal FAILED in ${secs(performance.now() - t0)}: ${failures.join("; ")}`
-          : `== rehearsal ok in ${secs(performance.now() - t0)}: plan, migrations and every key query's index`,
+          ? `== rehearsal FAILED in ${fmtMs(performance.now() - t0)}: ${failures.join("; ")}`
+          : `== rehearsal ok in ${fmtMs(performance.now() - t0)}: plan, migrations and every key query's index`,
       );
       process.stdout.write(`${out.join("\n")}\n`);
       if (failures.length) process.exitCode = 1;

@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { checkDatabaseUrl, describeUrl, openClient } from "../../../migrations/runner/connect";
-import { SCALE_MAX, SCALE_MIN, SeedError, seedData } from "../../../migrations/queries/seed";
+import { SCALE_MAX, SCALE_MIN, SeedError, seedData, seedStepLine } from "../../../migrations/queries/seed";
 import { UsageError } from "../errors";
 
 export function parseScale(text: string): number {
@@ -34,11 +34,7 @@ Exit codes: 0 seeded, 1 a statement failed, 2 bad input (scale, URL, fixture mis
       const url = checkDatabaseUrl(opts.databaseUrl);
       const db = await openClient(opts.databaseUrl!, "mauntic-seed-data");
       try {
-        const r = await seedData(db, scale, (s, i, n) =>
-          process.stderr.write(
-            `[${i}/${n}] ${s.table}: ${s.rows ? `${s.rows} rows, ` : ""}${(s.ms / 1000).toFixed(1)}s\n`,
-          ),
-        );
+        const r = await seedData(db, scale, (s, i, n) => process.stderr.write(`${seedStepLine(s, i, n)}\n`));
         const rows = r.steps.reduce((a, s) => a + s.rows, 0);
         process.stdout.write(
           `seeded ${describeUrl(url)} at scale ${scale}: ${rows} rows in ${(r.ms / 1000).toFixed(1)}s (${r.sizes.organizations} organizations, ${r.sizes.contacts} contacts)\n`,
