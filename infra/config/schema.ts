@@ -373,11 +373,7 @@ export const stackConfigSchema = z
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 /** The validated stack config every component receives. */
 export type StackConfig = z.output<typeof stackConfigSchema>;
-export type WorkerConfig = StackConfig["workers"][string];
-export type WorkerDatabaseConfig = NonNullable<WorkerConfig["database"]>;
-export type KvCatalogEntry = StackConfig["kv"]["catalog"][string];
+export type WorkerDatabaseConfig = NonNullable<StackConfig["workers"][string]["database"]>;
 export type CacheTier = StackConfig["cacheTiers"][string];
-export type QueueWorkerConfig = StackConfig["fly"]["queueWorkers"][string];
-export type Environment = (typeof ENVIRONMENTS)[number];
 /** Top-level config keys, each stored as `mauntic-infra:<key>` in Pulumi.<stack>.yaml. */
 export const CONFIG_KEYS = Object.keys(stackConfigSchema.shape) as (keyof StackConfigInput)[];

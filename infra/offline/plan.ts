@@ -47,11 +47,6 @@ export interface Plan {
 export const SECRET = "[secret]";
 export const UNKNOWN = "[unknown]";
 
-/** Resources of one type token. */
-export function byType(plan: Plan, type: string): PlanResource[] {
-  return plan.resources.filter((r) => r.type === type);
-}
-
 /**
  * Longest chain of creations: custom resources only, edges from dependencies, provider references and a custom
  * parent (Pulumi creates a custom parent before its children). Components are free: the SDK already expands a

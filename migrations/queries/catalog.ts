@@ -36,8 +36,6 @@ export interface KeyQuery {
    * table. Empty for a query reported as needing a rewrite (see `rewrite`).
    */
   servedBy: string[];
-  /** Where the index comes from: the fixture (already exists), the notes' recommended set, or this project. */
-  indexSource: "fixture" | "notes" | "project";
   /** The benchmark's latency target at scale 1, when the issue sets one. */
   p50TargetMs?: number;
   /** This form cannot be index-served as written: the name of the catalog entry that rewrites it. */
@@ -60,7 +58,6 @@ LIMIT 20 OFFSET 0;`,
     table: "crm.contacts",
     params: LARGEST_ORG,
     servedBy: ["contacts_org_updated_idx"],
-    indexSource: "fixture",
     p50TargetMs: 2,
   },
   {
@@ -76,7 +73,6 @@ WHERE organization_id = $1 AND email = $2;`,
       args: ["organization"],
     },
     servedBy: ["contacts_org_email_idx"],
-    indexSource: "fixture",
     p50TargetMs: 2,
   },
   {
@@ -90,7 +86,6 @@ WHERE c.organization_id = $1
     table: "crm.contacts",
     params: LARGEST_ORG,
     servedBy: [],
-    indexSource: "notes",
     rewrite: "segment-members-containment",
     note: "a GIN jsonb_path_ops index serves @>, @?, @@ only: `custom_fields->>'city' = ...` cannot use it",
   },
@@ -105,7 +100,6 @@ WHERE c.organization_id = $1
     table: "crm.contacts",
     params: LARGEST_ORG,
     servedBy: ["idx_contacts_custom_fields_gin"],
-    indexSource: "notes",
   },
   {
     name: "suppression-check",
@@ -121,7 +115,6 @@ LIMIT 1;`,
       args: ["organization"],
     },
     servedBy: ["suppressions_org_email_idx"],
-    indexSource: "fixture",
     p50TargetMs: 2,
   },
   {
@@ -140,7 +133,6 @@ WHERE organization_id = $1
       args: ["organization", "clock"],
     },
     servedBy: ["idx_delivery_events_org_channel_type_date"],
-    indexSource: "notes",
   },
   {
     name: "hourly-aggregation",
@@ -153,7 +145,6 @@ GROUP BY organization_id, event_type;`,
     table: "analytics.contact_activity",
     params: { sql: "SELECT ($1::timestamptz - interval '1 hour')::text", args: ["clock"] },
     servedBy: ["idx_contact_activity_created_at"],
-    indexSource: "project",
   },
   {
     name: "campaign-performance",
@@ -169,7 +160,6 @@ ORDER BY date DESC;`,
       args: ["organization"],
     },
     servedBy: ["idx_campaign_daily_stats_campaign"],
-    indexSource: "notes",
     p50TargetMs: 2,
   },
   {
@@ -185,7 +175,6 @@ WHERE id = $1 AND organization_id = $2;`,
       args: ["organization"],
     },
     servedBy: ["journey_executions_pkey"],
-    indexSource: "fixture",
     p50TargetMs: 2,
   },
   {
@@ -198,7 +187,6 @@ WHERE status = 'active' AND started_at < $1;`,
     // an execution still active a week after it started is stale
     params: { sql: "SELECT ($1::timestamptz - interval '7 days')::text", args: ["clock"] },
     servedBy: ["idx_journey_executions_active_started"],
-    indexSource: "project",
   },
 ];
 
