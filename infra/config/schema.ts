@@ -27,7 +27,9 @@ export const ENVIRONMENTS = ["prod", "dev", "preview"] as const;
 export const HOST_KINDS = ["api", "assets", "landing", "tracking"] as const;
 
 /** Neon compute sizes (CU) that the API accepts for autoscaling limits. */
-export const NEON_CU = [0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16] as const;
+// Neon's compute sizes live with the providers that check them too (they must not import this module).
+import { NEON_CU } from "../neon/limits";
+export { NEON_CU };
 export const NEON_REGIONS = [
   "aws-us-east-1",
   "aws-us-east-2",

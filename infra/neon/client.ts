@@ -72,6 +72,8 @@ export interface NeonApiError extends Error {
   /** Seconds from a Retry-After header (429). */
   retryAfterSeconds?: number;
   attempts: number;
+  /** An answer that was complete but not final (a list with unavailable projects): worth another try. */
+  retryable?: boolean;
 }
 
 export function neonApiError(
@@ -88,7 +90,26 @@ export function neonApiError(
     requestId: f.requestId,
     retryAfterSeconds: f.retryAfterSeconds,
     attempts,
+    ...(f.retryable ? { retryable: true } : {}),
   });
+}
+
+/**
+ * A project list that names projects in `unavailable_project_ids` ("known to exist, but whose details could not be
+ * fetched within the time limit", ProjectsResponse in Neon's OpenAPI document) may hide the very project looked for:
+ * retried as transient, never read as "absent".
+ */
+export function unavailableProjectsError(what: string, ids: readonly string[]): NeonApiError {
+  const e = neonApiError({
+    what,
+    status: 200,
+    code: "unavailable_project_ids",
+    neonMessage: `Neon could not fetch projects ${ids.join(", ")} in time`,
+    requestId: "",
+    retryable: true,
+  });
+  e.message = `Neon API: ${what}: Neon could not fetch projects ${ids.join(", ")} in time (unavailable_project_ids)`;
+  return e;
 }
 
 export function isNeonApiError(e: unknown): e is NeonApiError {
@@ -101,7 +122,7 @@ export const notApplied = (e: NeonApiError) => e.status === 423 || e.status === 
 export const outcomeUnknown = (e: NeonApiError) =>
   e.status === undefined || e.status === 500 || e.status === 502 || e.status === 504;
 /** Either of the above: worth another try (a create looks itself up by name first). */
-const transient = (e: NeonApiError) => notApplied(e) || outcomeUnknown(e);
+const transient = (e: NeonApiError) => notApplied(e) || outcomeUnknown(e) || e.retryable === true;
 const notFound = (e: unknown) => isNeonApiError(e) && e.status === 404;
 
 /** An operation Neon ran for a write ended badly, or did not end in time. */
@@ -115,6 +136,13 @@ export function neonOperationError(
     operation: { id: op.id, action: op.action, status: op.status, error: op.error },
   });
 }
+
+/**
+ * Neon answers 400 about `org_id` to project lists and creates made with a personal API key ("If using a personal
+ * API key, include the org_id parameter", listProjects/createProject in Neon's OpenAPI document).
+ */
+export const ORG_ID_HINT =
+  "this API key is a personal API key, which must name the organization: set `neon.orgId` (org-...) in the stack config, or use an organization API key";
 
 /** No API key anywhere it may come from. */
 export function credentialsError(): Error {
@@ -147,11 +175,12 @@ function toNeonError(e: unknown, what: string, requestId: string): NeonApiError 
   }
   const body = (err.response.data ?? {}) as { message?: unknown; code?: unknown; request_id?: unknown };
   const retryAfter = Number(err.response.headers?.["retry-after"] ?? Number.NaN);
+  const message = typeof body.message === "string" && body.message ? body.message : "no message";
   return neonApiError({
     what,
     status: err.response.status,
     code: typeof body.code === "string" ? body.code : "",
-    neonMessage: typeof body.message === "string" && body.message ? body.message : "no message",
+    neonMessage: err.response.status === 400 && /\borg_id\b/.test(message) ? `${message}: ${ORG_ID_HINT}` : message,
     requestId: typeof body.request_id === "string" && body.request_id ? body.request_id : requestId,
     retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : undefined,
   });
@@ -228,6 +257,8 @@ export interface NeonClient {
   waitForOperations(projectId: string, operations: readonly Operation[], what: string): Promise<void>;
   /** Waits for every operation the project is still running (those of a write whose answer we never got). */
   waitForProjectIdle(projectId: string, what: string): Promise<void>;
+  /** Runs a sequence of reads again while it fails in a transient way (e.g. a list with unavailable projects). */
+  retrying<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 export function createNeonClient(options: NeonClientOptions): NeonClient {
@@ -292,6 +323,7 @@ export function createNeonClient(options: NeonClientOptions): NeonClient {
   const client: NeonClient = {
     api,
     read: (what, fn) => retry(transient, () => once(what, fn)),
+    retrying: (fn) => retry(transient, fn),
 
     async readOptional(what, fn) {
       try {

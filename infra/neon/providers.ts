@@ -3,16 +3,25 @@
  * Database over the careful client. Inputs and outputs use Neon's own field names (snake_case) so a plan reads like
  * the API reference. These objects are serialized into each resource's state by Pulumi: they must capture no
  * secret (the API key is read at run time from the stack config via `configure`, or NEON_API_KEY).
+ *
+ * How the engine drives them (see test/helpers/engine-lifecycle.ts for the sources): in a preview, inputs that
+ * depend on outputs not yet known arrive as the unknown placeholder; a replacement creates the new resource before
+ * deleting the old one unless the diff asks otherwise, so a `create` must never adopt the resource it replaces.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { Branch, Database, Endpoint, Project } from "@neondatabase/api-client";
-import { NEON_API_KEY_CONFIG, neonClient, setConfiguredApiKey, type NeonClient } from "./client";
+import type { Branch, Database, Endpoint, Project, ProjectListItem } from "@neondatabase/api-client";
+import { MAX_AUTOSCALING_RANGE_CU, NEON_CU } from "./limits";
+import { NEON_API_KEY_CONFIG, neonClient, setConfiguredApiKey, unavailableProjectsError, type NeonClient } from "./client";
 
 type Provider = pulumi.dynamic.ResourceProvider;
 type Failure = pulumi.dynamic.CheckFailure;
 
 /** Neon keeps a branch at most 30 days through `expires_at`. */
 export const MAX_BRANCH_TTL_SECONDS = 30 * 24 * 3600;
+/** History retention: 0..30 days (ProjectCreateRequest.history_retention_seconds in Neon's OpenAPI document). */
+export const MAX_HISTORY_RETENTION_SECONDS = 2_592_000;
+/** The engine's unknown placeholder in a preview (`unknownValue` in @pulumi/pulumi/runtime/rpc.js). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export interface ComputeSettings {
   autoscaling_limit_min_cu: number;
@@ -29,6 +38,8 @@ export interface ProjectInputs {
   default_endpoint_settings: ComputeSettings;
   /** Names Neon gives the default branch, its owner role and database at creation (the Role and Database resources own them afterwards; changing these later changes nothing). */
   branch: { name: string; role_name: string; database_name: string };
+  /** The organization, for a personal API key (`neon.orgId`); an organization key implies it. Used to list and create only. */
+  org_id?: string;
 }
 export interface ProjectOutputs extends ProjectInputs {
   project_id: string;
@@ -90,7 +101,19 @@ async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
-/** Properties that differ, split into those that force a replacement and those an update can change. */
+/** True when a value is, or holds, the engine's unknown placeholder (a preview's not-yet-known output). */
+export function isUnknown(v: unknown): boolean {
+  if (v === UNKNOWN) return true;
+  if (Array.isArray(v)) return v.some(isUnknown);
+  if (v && typeof v === "object") return Object.values(v).some(isUnknown);
+  return false;
+}
+
+/**
+ * Properties that differ, split into those that force a replacement and those an update can change. An unknown new
+ * value is a change decided at update time, never a planned replacement: the up that follows diffs again with the
+ * value known, and replaces then if it really changed.
+ */
 function diffOf(
   olds: Record<string, unknown>,
   news: Record<string, unknown>,
@@ -98,24 +121,44 @@ function diffOf(
   update: readonly string[],
   deleteBeforeReplace = false,
 ): pulumi.dynamic.DiffResult {
-  const replaces = replace.filter((k) => news[k] !== undefined && !same(olds[k], news[k]));
-  const updates = update.filter((k) => !same(olds[k], news[k]));
+  const changed = (k: string) => !same(olds[k], news[k]);
+  const replaces = replace.filter((k) => news[k] !== undefined && !isUnknown(news[k]) && changed(k));
+  const pending = replace.filter((k) => isUnknown(news[k]));
+  const updates = update.filter((k) => isUnknown(news[k]) || changed(k));
   return {
-    changes: replaces.length + updates.length > 0,
+    changes: replaces.length + pending.length + updates.length > 0,
     replaces,
-    stables: replace.filter((k) => !replaces.includes(k)),
+    stables: replace.filter((k) => !replaces.includes(k) && !pending.includes(k)),
     deleteBeforeReplace: replaces.length > 0 && deleteBeforeReplace,
   };
 }
 
+/** Neon's compute rules, so a bad size is refused before any call (unknown values are checked at up time). */
 function computeFailures(c: Partial<ComputeSettings>, at = ""): Failure[] {
   const out: Failure[] = [];
+  const sizes: readonly number[] = NEON_CU;
+  const known = (v: unknown) => v !== undefined && !isUnknown(v);
   const min = Number(c.autoscaling_limit_min_cu);
   const max = Number(c.autoscaling_limit_max_cu);
-  if (!(min >= 0.25)) out.push({ property: `${at}autoscaling_limit_min_cu`, reason: `${min} CU (allowed: >= 0.25)` });
-  if (!(max >= min)) out.push({ property: `${at}autoscaling_limit_max_cu`, reason: `${max} CU (allowed: >= ${min})` });
+  for (const [k, v] of [
+    ["autoscaling_limit_min_cu", c.autoscaling_limit_min_cu],
+    ["autoscaling_limit_max_cu", c.autoscaling_limit_max_cu],
+  ] as const) {
+    if (known(v) && !sizes.includes(Number(v))) {
+      out.push({ property: `${at}${k}`, reason: `${String(v)} CU (allowed: ${sizes.join(", ")})` });
+    }
+  }
+  if (known(c.autoscaling_limit_min_cu) && known(c.autoscaling_limit_max_cu) && out.length === 0) {
+    if (max < min) out.push({ property: `${at}autoscaling_limit_max_cu`, reason: `${max} CU (allowed: >= ${min})` });
+    else if (max - min > MAX_AUTOSCALING_RANGE_CU) {
+      out.push({
+        property: `${at}autoscaling_limit_max_cu`,
+        reason: `${max} CU is ${max - min} CU above the minimum (allowed: max - min <= ${MAX_AUTOSCALING_RANGE_CU})`,
+      });
+    }
+  }
   const s = Number(c.suspend_timeout_seconds);
-  if (!(s === -1 || s === 0 || (s >= 60 && s <= 604800))) {
+  if (known(c.suspend_timeout_seconds) && !(s === -1 || s === 0 || (s >= 60 && s <= 604800))) {
     out.push({
       property: `${at}suspend_timeout_seconds`,
       reason: `${s} (allowed: -1 never, 0 Neon default, 60..604800)`,
@@ -136,30 +179,83 @@ const compute = (c: ComputeSettings): ComputeSettings => ({
   suspend_timeout_seconds: c.suspend_timeout_seconds,
 });
 
-// ---- Project --------------------------------------------------------------------------------------------------
-
-async function findProject(name: string): Promise<Project | undefined> {
-  const client = neonClient();
-  const list = await client.read(`list projects named ${name}`, (p) =>
-    client.api.listProjects({ search: name, limit: 400 }, p),
-  );
-  const matches = list.projects.filter((p) => p.name === name);
-  if (matches.length > 1) {
-    throw new Error(
-      `Neon has ${matches.length} projects named ${name} (${matches.map((p) => p.id).join(", ")}); allowed: one. Delete the extra ones or import the right one.`,
+/**
+ * An update of something Neon no longer has (an expired preview branch, a compute deleted in the console) fails
+ * with what to run: `refresh` drops it from state, and the next `up` creates it again.
+ */
+async function unlessGone<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const err = e as { status?: number; message?: string };
+    if (err?.status !== 404) throw e;
+    throw Object.assign(
+      new Error(
+        `${what}: it no longer exists in Neon (expired or deleted outside Pulumi); run \`pulumi refresh\` or deploy with \`pulumi up --refresh\` to create it again (${err.message})`,
+      ),
+      { name: "NeonGoneError", status: 404 },
     );
   }
-  if (!matches[0]) return undefined;
-  const got = await client.read(`read project ${matches[0].id}`, (p) => client.api.getProject(matches[0]!.id, p));
-  return got.project;
+}
+
+/** Every item of a paginated list: `next` gives the cursor of the page after `r`, or undefined at the end. */
+async function listAll<R, T>(
+  fetchPage: (cursor: string | undefined) => Promise<R>,
+  items: (r: R) => T[],
+  next: (r: R, page: T[]) => string | undefined,
+): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 1000; pages++) {
+    const r = await fetchPage(cursor);
+    const page = items(r);
+    all.push(...page);
+    cursor = next(r, page);
+    if (!cursor) return all;
+  }
+  throw new Error("Neon API: a list did not end after 1000 pages");
+}
+
+// ---- Project --------------------------------------------------------------------------------------------------
+
+const PROJECT_PAGE = 400;
+
+/** Projects named exactly `name` (Neon's `search` also matches parts of names and ids), over every page. */
+async function projectsNamed(name: string, orgId: string | undefined): Promise<ProjectListItem[]> {
+  const client = neonClient();
+  const what = `list projects named ${name}`;
+  // A slow list leaves projects out and names them in unavailable_project_ids: listed again, so none is missed.
+  const all = await client.retrying(() =>
+    listAll(
+      async (cursor) => {
+        const page = await client.read(what, (p) =>
+          client.api.listProjects(
+            { search: name, limit: PROJECT_PAGE, ...(cursor ? { cursor } : {}), ...(orgId ? { org_id: orgId } : {}) },
+            p,
+          ),
+        );
+        if (page.unavailable_project_ids?.length) throw unavailableProjectsError(what, page.unavailable_project_ids);
+        return page;
+      },
+      (r) => r.projects,
+      // Pagination.cursor is always there: a short page is the last one.
+      (r, page) => (page.length === PROJECT_PAGE ? r.pagination?.cursor : undefined),
+    ),
+  );
+  return all.filter((p) => p.name === name);
 }
 
 async function defaultBranchId(projectId: string): Promise<string> {
   const client = neonClient();
-  const list = await client.read(`list branches of project ${projectId}`, (p) =>
-    client.api.listProjectBranches({ projectId }, p),
+  const branches = await listAll(
+    (cursor) =>
+      client.read(`list branches of project ${projectId}`, (p) =>
+        client.api.listProjectBranches({ projectId, limit: 100, ...(cursor ? { cursor } : {}) }, p),
+      ),
+    (r) => r.branches,
+    (r) => r.pagination?.next,
   );
-  const main = list.branches.find((b) => b.default);
+  const main = branches.find((b) => b.default);
   if (!main) throw new Error(`Neon project ${projectId} has no default branch`);
   return main.id;
 }
@@ -170,17 +266,19 @@ function projectOutputs(inputs: ProjectInputs, project: Project, branchId: strin
 
 async function updateProject(id: string, news: ProjectInputs): Promise<Project> {
   const client = neonClient();
-  const res = await client.write(id, `update project ${news.name}`, (p) =>
-    client.api.updateProject(
-      id,
-      {
-        project: {
-          name: news.name,
-          history_retention_seconds: news.history_retention_seconds,
-          default_endpoint_settings: compute(news.default_endpoint_settings),
+  const res = await unlessGone(`update project ${news.name}`, () =>
+    client.write(id, `update project ${news.name}`, (p) =>
+      client.api.updateProject(
+        id,
+        {
+          project: {
+            name: news.name,
+            history_retention_seconds: news.history_retention_seconds,
+            default_endpoint_settings: compute(news.default_endpoint_settings),
+          },
         },
-      },
-      p,
+        p,
+      ),
     ),
   );
   return res!.project;
@@ -194,8 +292,14 @@ export const projectProvider: Provider = {
       ...computeFailures(news.default_endpoint_settings ?? {}, "default_endpoint_settings."),
     ];
     const h = Number(news.history_retention_seconds);
-    if (!(h >= 0 && h <= 2592000)) {
-      failures.push({ property: "history_retention_seconds", reason: `${h} (allowed: 0..2592000, 30 days)` });
+    if (!isUnknown(news.history_retention_seconds) && !(h >= 0 && h <= MAX_HISTORY_RETENTION_SECONDS)) {
+      failures.push({
+        property: "history_retention_seconds",
+        reason: `${h} (allowed: 0..${MAX_HISTORY_RETENTION_SECONDS}, 30 days)`,
+      });
+    }
+    if (news.org_id !== undefined && !isUnknown(news.org_id) && !/^[a-z0-9-]{1,60}$/.test(news.org_id)) {
+      failures.push({ property: "org_id", reason: `'${news.org_id}' (allowed: a Neon org id such as org-...)` });
     }
     return { inputs: news, failures };
   },
@@ -211,30 +315,48 @@ export const projectProvider: Provider = {
     const client = neonClient();
     const result = await client.createOrAdopt({
       what: `create project ${inputs.name}`,
-      find: () => findProject(inputs.name),
+      find: async () => {
+        // Only a project with this region and Postgres version is ours to adopt: another one of the same name is
+        // the one a replacement retires (the engine deletes it once this one exists), or someone else's.
+        const ours = (await projectsNamed(inputs.name, inputs.org_id)).filter(
+          (p) => p.region_id === inputs.region_id && p.pg_version === inputs.pg_version,
+        );
+        if (ours.length > 1) {
+          throw new Error(
+            `Neon has ${ours.length} projects named ${inputs.name} in ${inputs.region_id} on Postgres ${inputs.pg_version} (${ours.map((p) => p.id).join(", ")}); allowed: one. Delete the extra ones or import the right one.`,
+          );
+        }
+        if (!ours[0]) return undefined;
+        const got = await client.read(`read project ${ours[0].id}`, (p) => client.api.getProject(ours[0]!.id, p));
+        return got.project;
+      },
       create: (p) =>
         client.api.createProject(
           {
             project: {
               name: inputs.name,
               region_id: inputs.region_id,
-              pg_version: inputs.pg_version,
+              pg_version: inputs.pg_version as never,
               history_retention_seconds: inputs.history_retention_seconds,
               default_endpoint_settings: compute(inputs.default_endpoint_settings),
               branch: inputs.branch,
+              ...(inputs.org_id ? { org_id: inputs.org_id } : {}),
             },
           },
           p,
         ),
       projectOf: (created, found) => (created?.project.id ?? found?.id)!,
       remove: async (res) => {
-        await client.write(res.project.id, `roll back project ${inputs.name}`, (p) =>
-          client.api.deleteProject(res.project.id, p),
+        await client.write(
+          res.project.id,
+          `roll back project ${inputs.name}`,
+          (p) => client.api.deleteProject(res.project.id, p),
+          { gone: true },
         );
       },
     });
     if (result.adopted) {
-      // Found by name: bring its settings to what the stack declares.
+      // Found by name with the same region and version: bring its settings to what the stack declares.
       const project = await updateProject(result.value.id, inputs);
       return { id: project.id, outs: projectOutputs(inputs, project, await defaultBranchId(project.id)) };
     }
@@ -276,12 +398,18 @@ export const projectProvider: Provider = {
 
 // ---- Branch ---------------------------------------------------------------------------------------------------
 
+/** The branch named exactly `name` (Neon's `search` matches parts of names too), over every page. */
 async function findBranch(projectId: string, name: string): Promise<Branch | undefined> {
   const client = neonClient();
-  const list = await client.read(`list branches named ${name}`, (p) =>
-    client.api.listProjectBranches({ projectId, search: name }, p),
+  const branches = await listAll(
+    (cursor) =>
+      client.read(`list branches named ${name}`, (p) =>
+        client.api.listProjectBranches({ projectId, search: name, limit: 100, ...(cursor ? { cursor } : {}) }, p),
+      ),
+    (r) => r.branches,
+    (r) => r.pagination?.next,
   );
-  return list.branches.find((b) => b.name === name);
+  return branches.find((b) => b.name === name);
 }
 
 function branchOutputs(inputs: BranchInputs, branch: Branch): BranchOutputs {
@@ -292,12 +420,14 @@ function branchOutputs(inputs: BranchInputs, branch: Branch): BranchOutputs {
 
 async function updateBranch(projectId: string, branchId: string, news: BranchInputs): Promise<Branch> {
   const client = neonClient();
-  const res = await client.write(projectId, `update branch ${news.name}`, (p) =>
-    client.api.updateProjectBranch(
-      projectId,
-      branchId,
-      { branch: { name: news.name, expires_at: news.expires_at ?? null } },
-      p,
+  const res = await unlessGone(`update branch ${news.name}`, () =>
+    client.write(projectId, `update branch ${news.name}`, (p) =>
+      client.api.updateProjectBranch(
+        projectId,
+        branchId,
+        { branch: { name: news.name, expires_at: news.expires_at ?? null } },
+        p,
+      ),
     ),
   );
   return res!.branch;
@@ -307,7 +437,7 @@ export const branchProvider: Provider = {
   configure,
   async check(_olds: BranchInputs, news: BranchInputs) {
     const failures = required(news as never, ["project_id", "name"]);
-    if (news.expires_at !== undefined) {
+    if (news.expires_at !== undefined && !isUnknown(news.expires_at)) {
       const at = Date.parse(news.expires_at);
       const latest = Date.now() + MAX_BRANCH_TTL_SECONDS * 1000;
       if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(news.expires_at) || Number.isNaN(at)) {
@@ -322,14 +452,24 @@ export const branchProvider: Provider = {
     return { inputs: news, failures };
   },
   async diff(_id: string, olds: BranchOutputs, news: BranchInputs) {
-    return diffOf(olds as never, news as never, ["project_id", "parent_id"], ["name", "expires_at"]);
+    // Branch names are unique in a project (Neon answers 409): the old branch must go before the new one is made.
+    return diffOf(olds as never, news as never, ["project_id", "parent_id"], ["name", "expires_at"], true);
   },
   async create(inputs: BranchInputs) {
     const client = neonClient();
     const result = await client.createOrAdopt({
       what: `create branch ${inputs.name}`,
       projectId: inputs.project_id,
-      find: () => findBranch(inputs.project_id, inputs.name),
+      find: async () => {
+        const found = await findBranch(inputs.project_id, inputs.name);
+        // A branch of this name forked from another parent is not this one (nor Neon's default branch).
+        if (found && (found.default || (inputs.parent_id && found.parent_id !== inputs.parent_id))) {
+          throw new Error(
+            `Neon branch ${inputs.name} (${found.id}) exists ${found.default ? "as the project's default branch" : `with parent ${found.parent_id}`}; allowed: a branch of ${inputs.parent_id ?? "the default branch"}. Delete it or rename this stack's branch.`,
+          );
+        }
+        return found;
+      },
       // No endpoints here: the Endpoint resources own the branch's computes.
       create: (p) =>
         client.api.createProjectBranch(
@@ -344,8 +484,11 @@ export const branchProvider: Provider = {
           p,
         ),
       remove: async (res) => {
-        await client.write(inputs.project_id, `roll back branch ${inputs.name}`, (p) =>
-          client.api.deleteProjectBranch({ projectId: inputs.project_id, branchId: res.branch.id }, p),
+        await client.write(
+          inputs.project_id,
+          `roll back branch ${inputs.name}`,
+          (p) => client.api.deleteProjectBranch({ projectId: inputs.project_id, branchId: res.branch.id }, p),
+          { gone: true },
         );
       },
     });
@@ -393,7 +536,10 @@ async function findEndpoint(inputs: EndpointInputs): Promise<Endpoint | undefine
   );
   // A branch has one read_write endpoint: adopt it whatever its name (a project's default compute has none).
   if (inputs.type === "read_write") return list.endpoints.find((e) => e.type === "read_write");
-  return list.endpoints.find((e) => e.type === inputs.type && e.name === inputs.name);
+  // A replica of another region is not this one (a replacement's old replica): make a new one.
+  return list.endpoints.find(
+    (e) => e.type === inputs.type && e.name === inputs.name && e.region_id === inputs.region_id,
+  );
 }
 
 function endpointOutputs(inputs: EndpointInputs, e: Endpoint): EndpointOutputs {
@@ -404,8 +550,10 @@ const endpointSettings = (e: EndpointInputs) => ({ name: e.name, ...compute(e) }
 
 async function updateEndpoint(projectId: string, endpointId: string, news: EndpointInputs): Promise<Endpoint> {
   const client = neonClient();
-  const res = await client.write(projectId, `update endpoint ${news.name}`, (p) =>
-    client.api.updateProjectEndpoint(projectId, endpointId, { endpoint: endpointSettings(news) }, p),
+  const res = await unlessGone(`update endpoint ${news.name}`, () =>
+    client.write(projectId, `update endpoint ${news.name}`, (p) =>
+      client.api.updateProjectEndpoint(projectId, endpointId, { endpoint: endpointSettings(news) }, p),
+    ),
   );
   return res!.endpoint;
 }
@@ -414,13 +562,13 @@ export const endpointProvider: Provider = {
   configure,
   async check(_olds: EndpointInputs, news: EndpointInputs) {
     const failures = [...required(news as never, ["project_id", "branch_id", "name"]), ...computeFailures(news)];
-    if (news.type !== "read_write" && news.type !== "read_only") {
+    if (news.type !== "read_write" && news.type !== "read_only" && !isUnknown(news.type)) {
       failures.push({ property: "type", reason: `'${String(news.type)}' (allowed: read_write, read_only)` });
     }
     return { inputs: news, failures };
   },
   async diff(_id: string, olds: EndpointOutputs, news: EndpointInputs) {
-    // A branch holds one read_write endpoint: its replacement must wait for the old one to go.
+    // A branch holds one read_write endpoint (Neon answers 409): its replacement must wait for the old one to go.
     return diffOf(
       olds as never,
       news as never,
@@ -449,8 +597,11 @@ export const endpointProvider: Provider = {
           p,
         ),
       remove: async (res) => {
-        await client.write(inputs.project_id, `roll back endpoint ${inputs.name}`, (p) =>
-          client.api.deleteProjectEndpoint(inputs.project_id, res.endpoint.id, p),
+        await client.write(
+          inputs.project_id,
+          `roll back endpoint ${inputs.name}`,
+          (p) => client.api.deleteProjectEndpoint(inputs.project_id, res.endpoint.id, p),
+          { gone: true },
         );
       },
     });
@@ -477,6 +628,7 @@ export const endpointProvider: Provider = {
       branch_id: e.branch_id,
       type: e.type as EndpointType,
       name: e.name ?? props!.name,
+      region_id: e.region_id,
       ...compute(e),
       endpoint_id: e.id,
       host: e.host,
@@ -506,20 +658,20 @@ const roleId = (r: RoleInputs) => `${r.project_id}/${r.branch_id}/${r.name}`;
 const getRole = (client: NeonClient, { project_id, branch_id, name }: RoleInputs) =>
   client.readOptional(`read role ${name}`, (p) => client.api.getProjectBranchRole(project_id, branch_id, name, p));
 
-/** `roll back` a half-created role, or `delete` one (`gone`: already deleted is fine). */
-const deleteRole = (client: NeonClient, verb: string, r: RoleInputs, opts?: { gone?: boolean }) =>
+/** `roll back` a half-created role, or `delete` one (already deleted is fine: a retried delete may find it gone). */
+const deleteRole = (client: NeonClient, verb: string, r: RoleInputs) =>
   client.write(
     r.project_id,
     `${verb} role ${r.name}`,
     (p) => client.api.deleteProjectBranchRole(r.project_id, r.branch_id, r.name, p),
-    opts,
+    { gone: true },
   );
 
 export const roleProvider: Provider = {
   configure,
   async check(_olds: RoleInputs, news: RoleInputs) {
     const failures = required(news as never, ["project_id", "branch_id", "name"]);
-    if (typeof news.name === "string" && Buffer.byteLength(news.name) > 63) {
+    if (typeof news.name === "string" && !isUnknown(news.name) && Buffer.byteLength(news.name) > 63) {
       failures.push({ property: "name", reason: `'${news.name}' is longer than 63 bytes (allowed: <= 63)` });
     }
     return { inputs: news, failures };
@@ -558,7 +710,7 @@ export const roleProvider: Provider = {
     return { id, props: { ...props! } };
   },
   async delete(_id: string, props: RoleOutputs) {
-    await deleteRole(neonClient(), "delete", props, { gone: true });
+    await deleteRole(neonClient(), "delete", props);
   },
 };
 
@@ -570,24 +722,26 @@ const getDatabase = (client: NeonClient, { project_id, branch_id, name }: Databa
     client.api.getProjectBranchDatabase(project_id, branch_id, name, p),
   );
 
-/** `roll back` a half-created database, or `delete` one (`gone`: already deleted is fine). */
-const deleteDatabase = (client: NeonClient, verb: string, d: DatabaseInputs, opts?: { gone?: boolean }) =>
+/** `roll back` a half-created database, or `delete` one (already deleted is fine). */
+const deleteDatabase = (client: NeonClient, verb: string, d: DatabaseInputs) =>
   client.write(
     d.project_id,
     `${verb} database ${d.name}`,
     (p) => client.api.deleteProjectBranchDatabase(d.project_id, d.branch_id, d.name, p),
-    opts,
+    { gone: true },
   );
 
 async function updateDatabase(current: string, news: DatabaseInputs): Promise<Database> {
   const client = neonClient();
-  const res = await client.write(news.project_id, `update database ${current}`, (p) =>
-    client.api.updateProjectBranchDatabase(
-      news.project_id,
-      news.branch_id,
-      current,
-      { database: { name: news.name, owner_name: news.owner_name } },
-      p,
+  const res = await unlessGone(`update database ${current}`, () =>
+    client.write(news.project_id, `update database ${current}`, (p) =>
+      client.api.updateProjectBranchDatabase(
+        news.project_id,
+        news.branch_id,
+        current,
+        { database: { name: news.name, owner_name: news.owner_name } },
+        p,
+      ),
     ),
   );
   return res!.database;
@@ -639,6 +793,6 @@ export const databaseProvider: Provider = {
     return { outs: { ...news, database_id: db.id } satisfies DatabaseOutputs };
   },
   async delete(_id: string, props: DatabaseOutputs) {
-    await deleteDatabase(neonClient(), "delete", props, { gone: true });
+    await deleteDatabase(neonClient(), "delete", props);
   },
 };

@@ -1,12 +1,42 @@
 /**
- * A local fake of the Neon API v2 (HTTP on 127.0.0.1, port 0) for the endpoints the Neon providers use. Writes
- * start operations that run for `operationMs`; a write to a project with a running operation gets 423, as Neon
- * answers. Faults can be injected per request (status codes, dropped connections, slow answers, a create that
- * succeeds but answers too late, failing operations, background operations that lock the project).
+ * A local fake of the Neon API v2 (HTTP on 127.0.0.1, port 0) for the endpoints the Neon providers use, held to
+ * Neon's own OpenAPI document (./neon-spec.ts): every request is validated (a mismatch is answered 400 and
+ * recorded), every response too (recorded); tests assert `specViolations` is empty.
+ *
+ * It does what Neon does on its own, on a clock the tests move (`advance`):
+ * - writes start operations that pass through `scheduling` and `running` (optionally `error`, retried by Neon,
+ *   or `cancelling`) to `finished`/`failed`/`cancelled`; a write to a project with a running operation gets 423;
+ * - branches are deleted with their computes, roles and databases at `expires_at`; `expires_at` is refused on a
+ *   default, protected or parent branch; a branch with children cannot be deleted; a deleted thing answers 404;
+ * - branch names are unique in a project and a branch holds one read_write compute (409, as Neon answers);
+ * - a compute only in the project's region, only Neon's compute sizes with max - min <= 8 CU;
+ * - history retention within the plan's cap (`historyRetentionCapSeconds`);
+ * - lists are paginated (projects: `limit`/`cursor`; branches: `limit`/`cursor` with `pagination.next`), `search`
+ *   matches partially, and a project list may carry `unavailable_project_ids`;
+ * - a personal API key (`orgId` set) gets `400 org_id is required` on GET/POST /projects without `org_id`.
+ * Faults can be injected per request (status codes, dropped connections, slow answers, a create that succeeds but
+ * answers too late, operations that fail or take other paths, background operations that lock the project).
  * Written by hand: no library fakes Neon's control plane, and the tests need its operations and locking.
  */
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { neonSpec, type NeonSpec } from "./neon-spec";
+
+/** An operation's path: each status held for a share of its duration, then its final status. */
+export interface OperationPath {
+  steps: OperationStatus[];
+  final: "finished" | "failed" | "cancelled" | "skipped";
+  error?: string;
+}
+type OperationStatus =
+  | "scheduling"
+  | "running"
+  | "finished"
+  | "failed"
+  | "error"
+  | "cancelling"
+  | "cancelled"
+  | "skipped";
 
 export type Fault =
   /** Answer with this status (and Neon's error body) without touching state. */
@@ -21,6 +51,8 @@ export type Fault =
   | { kind: "slow"; ms: number }
   /** The operations this write starts end `failed`. */
   | { kind: "failOperations"; error?: string }
+  /** The operations this write starts take this path (e.g. through `error`, or cancelled). */
+  | { kind: "operationPath"; path: OperationPath }
   /** The operations this write starts run for `ms` instead of `operationMs`. */
   | { kind: "slowOperations"; ms: number }
   /** Start an operation of Neon's own (not returned to anyone) on the project for `ms`, then handle the request. */
@@ -41,11 +73,11 @@ interface Op {
   branch_id?: string;
   endpoint_id?: string;
   action: string;
-  finishAt: number;
-  fails?: string;
+  startedAt: number;
+  durationMs: number;
+  path: OperationPath;
   /** Started by an API write (its answer lists it) or by Neon itself. */
   origin: "api" | "background";
-  created_at: string;
 }
 
 interface FakeBranch {
@@ -53,6 +85,7 @@ interface FakeBranch {
   name: string;
   parent_id?: string;
   default: boolean;
+  protected: boolean;
   expires_at?: string;
   created_at: string;
 }
@@ -65,15 +98,18 @@ interface FakeEndpoint {
   autoscaling_limit_min_cu: number;
   autoscaling_limit_max_cu: number;
   suspend_timeout_seconds: number;
+  created_at: string;
 }
 interface FakeRole {
   name: string;
   password: string;
+  created_at: string;
 }
 interface FakeDatabase {
   id: number;
   name: string;
   owner_name: string;
+  created_at: string;
 }
 interface FakeProject {
   id: string;
@@ -82,6 +118,8 @@ interface FakeProject {
   pg_version: number;
   history_retention_seconds: number;
   default_endpoint_settings: Record<string, number>;
+  org_id?: string;
+  created_at: string;
   branches: Map<string, FakeBranch>;
   endpoints: Map<string, FakeEndpoint>;
   roles: Map<string, Map<string, FakeRole>>;
@@ -92,9 +130,19 @@ interface FakeProject {
 export interface RecordedRequest {
   method: string;
   path: string;
+  query: Record<string, string>;
   status: number | "dropped";
   requestId?: string;
   authorization?: string;
+  body?: unknown;
+}
+
+export interface SpecViolation {
+  direction: "request" | "response";
+  method: string;
+  path: string;
+  status?: number;
+  problems: string[];
 }
 
 class HttpError extends Error {
@@ -106,24 +154,44 @@ class HttpError extends Error {
   }
 }
 
-const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+// Neon's rules pinned here from its docs, not imported from the code under test.
+/** Compute sizes: 0.25, 0.5, then whole CUs to 16 (https://neon.com/docs/manage/computes). */
+const COMPUTE_SIZES = [0.25, 0.5, ...Array.from({ length: 16 }, (_, i) => i + 1)];
+/** "The maximum permitted autoscaling range is 8 CU" (https://neon.com/docs/guides/autoscaling-guide). */
+const MAX_AUTOSCALING_RANGE_CU = 8;
+/** `expires_at` at most 30 days ahead (https://neon.com/docs/guides/branch-expiration). */
+const MAX_EXPIRY_MS = 30 * 24 * 3600 * 1000;
 
 export class FakeNeon {
   readonly projects = new Map<string, FakeProject>();
   readonly requests: RecordedRequest[] = [];
   /** Writes that arrived while an operation an API write had started was still running. */
   readonly writesDuringOperations: { method: string; path: string; operation: string }[] = [];
-  /** How long an operation runs. */
+  /** Requests and responses that broke Neon's OpenAPI document. */
+  readonly specViolations: SpecViolation[] = [];
+  /** Branches Neon deleted at their `expires_at`. */
+  readonly expired: { project_id: string; branch_id: string; name: string }[] = [];
+  /** How long an operation runs (ms of the fake's clock). */
   operationMs = 20;
+  /** The plan's cap on history retention (Scale: 30 days). */
+  historyRetentionCapSeconds = 2_592_000;
+  /** Set: the key is a personal API key, and project lists and creates need this `org_id`. */
+  orgId?: string;
+  /** Default page sizes (Neon's project list default is 10). */
+  pageSize = 10;
+  private offsetMs = 0;
+  private readonly unavailable = new Map<string, number>();
   private readonly faults: FaultRule[] = [];
   private readonly sockets = new Set<Socket>();
   private server?: http.Server;
+  private spec?: NeonSpec;
   private seq = 0;
 
   constructor(readonly apiKey = "neon-test-key") {}
 
   /** Starts listening; resolves to the base URL the client takes (`.../api/v2`). */
   async start(): Promise<string> {
+    this.spec = await neonSpec();
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.on("connection", (s) => {
       this.sockets.add(s);
@@ -142,6 +210,21 @@ export class FakeNeon {
     this.faults.push({ times: 1, ...rule });
   }
 
+  /** The fake's clock: real time plus what the test advanced. */
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+
+  /** Moves the clock on (operations finish, branches expire); the next request sees it. */
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+
+  /** The next `times` project lists leave this project out and name it in `unavailable_project_ids`. */
+  makeUnavailable(projectId: string, times = 1): void {
+    this.unavailable.set(projectId, times);
+  }
+
   /** Requests matching a method and path, as recorded (including refused and dropped ones). */
   calls(method: string, path: RegExp): RecordedRequest[] {
     return this.requests.filter((r) => r.method === method && path.test(r.path));
@@ -149,9 +232,12 @@ export class FakeNeon {
 
   /** Everything that exists, for final-state assertions. */
   snapshot() {
+    this.sweepExpired();
     return [...this.projects.values()].map((p) => ({
       id: p.id,
       name: p.name,
+      pg_version: p.pg_version,
+      region_id: p.region_id,
       history_retention_seconds: p.history_retention_seconds,
       default_endpoint_settings: p.default_endpoint_settings,
       branches: [...p.branches.values()].map((b) => ({
@@ -164,16 +250,28 @@ export class FakeNeon {
         databases: [...(p.databases.get(b.id)?.values() ?? [])].map((d) => ({ name: d.name, owner: d.owner_name })),
       })),
       endpoints: [...p.endpoints.values()].map((e) => ({ ...e })),
-      runningOperations: p.operations.filter((o) => this.status(o) === "running").length,
+      runningOperations: p.operations.filter((o) => !this.isFinal(this.status(o))).length,
     }));
   }
 
   /** Adds a project directly (a parent stack's project that a preview branches from). */
   seedProject(name: string, opts: { databaseName?: string; roleName?: string } = {}): FakeProject {
-    const { p } = this.createProject({ name, branch: { database_name: opts.databaseName, role_name: opts.roleName } });
+    const { p } = this.createProject({
+      project: { name, branch: { database_name: opts.databaseName, role_name: opts.roleName } },
+    });
     // An existing project: its creation finished long ago.
-    for (const op of p.operations) op.finishAt = 0;
+    for (const op of p.operations) op.startedAt = 0;
     return p;
+  }
+
+  /** What someone does in Neon's console: deletes a branch (with its computes, roles and databases). */
+  deleteBranchOutside(projectId: string, branchId: string): void {
+    this.dropBranch(this.project(projectId), branchId);
+  }
+
+  /** Marks a branch protected, as the console can. */
+  protectBranch(projectId: string, branchId: string): void {
+    this.branch(this.project(projectId), branchId).protected = true;
   }
 
   // ---- HTTP ---------------------------------------------------------------------------------------------------
@@ -183,9 +281,11 @@ export class FakeNeon {
     const path = url.pathname.replace(/^\/api\/v2/, "");
     const method = req.method ?? "GET";
     const requestId = String(req.headers["x-request-id"] ?? `fake-${++this.seq}`);
+    const query = Object.fromEntries(url.searchParams);
     const record: RecordedRequest = {
       method,
       path,
+      query,
       status: 0,
       requestId,
       authorization: req.headers.authorization,
@@ -193,8 +293,13 @@ export class FakeNeon {
     this.requests.push(record);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    let operationId: string | undefined;
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       record.status = status;
+      if (operationId) {
+        const problems = this.spec!.checkResponse(operationId, status, body);
+        if (problems.length) this.specViolations.push({ direction: "response", method, path, status, problems });
+      }
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(body));
     };
@@ -207,6 +312,19 @@ export class FakeNeon {
       req.socket.destroy();
       return;
     }
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>) : undefined;
+    } catch {
+      return fail(400, "request body is not JSON");
+    }
+    record.body = json;
+    const checked = this.spec!.checkRequest({ method, path, query, headers: req.headers, body: json });
+    operationId = checked.operationId;
+    if (checked.problems.length) {
+      this.specViolations.push({ direction: "request", method, path, problems: checked.problems });
+      return fail(400, `request does not match Neon's API: ${checked.problems.join("; ")}`);
+    }
     if (fault?.kind === "status") {
       const headers: Record<string, string> =
         fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {};
@@ -218,9 +336,8 @@ export class FakeNeon {
     let status = 200;
     let body: unknown;
     try {
-      const json = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>) : {};
-      const write = method !== "GET";
-      if (write) {
+      this.sweepExpired();
+      if (method !== "GET") {
         const projectId = /^\/projects\/([^/]+)/.exec(path)?.[1];
         const p = projectId ? this.projects.get(projectId) : undefined;
         if (p && fault?.kind === "backgroundOperation") {
@@ -228,14 +345,19 @@ export class FakeNeon {
         }
         if (p) this.refuseWhileRunning(p, method, path);
       }
-      this.failNext = fault?.kind === "failOperations" ? (fault.error ?? "compute failed to start") : undefined;
+      this.pathNext =
+        fault?.kind === "failOperations"
+          ? { steps: ["scheduling", "running"], final: "failed", error: fault.error ?? "compute failed to start" }
+          : fault?.kind === "operationPath"
+            ? fault.path
+            : undefined;
       this.durationNext = fault?.kind === "slowOperations" ? fault.ms : undefined;
-      ({ status, body } = this.route(method, path, url.searchParams, json));
+      ({ status, body } = this.route(method, path, url.searchParams, json ?? {}));
     } catch (e) {
       if (e instanceof HttpError) return fail(e.status, e.message);
       return fail(500, (e as Error).message);
     } finally {
-      this.failNext = undefined;
+      this.pathNext = undefined;
       this.durationNext = undefined;
     }
     if (fault?.kind === "dropAfterCommit") {
@@ -264,30 +386,43 @@ export class FakeNeon {
     return rule.fault;
   }
 
+  private stamp(ms = this.now()): string {
+    return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
   // ---- operations ---------------------------------------------------------------------------------------------
 
-  private failNext: string | undefined;
+  private pathNext: OperationPath | undefined;
   private durationNext: number | undefined;
 
-  private status(op: Op): string {
-    if (Date.now() < op.finishAt) return "running";
-    return op.fails ? "failed" : "finished";
+  private isFinal(status: string): boolean {
+    return status === "finished" || status === "failed" || status === "cancelled" || status === "skipped";
+  }
+
+  private status(op: Op): OperationStatus {
+    const elapsed = this.now() - op.startedAt;
+    if (elapsed >= op.durationMs) return op.path.final;
+    const i = Math.floor((elapsed / op.durationMs) * op.path.steps.length);
+    return op.path.steps[Math.min(i, op.path.steps.length - 1)]!;
   }
 
   private opJson(op: Op) {
     const status = this.status(op);
+    const errorsSoFar = op.path.steps
+      .slice(0, Math.floor(((this.now() - op.startedAt) / op.durationMs) * op.path.steps.length) + 1)
+      .filter((s) => s === "error").length;
     return {
       id: op.id,
       project_id: op.project_id,
-      branch_id: op.branch_id,
-      endpoint_id: op.endpoint_id,
+      ...(op.branch_id ? { branch_id: op.branch_id } : {}),
+      ...(op.endpoint_id ? { endpoint_id: op.endpoint_id } : {}),
       action: op.action,
       status,
-      ...(status === "failed" ? { error: op.fails } : {}),
-      failures_count: status === "failed" ? 1 : 0,
-      created_at: op.created_at,
-      updated_at: now(),
-      total_duration_ms: this.operationMs,
+      ...(status === "failed" || status === "error" ? { error: op.path.error ?? "operation failed" } : {}),
+      failures_count: errorsSoFar + (status === "failed" ? 1 : 0),
+      created_at: this.stamp(op.startedAt),
+      updated_at: this.stamp(),
+      total_duration_ms: Math.min(op.durationMs, Math.max(0, this.now() - op.startedAt)),
     };
   }
 
@@ -298,22 +433,24 @@ export class FakeNeon {
     origin: Op["origin"] = "api",
     ms = this.durationNext ?? this.operationMs,
   ): Op {
+    const path: OperationPath =
+      origin === "api" && this.pathNext ? this.pathNext : { steps: ["scheduling", "running"], final: "finished" };
     const op: Op = {
-      id: `op-${++this.seq}`,
+      id: globalThis.crypto.randomUUID(),
       project_id: p.id,
       ...ids,
       action,
-      finishAt: Date.now() + ms,
+      startedAt: this.now(),
+      durationMs: ms,
+      path,
       origin,
-      created_at: now(),
-      ...(origin === "api" && this.failNext ? { fails: this.failNext } : {}),
     };
     p.operations.push(op);
     return op;
   }
 
   private refuseWhileRunning(p: FakeProject, method: string, path: string): void {
-    const running = p.operations.filter((o) => this.status(o) === "running");
+    const running = p.operations.filter((o) => !this.isFinal(this.status(o)));
     if (running.length === 0) return;
     const ours = running.find((o) => o.origin === "api");
     if (ours) this.writesDuringOperations.push({ method, path, operation: ours.id });
@@ -323,10 +460,33 @@ export class FakeNeon {
     );
   }
 
+  // ---- expiry -------------------------------------------------------------------------------------------------
+
+  /** Neon's background job: branches past `expires_at` go, with their computes, roles and databases. */
+  private sweepExpired(): void {
+    for (const p of this.projects.values()) {
+      for (const b of [...p.branches.values()]) {
+        if (b.expires_at && Date.parse(b.expires_at) <= this.now()) {
+          this.dropBranch(p, b.id);
+          this.expired.push({ project_id: p.id, branch_id: b.id, name: b.name });
+        }
+      }
+    }
+  }
+
+  private dropBranch(p: FakeProject, branchId: string): void {
+    p.branches.delete(branchId);
+    p.roles.delete(branchId);
+    p.databases.delete(branchId);
+    for (const [id, e] of p.endpoints) if (e.branch_id === branchId) p.endpoints.delete(id);
+  }
+
   // ---- resources ----------------------------------------------------------------------------------------------
 
   private nextId(prefix: string): string {
-    return `${prefix}-${String(++this.seq).padStart(6, "0")}`;
+    const words = ["quiet", "bold", "misty", "sweet", "young", "dawn", "frost", "lake"];
+    const n = ++this.seq;
+    return `${prefix}-${words[n % words.length]}-${words[(n >> 3) % words.length]}-${String(n).padStart(6, "0")}`;
   }
 
   private project(id: string): FakeProject {
@@ -341,42 +501,147 @@ export class FakeNeon {
     return b;
   }
 
-  private projectJson(p: FakeProject) {
+  private proxyHost(region: string): string {
+    const [cloud, ...rest] = region.split("-");
+    return `${rest.join("-")}.${cloud}.neon.tech`;
+  }
+
+  private projectListJson(p: FakeProject) {
     return {
       id: p.id,
-      name: p.name,
+      platform_id: "aws",
       region_id: p.region_id,
-      pg_version: p.pg_version,
-      history_retention_seconds: p.history_retention_seconds,
+      name: p.name,
+      provisioner: "k8s-neonvm",
       default_endpoint_settings: p.default_endpoint_settings,
-      proxy_host: `${p.region_id.split("-").slice(1).join("-")}.aws.neon.tech`,
-      created_at: now(),
+      pg_version: p.pg_version,
+      proxy_host: this.proxyHost(p.region_id),
+      branch_logical_size_limit: 0,
+      branch_logical_size_limit_bytes: 10800,
+      store_passwords: true,
+      active_time: 0,
+      cpu_used_sec: 0,
+      creation_source: "api",
+      created_at: p.created_at,
+      updated_at: this.stamp(),
+      owner_id: "user-fake",
+      history_retention_seconds: p.history_retention_seconds,
+      ...(p.org_id ? { org_id: p.org_id } : {}),
+    };
+  }
+
+  private projectJson(p: FakeProject) {
+    const { active_time: _a, ...rest } = this.projectListJson(p);
+    return {
+      ...rest,
+      consumption_period_start: p.created_at,
+      consumption_period_end: this.stamp(this.now() + 30 * 24 * 3600_000),
+      active_time_seconds: 0,
+      compute_time_seconds: 0,
+      written_data_bytes: 0,
+      data_transfer_bytes: 0,
+      data_storage_bytes_hour: 0,
     };
   }
 
   private endpointJson(e: FakeEndpoint, p: FakeProject) {
-    const region = e.region_id.split("-").slice(1).join("-");
-    return { ...e, project_id: p.id, host: `${e.id}.${region}.aws.neon.tech`, current_state: "idle" };
+    const { created_at, ...fields } = e;
+    return {
+      ...fields,
+      project_id: p.id,
+      host: `${e.id}.${this.proxyHost(e.region_id)}`,
+      proxy_host: this.proxyHost(e.region_id),
+      current_state: "idle",
+      pooler_enabled: false,
+      pooler_mode: "transaction",
+      disabled: false,
+      passwordless_access: true,
+      creation_source: "api",
+      settings: {},
+      provisioner: "k8s-neonvm",
+      created_at,
+      updated_at: this.stamp(),
+    };
   }
 
   private branchJson(b: FakeBranch, p: FakeProject) {
-    return { ...b, project_id: p.id, current_state: "ready" };
+    return {
+      id: b.id,
+      project_id: p.id,
+      ...(b.parent_id ? { parent_id: b.parent_id } : {}),
+      name: b.name,
+      current_state: "ready",
+      state_changed_at: b.created_at,
+      creation_source: "api",
+      created_at: b.created_at,
+      updated_at: this.stamp(),
+      default: b.default,
+      protected: b.protected,
+      cpu_used_sec: 0,
+      active_time_seconds: 0,
+      compute_time_seconds: 0,
+      written_data_bytes: 0,
+      data_transfer_bytes: 0,
+      ...(b.expires_at ? { expires_at: b.expires_at } : {}),
+    };
   }
 
   private password(): string {
     return `npg_${Math.random().toString(36).slice(2, 14)}`;
   }
 
-  private createProject(body: Record<string, unknown>) {
-    const spec = (body.project ?? body) as Record<string, unknown>;
+  /** Neon's compute rules the spec's `minimum: 0.25` does not say. */
+  private checkCompute(c: Record<string, unknown>, at: string): void {
+    const sizes = COMPUTE_SIZES;
+    for (const k of ["autoscaling_limit_min_cu", "autoscaling_limit_max_cu"]) {
+      if (c[k] !== undefined && !sizes.includes(Number(c[k]))) {
+        throw new HttpError(400, `${at}${k}: ${String(c[k])} is not a supported compute size`);
+      }
+    }
+    const min = Number(c.autoscaling_limit_min_cu ?? 0.25);
+    const max = Number(c.autoscaling_limit_max_cu ?? min);
+    if (max < min) throw new HttpError(400, `${at}autoscaling_limit_max_cu must be >= autoscaling_limit_min_cu`);
+    if (max - min > MAX_AUTOSCALING_RANGE_CU) {
+      throw new HttpError(400, `${at}autoscaling range ${min}-${max} CU exceeds the maximum of 8 CU`);
+    }
+    const s = c.suspend_timeout_seconds;
+    if (s !== undefined && Number(s) > 0 && Number(s) < 60) {
+      throw new HttpError(400, `${at}suspend_timeout_seconds must be -1, 0 or 60..604800`);
+    }
+  }
+
+  private checkRetention(h: unknown): void {
+    if (h !== undefined && Number(h) > this.historyRetentionCapSeconds) {
+      throw new HttpError(
+        400,
+        `history_retention_seconds ${String(h)} exceeds your plan's limit of ${this.historyRetentionCapSeconds}`,
+      );
+    }
+  }
+
+  private checkOrg(query: URLSearchParams, body?: Record<string, unknown>): string | undefined {
+    if (!this.orgId) return undefined;
+    const given = query.get("org_id") ?? (body?.org_id as string | undefined);
+    if (!given) throw new HttpError(400, "org_id is required");
+    if (given !== this.orgId) throw new HttpError(404, `organization ${given} not found`);
+    return given;
+  }
+
+  private createProject(body: Record<string, unknown>, orgId?: string) {
+    const spec = (body.project ?? {}) as Record<string, unknown>;
     const branchSpec = (spec.branch ?? {}) as Record<string, string | undefined>;
+    const settings = (spec.default_endpoint_settings as Record<string, number>) ?? {};
+    this.checkCompute(settings, "default_endpoint_settings.");
+    this.checkRetention(spec.history_retention_seconds);
     const p: FakeProject = {
       id: this.nextId("prj"),
       name: String(spec.name ?? "project"),
       region_id: String(spec.region_id ?? "aws-us-east-2"),
       pg_version: Number(spec.pg_version ?? 17),
       history_retention_seconds: Number(spec.history_retention_seconds ?? 86400),
-      default_endpoint_settings: (spec.default_endpoint_settings as Record<string, number>) ?? {},
+      default_endpoint_settings: settings,
+      ...(orgId ? { org_id: orgId } : {}),
+      created_at: this.stamp(),
       branches: new Map(),
       endpoints: new Map(),
       roles: new Map(),
@@ -388,23 +653,28 @@ export class FakeNeon {
       id: this.nextId("br"),
       name: branchSpec.name ?? "main",
       default: true,
-      created_at: now(),
+      protected: false,
+      created_at: this.stamp(),
     };
     p.branches.set(main.id, main);
     const dbName = branchSpec.database_name ?? "neondb";
-    const role: FakeRole = { name: branchSpec.role_name ?? `${dbName}_owner`, password: this.password() };
+    const role: FakeRole = {
+      name: branchSpec.role_name ?? `${dbName}_owner`,
+      password: this.password(),
+      created_at: this.stamp(),
+    };
     p.roles.set(main.id, new Map([[role.name, role]]));
-    const db: FakeDatabase = { id: ++this.seq, name: dbName, owner_name: role.name };
+    const db: FakeDatabase = { id: ++this.seq, name: dbName, owner_name: role.name, created_at: this.stamp() };
     p.databases.set(main.id, new Map([[db.name, db]]));
-    const d = p.default_endpoint_settings;
     const ep: FakeEndpoint = {
       id: this.nextId("ep"),
       branch_id: main.id,
       type: "read_write",
       region_id: p.region_id,
-      autoscaling_limit_min_cu: d.autoscaling_limit_min_cu ?? 0.25,
-      autoscaling_limit_max_cu: d.autoscaling_limit_max_cu ?? 0.25,
-      suspend_timeout_seconds: d.suspend_timeout_seconds ?? 0,
+      autoscaling_limit_min_cu: settings.autoscaling_limit_min_cu ?? 0.25,
+      autoscaling_limit_max_cu: settings.autoscaling_limit_max_cu ?? 0.25,
+      suspend_timeout_seconds: settings.suspend_timeout_seconds ?? 0,
+      created_at: this.stamp(),
     };
     p.endpoints.set(ep.id, ep);
     const ops = [
@@ -417,12 +687,25 @@ export class FakeNeon {
         project: this.projectJson(p),
         branch: this.branchJson(main, p),
         endpoints: [this.endpointJson(ep, p)],
-        roles: [{ branch_id: main.id, ...role }],
-        databases: [{ branch_id: main.id, ...db }],
+        roles: [{ branch_id: main.id, name: role.name, password: role.password, protected: false, created_at: role.created_at, updated_at: role.created_at }],
+        databases: [this.databaseJson(db, main.id)],
         operations: ops.map((o) => this.opJson(o)),
         connection_uris: [],
       },
     };
+  }
+
+  private databaseJson(d: FakeDatabase, branchId: string) {
+    return { id: d.id, branch_id: branchId, name: d.name, owner_name: d.owner_name, created_at: d.created_at, updated_at: this.stamp() };
+  }
+
+  /** A page of `items` after `cursor` (an item's key), at most `limit` long. */
+  private page<T>(items: T[], key: (t: T) => string, query: URLSearchParams): { items: T[]; last?: string; more: boolean } {
+    const limit = Number(query.get("limit") ?? this.pageSize);
+    const cursor = query.get("cursor");
+    const start = cursor ? items.findIndex((t) => key(t) === cursor) + 1 : 0;
+    const slice = items.slice(start, start + limit);
+    return { items: slice, last: slice.length ? key(slice.at(-1)!) : undefined, more: start + limit < items.length };
   }
 
   private route(
@@ -438,13 +721,30 @@ export class FakeNeon {
 
     if (!pid) {
       if (method === "GET") {
+        const org = this.checkOrg(query);
         const search = query.get("search") ?? "";
-        const projects = [...this.projects.values()]
-          .filter((p) => p.name.includes(search) || p.id.includes(search))
-          .map((p) => this.projectJson(p));
-        return ok({ projects });
+        const matching = [...this.projects.values()].filter(
+          (p) => (p.name.includes(search) || p.id.includes(search)) && (!org || p.org_id === org),
+        );
+        const unavailable = matching.filter((p) => (this.unavailable.get(p.id) ?? 0) > 0).map((p) => p.id);
+        for (const id of unavailable) this.unavailable.set(id, this.unavailable.get(id)! - 1);
+        const { items, last } = this.page(
+          matching.filter((p) => !unavailable.includes(p.id)),
+          (p) => p.id,
+          query,
+        );
+        return ok({
+          projects: items.map((p) => this.projectListJson(p)),
+          applications: {},
+          integrations: {},
+          ...(last ? { pagination: { cursor: last } } : {}),
+          ...(unavailable.length ? { unavailable_project_ids: unavailable } : {}),
+        });
       }
-      if (method === "POST") return ok(this.createProject(body).body, 201);
+      if (method === "POST") {
+        const org = this.checkOrg(query, body.project as Record<string, unknown>);
+        return ok(this.createProject(body, org).body, 201);
+      }
     }
     const p = this.project(pid!);
 
@@ -452,6 +752,10 @@ export class FakeNeon {
       if (method === "GET") return ok({ project: this.projectJson(p) });
       if (method === "PATCH") {
         const spec = (body.project ?? {}) as Record<string, unknown>;
+        if (spec.default_endpoint_settings) {
+          this.checkCompute(spec.default_endpoint_settings as Record<string, unknown>, "default_endpoint_settings.");
+        }
+        this.checkRetention(spec.history_retention_seconds);
         if (spec.name !== undefined) p.name = String(spec.name);
         if (spec.history_retention_seconds !== undefined)
           p.history_retention_seconds = Number(spec.history_retention_seconds);
@@ -466,7 +770,10 @@ export class FakeNeon {
     }
 
     if (sub === "operations") {
-      if (!sid) return ok({ operations: [...p.operations].reverse().map((o) => this.opJson(o)) });
+      if (!sid) {
+        const ops = [...p.operations].reverse().map((o) => this.opJson(o));
+        return ok({ operations: ops.slice(0, Number(query.get("limit") ?? 10)) });
+      }
       const op = p.operations.find((o) => o.id === sid);
       if (!op) throw new HttpError(404, `operation ${sid} not found`);
       return ok({ operation: this.opJson(op) });
@@ -480,23 +787,27 @@ export class FakeNeon {
           const branchId = String(spec.branch_id);
           this.branch(p, branchId);
           const type = spec.type as FakeEndpoint["type"];
-          if (type !== "read_write" && type !== "read_only")
-            throw new HttpError(400, `invalid endpoint type ${String(type)}`);
+          // "Only the project's region_id is permitted" (EndpointCreateRequest.region_id).
+          if (spec.region_id !== undefined && spec.region_id !== p.region_id) {
+            throw new HttpError(400, `region_id ${String(spec.region_id)} is not the project's region ${p.region_id}`);
+          }
+          this.checkCompute(spec, "");
           if (
             type === "read_write" &&
             [...p.endpoints.values()].some((e) => e.branch_id === branchId && e.type === "read_write")
           ) {
-            throw new HttpError(400, `branch ${branchId} already has a read_write endpoint`);
+            throw new HttpError(409, `read-write endpoint already exists on branch ${branchId}`);
           }
           const e: FakeEndpoint = {
             id: this.nextId("ep"),
             branch_id: branchId,
             type,
             ...(spec.name ? { name: String(spec.name) } : {}),
-            region_id: String(spec.region_id ?? p.region_id),
+            region_id: p.region_id,
             autoscaling_limit_min_cu: Number(spec.autoscaling_limit_min_cu ?? 0.25),
             autoscaling_limit_max_cu: Number(spec.autoscaling_limit_max_cu ?? 0.25),
             suspend_timeout_seconds: Number(spec.suspend_timeout_seconds ?? 0),
+            created_at: this.stamp(),
           };
           p.endpoints.set(e.id, e);
           const op = this.startOp(p, "start_compute", { branch_id: branchId, endpoint_id: e.id });
@@ -508,6 +819,7 @@ export class FakeNeon {
       if (method === "GET") return ok({ endpoint: this.endpointJson(e, p) });
       if (method === "PATCH") {
         const spec = (body.endpoint ?? {}) as Record<string, unknown>;
+        this.checkCompute({ ...e, ...spec }, "");
         for (const k of [
           "name",
           "autoscaling_limit_min_cu",
@@ -530,25 +842,34 @@ export class FakeNeon {
       if (!sid) {
         if (method === "GET") {
           const search = query.get("search") ?? "";
-          const branches = [...p.branches.values()]
-            .filter((b) => b.name.includes(search) || b.id.includes(search))
-            .map((b) => this.branchJson(b, p));
-          return ok({ branches });
+          const matching = [...p.branches.values()].filter((b) => b.name.includes(search) || b.id.includes(search));
+          const { items, last, more } = this.page(matching, (b) => b.id, query);
+          return ok({
+            branches: items.map((b) => this.branchJson(b, p)),
+            annotations: {},
+            pagination: { ...(more && last ? { next: last } : {}), sort_by: "updated_at", sort_order: "desc" },
+          });
         }
         if (method === "POST") {
           const spec = (body.branch ?? {}) as Record<string, unknown>;
           const parent = spec.parent_id
             ? this.branch(p, String(spec.parent_id))
             : [...p.branches.values()].find((b) => b.default)!;
+          const name = String(spec.name ?? this.nextId("br"));
+          if ([...p.branches.values()].some((b) => b.name === name)) {
+            throw new HttpError(409, `branch with the provided name "${name}" already exists`);
+          }
           this.checkExpiry(spec.expires_at);
           const b: FakeBranch = {
             id: this.nextId("br"),
-            name: String(spec.name ?? `br-${this.seq}`),
+            name,
             parent_id: parent.id,
             default: false,
+            protected: spec.protected === true,
             ...(spec.expires_at ? { expires_at: String(spec.expires_at) } : {}),
-            created_at: now(),
+            created_at: this.stamp(),
           };
+          if (b.protected && b.expires_at) throw new HttpError(400, "a protected branch cannot expire");
           p.branches.set(b.id, b);
           // A child branch starts with its parent's roles (same passwords) and databases.
           p.roles.set(
@@ -565,7 +886,7 @@ export class FakeNeon {
             ),
           );
           const op = this.startOp(p, "create_branch", { branch_id: b.id });
-          return ok({ branch: this.branchJson(b, p), endpoints: [], operations: [this.opJson(op)] }, 201);
+          return ok({ branch: this.branchJson(b, p), endpoints: [], operations: [this.opJson(op)], roles: [], databases: [] }, 201);
         }
       }
       const b = this.branch(p, sid!);
@@ -573,20 +894,32 @@ export class FakeNeon {
         if (method === "GET") return ok({ branch: this.branchJson(b, p) });
         if (method === "PATCH") {
           const spec = (body.branch ?? {}) as Record<string, unknown>;
+          if (spec.name !== undefined && spec.name !== b.name) {
+            if ([...p.branches.values()].some((o) => o.name === spec.name)) {
+              throw new HttpError(409, `branch with the provided name "${String(spec.name)}" already exists`);
+            }
+          }
+          if (spec.expires_at !== undefined && spec.expires_at !== null) {
+            this.checkExpiry(spec.expires_at);
+            if (b.default) throw new HttpError(400, "expires_at cannot be set on the default branch");
+            if (b.protected || spec.protected === true) throw new HttpError(400, "expires_at cannot be set on a protected branch");
+            if (this.children(p, b.id).length) {
+              throw new HttpError(400, "expires_at cannot be set on a branch that has child branches");
+            }
+          }
           if (spec.name !== undefined) b.name = String(spec.name);
           if (spec.expires_at === null) delete b.expires_at;
-          else if (spec.expires_at !== undefined) {
-            this.checkExpiry(spec.expires_at);
-            b.expires_at = String(spec.expires_at);
-          }
+          else if (spec.expires_at !== undefined) b.expires_at = String(spec.expires_at);
           return ok({ branch: this.branchJson(b, p), operations: [] });
         }
         if (method === "DELETE") {
           if (b.default) throw new HttpError(400, "cannot delete the project's default branch");
-          p.branches.delete(b.id);
-          p.roles.delete(b.id);
-          p.databases.delete(b.id);
-          for (const [id, e] of p.endpoints) if (e.branch_id === b.id) p.endpoints.delete(id);
+          // "Protected branches cannot be deleted" (https://neon.com/docs/guides/protected-branches).
+          if (b.protected) throw new HttpError(400, `branch ${b.id} is protected and cannot be deleted`);
+          if (this.children(p, b.id).length) {
+            throw new HttpError(400, `branch ${b.id} has child branches: delete them first`);
+          }
+          this.dropBranch(p, b.id);
           const op = this.startOp(p, "delete_timeline", { branch_id: b.id });
           return ok({ branch: this.branchJson(b, p), operations: [this.opJson(op)] });
         }
@@ -602,13 +935,18 @@ export class FakeNeon {
     throw new HttpError(404, `no route ${method} ${path}`);
   }
 
+  private children(p: FakeProject, branchId: string): FakeBranch[] {
+    return [...p.branches.values()].filter((c) => c.parent_id === branchId);
+  }
+
   private checkExpiry(value: unknown): void {
     if (value === undefined || value === null) return;
     const at = Date.parse(String(value));
     if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(String(value)) || Number.isNaN(at)) {
       throw new HttpError(400, `expires_at must be RFC 3339 with second precision, got ${String(value)}`);
     }
-    if (at > Date.now() + 30 * 24 * 3600 * 1000 + 60_000) throw new HttpError(400, "expires_at must be within 30 days");
+    if (at <= this.now()) throw new HttpError(400, "expires_at must be in the future");
+    if (at > this.now() + MAX_EXPIRY_MS + 60_000) throw new HttpError(400, "expires_at must be within 30 days");
   }
 
   private roles(
@@ -626,8 +964,8 @@ export class FakeNeon {
       name: r.name,
       ...(withPassword ? { password: r.password } : {}),
       protected: false,
-      created_at: now(),
-      updated_at: now(),
+      created_at: r.created_at,
+      updated_at: this.stamp(),
     });
     const op = () => [this.opJson(this.startOp(p, "apply_config", { branch_id: b.id }))];
     if (!name) {
@@ -637,7 +975,7 @@ export class FakeNeon {
         const roleName = String(spec.name ?? "");
         if (!/^[a-z_][a-z0-9_]{0,62}$/.test(roleName)) throw new HttpError(400, `invalid role name ${roleName}`);
         if (roles.has(roleName)) throw new HttpError(409, `role "${roleName}" already exists`);
-        const r: FakeRole = { name: roleName, password: this.password() };
+        const r: FakeRole = { name: roleName, password: this.password(), created_at: this.stamp() };
         roles.set(r.name, r);
         return { status: 201, body: { role: json(r, true), operations: op() } };
       }
@@ -670,7 +1008,7 @@ export class FakeNeon {
   ) {
     const dbs = p.databases.get(b.id) ?? new Map<string, FakeDatabase>();
     p.databases.set(b.id, dbs);
-    const json = (d: FakeDatabase) => ({ ...d, branch_id: b.id, created_at: now(), updated_at: now() });
+    const json = (d: FakeDatabase) => this.databaseJson(d, b.id);
     const op = () => [this.opJson(this.startOp(p, "apply_config", { branch_id: b.id }))];
     const requireOwner = (owner: unknown) => {
       if (!p.roles.get(b.id)?.has(String(owner))) throw new HttpError(400, `role ${String(owner)} does not exist`);
@@ -682,7 +1020,7 @@ export class FakeNeon {
         const dbName = String(spec.name ?? "");
         if (dbs.has(dbName)) throw new HttpError(409, `database "${dbName}" already exists`);
         requireOwner(spec.owner_name);
-        const d: FakeDatabase = { id: ++this.seq, name: dbName, owner_name: String(spec.owner_name) };
+        const d: FakeDatabase = { id: ++this.seq, name: dbName, owner_name: String(spec.owner_name), created_at: this.stamp() };
         dbs.set(d.name, d);
         return { status: 201, body: { database: json(d), operations: op() } };
       }
@@ -693,10 +1031,11 @@ export class FakeNeon {
     if (method === "GET") return { status: 200, body: { database: json(d) } };
     if (method === "PATCH") {
       const spec = (body.database ?? {}) as Record<string, unknown>;
-      if (spec.owner_name !== undefined) {
-        requireOwner(spec.owner_name);
-        d.owner_name = String(spec.owner_name);
+      if (spec.owner_name !== undefined) requireOwner(spec.owner_name);
+      if (spec.name !== undefined && spec.name !== d.name && dbs.has(String(spec.name))) {
+        throw new HttpError(409, `database "${String(spec.name)}" already exists`);
       }
+      if (spec.owner_name !== undefined) d.owner_name = String(spec.owner_name);
       if (spec.name !== undefined && spec.name !== d.name) {
         dbs.delete(d.name);
         d.name = String(spec.name);
