@@ -891,7 +891,10 @@ export class FakeNeon {
       }
       const b = this.branch(p, sid!);
       if (!sub2) {
-        if (method === "GET") return ok({ branch: this.branchJson(b, p) });
+        if (method === "GET") {
+          // A branch's annotation is always there (AnnotationResponse), empty unless someone annotated it.
+          return ok({ branch: this.branchJson(b, p), annotation: { object: { type: "console/branch", id: b.id }, value: {} } });
+        }
         if (method === "PATCH") {
           const spec = (body.branch ?? {}) as Record<string, unknown>;
           if (spec.name !== undefined && spec.name !== b.name) {
