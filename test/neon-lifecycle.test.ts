@@ -47,27 +47,27 @@ afterEach(async () => {
 
 // The declared outputs of each resource class in infra/neon/resources.ts (unknown to dependents in a preview).
 const project = (o: EngineLifecycleOptions = {}) =>
-  new EngineLifecycle<ProjectInputs & Record<string, unknown>>(projectProvider, {
+  new EngineLifecycle<ProjectInputs>(projectProvider, {
     name: "project",
     outputs: ["project_id", "default_branch_id", "proxy_host"],
     ...o,
   });
 const branch = (o: EngineLifecycleOptions = {}) =>
-  new EngineLifecycle<BranchInputs & Record<string, unknown>>(branchProvider, {
+  new EngineLifecycle<BranchInputs>(branchProvider, {
     name: "branch",
     outputs: ["branch_id"],
     ...o,
   });
 const endpoint = (o: EngineLifecycleOptions = {}) =>
-  new EngineLifecycle<EndpointInputs & Record<string, unknown>>(endpointProvider, {
+  new EngineLifecycle<EndpointInputs>(endpointProvider, {
     name: "endpoint",
     outputs: ["endpoint_id", "host"],
     ...o,
   });
 const role = (o: EngineLifecycleOptions = {}) =>
-  new EngineLifecycle<RoleInputs & Record<string, unknown>>(roleProvider, { name: "role", outputs: ["password"], ...o });
+  new EngineLifecycle<RoleInputs>(roleProvider, { name: "role", outputs: ["password"], ...o });
 const database = (o: EngineLifecycleOptions = {}) =>
-  new EngineLifecycle<DatabaseInputs & Record<string, unknown>>(databaseProvider, {
+  new EngineLifecycle<DatabaseInputs>(databaseProvider, {
     name: "database",
     outputs: ["database_id"],
     ...o,
@@ -256,7 +256,7 @@ describe("Branch (preview stacks)", () => {
     const dev = fake.seedProject("mauntic-dev", { databaseName: "mauntic", roleName: "mauntic_dev_migrator" });
     return { id: dev.id, main: [...dev.branches.values()][0]!.id };
   }
-  const prInputs = (dev: { id: string; main: string }, over: Partial<BranchInputs> = {}): BranchInputs & Record<string, unknown> => ({
+  const prInputs = (dev: { id: string; main: string }, over: Partial<BranchInputs> = {}): BranchInputs => ({
     project_id: dev.id,
     name: "mauntic-pr-42",
     parent_id: dev.main,

@@ -178,6 +178,11 @@ export const stackConfigSchema = z
       historyRetentionSeconds: z.number().int().min(0).max(2592000),
       primary: compute,
       replica: compute.extend({ enabled: z.boolean() }),
+      /** The Neon organization (org-...), needed with a personal API key; an organization API key implies it. */
+      orgId: z
+        .string()
+        .regex(/^[a-z0-9-]{1,60}$/, "is not a Neon organization id (allowed: lowercase letters, digits and '-', e.g. org-...)")
+        .optional(),
     }),
     kv: z.strictObject({
       namespaces: z.record(name, z.strictObject({ boundTo: z.array(name).min(1) })),

@@ -89,6 +89,8 @@ export class NeonDatabase extends pulumi.ComponentResource {
           default_endpoint_settings: computeSettings(neon.primary),
           // Neon's defaults would be neondb / neondb_owner: name them ours so the Role and Database adopt them.
           branch: { name: "main", role_name: cloudName(stack, "pgRole", MIGRATOR), database_name: neon.databaseName },
+          // A personal API key must name the organization (neon.orgId); an organization key implies it.
+          ...(neon.orgId ? { org_id: neon.orgId } : {}),
         },
         child,
       );

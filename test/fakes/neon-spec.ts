@@ -18,6 +18,10 @@ export const NEON_OPENAPI_FILE = require.resolve("@neondatabase/api-client/publi
 
 type Schema = Record<string, unknown>;
 
+/** The operations the Neon providers call (projects, branches, endpoints, roles, databases, operations). */
+const PROVIDER_OPERATIONS =
+  /^(list|create|get|update|delete)Project(s|Branch(es|Endpoints|Roles?|Databases?)?|Endpoints?|Operations?)?$|^resetProjectBranchRolePassword$/;
+
 export interface SpecRequest {
   method: string;
   /** Below /api/v2, e.g. /projects/p-1/branches. */
@@ -41,12 +45,21 @@ export class NeonSpec {
       quick: true,
       strict: false,
       validate: true,
+      // ajv's code optimizer doubles the compile time of these large schemas; validation speed is not what tests wait on.
+      ajvOpts: { code: { optimize: false } },
       customizeAjv: (ajv) => {
         addFormats(ajv);
         return ajv;
       },
     });
     await api.init();
+    // Compile the operations the providers call now, not inside a test's first request (where a slow compile on a
+    // busy machine would read as a Neon timeout).
+    for (const op of api.getOperations()) {
+      if (!op.operationId || !PROVIDER_OPERATIONS.test(op.operationId)) continue;
+      api.validator.getRequestValidatorsForOperation(op.operationId);
+      api.validator.getStatusBasedResponseValidatorForOperation(op.operationId);
+    }
     return new NeonSpec(api, doc);
   }
 

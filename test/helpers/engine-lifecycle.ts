@@ -112,7 +112,8 @@ const withoutProvider = (m: Record<string, unknown>) => {
   return rest;
 };
 
-export class EngineLifecycle<I extends Record<string, unknown>> {
+// `object`, not `Record<string, unknown>`: interfaces (which have no index signature) are inputs too.
+export class EngineLifecycle<I extends object> {
   readonly calls: string[] = [];
   /** Old resources a create-before-delete replacement left for `deletePending()` (the end of the deployment). */
   readonly pendingDeletes: PendingDelete[] = [];
