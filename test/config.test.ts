@@ -129,6 +129,7 @@ const cases: { name: string; mutate: (c: Record<string, any>) => void; path: str
     mutate: (c) => (c[ns("neon")].primary.suspendTimeoutSeconds = 30),
     path: "neon.primary.suspendTimeoutSeconds",
   },
+  { name: "Neon org id not an id", mutate: (c) => (c[ns("neon")].orgId = "Org_Mauntic"), path: "neon.orgId" },
   {
     name: "negative history retention",
     mutate: (c) => (c[ns("neon")].historyRetentionSeconds = -1),

@@ -51,8 +51,8 @@ export type Fault =
   | { kind: "slow"; ms: number }
   /** The operations this write starts end `failed`. */
   | { kind: "failOperations"; error?: string }
-  /** The operations this write starts take this path (e.g. through `error`, or cancelled). */
-  | { kind: "operationPath"; path: OperationPath }
+  /** The operations this write starts take this path (e.g. through `error`, or cancelled), over `ms` if given. */
+  | { kind: "operationPath"; path: OperationPath; ms?: number }
   /** The operations this write starts run for `ms` instead of `operationMs`. */
   | { kind: "slowOperations"; ms: number }
   /** Start an operation of Neon's own (not returned to anyone) on the project for `ms`, then handle the request. */
@@ -351,7 +351,8 @@ export class FakeNeon {
           : fault?.kind === "operationPath"
             ? fault.path
             : undefined;
-      this.durationNext = fault?.kind === "slowOperations" ? fault.ms : undefined;
+      this.durationNext =
+        fault?.kind === "slowOperations" || fault?.kind === "operationPath" ? fault.ms : undefined;
       ({ status, body } = this.route(method, path, url.searchParams, json ?? {}));
     } catch (e) {
       if (e instanceof HttpError) return fail(e.status, e.message);
