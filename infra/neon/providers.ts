@@ -452,7 +452,8 @@ export const branchProvider: Provider = {
     return { inputs: news, failures };
   },
   async diff(_id: string, olds: BranchOutputs, news: BranchInputs) {
-    // Branch names are unique in a project (Neon answers 409): the old branch must go before the new one is made.
+    // Branch names are unique in a project (409 "branch with the provided name already exists",
+    // neondatabase/create-branch-action#34): the old branch must go before the new one is made.
     return diffOf(olds as never, news as never, ["project_id", "parent_id"], ["name", "expires_at"], true);
   },
   async create(inputs: BranchInputs) {
@@ -568,7 +569,8 @@ export const endpointProvider: Provider = {
     return { inputs: news, failures };
   },
   async diff(_id: string, olds: EndpointOutputs, news: EndpointInputs) {
-    // A branch holds one read_write endpoint (Neon answers 409): its replacement must wait for the old one to go.
+    // A branch holds one read_write endpoint (Neon's 409 "read-write endpoint already exists", counted in
+    // neondatabase/neon-pkgs#307): its replacement must wait for the old one to go.
     return diffOf(
       olds as never,
       news as never,

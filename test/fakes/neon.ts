@@ -463,7 +463,10 @@ export class FakeNeon {
 
   // ---- expiry -------------------------------------------------------------------------------------------------
 
-  /** Neon's background job: branches past `expires_at` go, with their computes, roles and databases. */
+  /**
+   * Neon's background job: branches past `expires_at` go, with their computes, roles and databases ("scheduled to
+   * expire and be automatically deleted", BranchCreateRequest.expires_at in Neon's OpenAPI document).
+   */
   private sweepExpired(): void {
     for (const p of this.projects.values()) {
       for (const b of [...p.branches.values()]) {
@@ -857,6 +860,7 @@ export class FakeNeon {
             ? this.branch(p, String(spec.parent_id))
             : [...p.branches.values()].find((b) => b.default)!;
           const name = String(spec.name ?? this.nextId("br"));
+          // neondatabase/create-branch-action#34: "branch with the provided name ... already exists" (409).
           if ([...p.branches.values()].some((b) => b.name === name)) {
             throw new HttpError(409, `branch with the provided name "${name}" already exists`);
           }
