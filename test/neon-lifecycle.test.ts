@@ -145,6 +145,17 @@ describe("Project (dev and prod)", () => {
   test("create, a second up with nothing changed writes nothing, destroy removes it", async () => {
     const p = project();
     const kids = children();
+    // The first preview: the project's ids are unknown, every check takes them, nothing is written.
+    const planned = await p.preview(projectInputs());
+    expect(planned).toMatchObject({ op: "create", outs: { project_id: UNKNOWN, default_branch_id: UNKNOWN } });
+    expect(Object.values(await kids.preview(onProject(planned.outs))).map((r) => r.op)).toEqual([
+      "create",
+      "create",
+      "create",
+      "create",
+      "create",
+    ]);
+    expect(fake.requests).toEqual([]);
     const first = await p.up(projectInputs());
     expect(first.op).toBe("create");
     expect(await kids.up(onProject(first.outs))).toEqual({
