@@ -100,16 +100,14 @@ export function neonApiError(
  * retried as transient, never read as "absent".
  */
 export function unavailableProjectsError(what: string, ids: readonly string[]): NeonApiError {
-  const e = neonApiError({
+  return neonApiError({
     what,
     status: 200,
     code: "unavailable_project_ids",
     neonMessage: `Neon could not fetch projects ${ids.join(", ")} in time`,
-    requestId: "",
+    requestId: "n/a",
     retryable: true,
   });
-  e.message = `Neon API: ${what}: Neon could not fetch projects ${ids.join(", ")} in time (unavailable_project_ids)`;
-  return e;
 }
 
 export function isNeonApiError(e: unknown): e is NeonApiError {

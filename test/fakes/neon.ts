@@ -179,6 +179,8 @@ export class FakeNeon {
   orgId?: string;
   /** Default page sizes (Neon's project list default is 10). */
   pageSize = 10;
+  /** The base URL the client takes, once started. */
+  baseUrl?: string;
   private offsetMs = 0;
   private readonly unavailable = new Map<string, number>();
   private readonly faults: FaultRule[] = [];
@@ -198,7 +200,8 @@ export class FakeNeon {
       s.on("close", () => this.sockets.delete(s));
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/api/v2`;
+    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/api/v2`;
+    return this.baseUrl;
   }
 
   async stop(): Promise<void> {
