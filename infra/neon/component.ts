@@ -77,7 +77,9 @@ export class NeonDatabase extends pulumi.ComponentResource {
         },
         child,
       );
-      branchId = branch.branch_id;
+      // The id (= branch_id), not the output: in a preview of an update (every redeploy moves expires_at) the engine
+      // keeps the id known but hands back only inputs, so an output would reach the children as unknown.
+      branchId = branch.id;
     } else {
       const project = new Project(
         rn("project"),
