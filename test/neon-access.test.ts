@@ -7,7 +7,7 @@
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStackConfigFromFile } from "../infra/config/load";
-import { generatePassword, loginRoleProvider, type LoginRoleOutputs } from "../infra/neon/login-role";
+import { generatePassword, LOGIN_ROLE_TYPE, loginRoleProvider, type LoginRoleOutputs } from "../infra/neon/login-role";
 import { loadFixture } from "../migrations/fixture/load";
 import { usePostgres } from "../migrations/embedded";
 import {
@@ -21,6 +21,7 @@ import {
 import { grantsFromConfig, type GrantsSpec } from "../migrations/runner/grants-spec";
 import { migrate, RunFailed } from "../migrations/runner/runner";
 import { withClient } from "./helpers/db";
+import { EngineLifecycle, UNKNOWN } from "./helpers/engine-lifecycle";
 
 const pg = usePostgres({ beforeAll, afterAll });
 
@@ -130,70 +131,78 @@ describe("worker roles on Neon's role model", () => {
 });
 
 describe("the LoginRole provider as the engine drives it", () => {
-  it("create, no-op diff, rotation, replacement by name, refresh after an outside drop, delete", async () => {
+  it("preview with unknowns, create, same, rotation, replacement, refresh after an outside drop, destroy", async () => {
     const db = await neonDatabase(pg, "mauntic_dev_migrator");
     const admin = await pg.client(db.database);
+    const exists = async (name: string) =>
+      (await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [name])).rowCount === 1;
+    const login = (name: string, password: unknown) =>
+      withClient(urlAs(db.migratorUrl, name, String(password)), (c) => c.query("SELECT 1"));
     try {
       await loadFixture(db.migratorUrl);
-      const inputs = { admin_uri: db.migratorUrl, name: "mauntic_dev_lifecycle", password_version: 1 };
-      const p = loginRoleProvider;
-      const checked = await p.check!({} as never, inputs);
-      expect(checked.failures).toEqual([]);
-      const created = await p.create!(inputs);
-      const outs = created.outs as LoginRoleOutputs;
-      expect(outs.password).toMatch(/^[A-Za-z0-9]{32}$/);
-      const login = (password: string, name = inputs.name) =>
-        withClient(urlAs(db.migratorUrl, name, password), (c) => c.query("SELECT 1"));
-      await login(outs.password);
-
-      // A second up with nothing changed.
-      expect(await p.diff!(created.id, outs, inputs)).toMatchObject({ changes: false, replaces: [] });
-      // The migrator's password changed (reset by Neon): an update that only remembers the new URI.
-      const newMigrator = urlAs(db.migratorUrl, db.migrator, "a-reset-password");
-      expect(await p.diff!(created.id, outs, { ...inputs, admin_uri: newMigrator })).toMatchObject({
-        changes: true,
-        replaces: [],
+      type I = { admin_uri: string; name: string; password_version: number };
+      const h = new EngineLifecycle<I>(loginRoleProvider, {
+        name: "mauntic-dev-neon-role-crm",
+        type: LOGIN_ROLE_TYPE,
+        outputs: ["password"],
       });
+      const inputs: I = { admin_uri: db.migratorUrl, name: "mauntic_dev_lifecycle", password_version: 1 };
+
+      // A first preview: the migrator's URI is not known yet (its password comes from Neon during the up).
+      const preview = await h.preview({ ...inputs, admin_uri: UNKNOWN });
+      expect(preview).toMatchObject({ op: "create", outs: { password: UNKNOWN } });
+      expect(await exists(inputs.name)).toBe(false);
+
+      const created = await h.up(inputs);
+      expect(created.op).toBe("create");
+      expect(created.outs.password).toMatch(/^[A-Za-z0-9]{32}$/);
+      await login(inputs.name, created.outs.password);
+
+      // A second up with nothing changed: no write, the same password.
+      expect(await h.up(inputs)).toMatchObject({ op: "same", outs: { password: created.outs.password } });
+      // The migrator's password was reset by Neon: an update that only remembers the new URI.
+      const reset = urlAs(db.migratorUrl, db.migrator, "a-reset-password");
+      expect((await h.preview({ ...inputs, admin_uri: reset })).op).toBe("update");
+      // In a preview the URI may be unknown: an update at most, decided for real at `up`.
+      expect((await h.preview({ ...inputs, admin_uri: UNKNOWN })).op).toBe("update");
 
       // Rotation: password_version 2 is an update; the old password stops working at once.
       const rotated = { ...inputs, password_version: 2 };
-      expect(await p.diff!(created.id, outs, rotated)).toMatchObject({ changes: true, replaces: [] });
-      const updated = (await p.update!(created.id, outs, rotated)).outs as LoginRoleOutputs;
-      expect(updated.password).not.toBe(outs.password);
-      await login(updated.password);
-      await expect(login(outs.password)).rejects.toMatchObject({ code: "28P01" });
+      expect((await h.preview(rotated)).op).toBe("update");
+      const updated = await h.up(rotated);
+      expect(updated.op).toBe("update");
+      expect(updated.outs.password).not.toBe(created.outs.password);
+      await login(inputs.name, updated.outs.password);
+      await expect(login(inputs.name, created.outs.password)).rejects.toMatchObject({ code: "28P01" });
 
-      // Another name, or another database: replaced, the new one created before the old one is dropped.
-      expect(await p.diff!(created.id, updated, { ...rotated, name: "mauntic_dev_lifecycle2" })).toMatchObject({
-        changes: true,
-        replaces: ["name"],
-        deleteBeforeReplace: false,
-      });
-      expect(
-        await p.diff!(created.id, updated, { ...rotated, admin_uri: db.migratorUrl.replace(/\/[^/?]+(\?|$)/, "/other$1") }),
-      ).toMatchObject({ replaces: ["admin_uri"] });
-      // In a preview the URI may be unknown: an update at most, decided for real at `up`.
-      expect(
-        await p.diff!(created.id, updated, { ...rotated, admin_uri: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" }),
-      ).toMatchObject({ changes: true, replaces: [] });
+      // Another host: replaced, the old role dropped first (the same branch may answer on a new endpoint).
+      const elsewhere = await h.preview({ ...rotated, admin_uri: db.migratorUrl.replace("127.0.0.1", "localhost") });
+      expect(elsewhere).toMatchObject({ op: "replace", diff: { replaces: ["admin_uri"], deleteBeforeReplace: true } });
 
-      // The replacement is created while the old role still exists (create-before-delete)...
-      const next = await p.create!({ ...rotated, name: "mauntic_dev_lifecycle2" });
-      // ...and the old one, which holds grants, is dropped after, as the migrator (no superuser on Neon).
+      // Another name: the new role is created before the old one, which holds grants, is dropped.
       await migrate({
         databaseUrl: db.migratorUrl,
         grants: { schemas: ["crm"], roles: { [inputs.name]: { reads: ["crm"], writes: [] } } },
       });
-      expect((await p.read!(created.id, updated)).id).toBe(created.id);
-      await p.delete!(created.id, updated);
-      const left = await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [inputs.name]);
-      expect(left.rowCount).toBe(0);
-      await login((next.outs as LoginRoleOutputs).password, "mauntic_dev_lifecycle2");
+      const renamed = { ...rotated, name: "mauntic_dev_lifecycle2" };
+      const replaced = await h.up(renamed, { deferDelete: true });
+      expect(replaced.op).toBe("replace");
+      expect([await exists(inputs.name), await exists(renamed.name)]).toEqual([true, true]);
+      await h.deletePending();
+      // Dropped as the migrator, which on Neon is no superuser: its grants revoked first.
+      expect([await exists(inputs.name), await exists(renamed.name)]).toEqual([false, true]);
+      await login(renamed.name, replaced.outs.password);
 
-      // Dropped from outside: refresh sees it gone, and deleting what is gone is fine.
-      await admin.query("DROP ROLE mauntic_dev_lifecycle2");
-      expect(await p.read!(next.id, next.outs)).toEqual({});
-      await p.delete!(next.id, next.outs);
+      // Dropped from outside: refresh drops it from state; the next up creates it again.
+      await admin.query(`DROP ROLE ${renamed.name}`);
+      expect(await h.refresh()).toEqual({ gone: true });
+      expect(h.state).toBeUndefined();
+      expect((await h.up(renamed)).op).toBe("create");
+      expect(await exists(renamed.name)).toBe(true);
+
+      await h.destroy();
+      expect(await exists(renamed.name)).toBe(false);
+      expect(h.calls).toContain("delete");
     } finally {
       await admin.end();
     }
@@ -216,6 +225,15 @@ describe("the LoginRole provider as the engine drives it", () => {
     } finally {
       await admin.end();
     }
+  });
+
+  it("a database it cannot reach fails with where it tried, never the password", async () => {
+    const uri = "postgres://mauntic_dev_migrator:Sup3rSecretPw@127.0.0.1:1/mauntic";
+    const err = await loginRoleProvider.create!({ admin_uri: uri, name: "mauntic_dev_x", password_version: 1 }).catch(
+      (e: unknown) => e as Error,
+    );
+    expect(err.message).toMatch(/^create role mauntic_dev_x: cannot connect as mauntic_dev_migrator to 127\.0\.0\.1\/mauntic: /);
+    expect(err.message).not.toContain("Sup3rSecretPw");
   });
 
   it("check names bad inputs", async () => {

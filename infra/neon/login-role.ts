@@ -55,12 +55,15 @@ export function generatePassword(length = 32): string {
   }
 }
 
-/** Where a URI points (host, port, database): a change there is another database, so a new role. */
+/**
+ * The server a URI points at (host, port): roles live in a branch's cluster, not in one database, so only another
+ * host (another endpoint or branch) needs a new role; another database name on the same host is an update.
+ */
 function target(uri: string): string | undefined {
   if (uri === UNKNOWN) return undefined;
   try {
     const u = new URL(uri);
-    return `${u.hostname}:${u.port || "5432"}${u.pathname}`;
+    return `${u.hostname}:${u.port || "5432"}`;
   } catch {
     return undefined;
   }
@@ -85,7 +88,10 @@ async function withAdmin<T>(uri: string, what: string, fn: (c: Client) => Promis
     await client.connect();
   } catch (e) {
     const u = new URL(uri);
-    throw new Error(`${what}: cannot connect as ${decodeURIComponent(u.username)} to ${u.hostname}${u.pathname}: ${(e as Error).message}`);
+    // No password in the message. A preview branch past its TTL takes its roles with it: nothing is left to drop.
+    throw new Error(
+      `${what}: cannot connect as ${decodeURIComponent(u.username)} to ${u.hostname}${u.pathname}: ${(e as Error).message} (if that branch was deleted, its roles went with it: pulumi state delete the resource)`,
+    );
   }
   try {
     return await fn(client);
@@ -135,7 +141,9 @@ export const loginRoleProvider: pulumi.dynamic.ResourceProvider = {
     if (after !== undefined && before !== after) replaces.push("admin_uri");
     const changes =
       replaces.length > 0 || olds.password_version !== news.password_version || olds.admin_uri !== news.admin_uri;
-    return { changes, replaces, deleteBeforeReplace: false };
+    // Another host may still be the same branch (a replaced endpoint): create-before-delete would take the role
+    // over and then drop it. Dropping first is safe there and on a new branch alike. A new name never collides.
+    return { changes, replaces, deleteBeforeReplace: replaces.includes("admin_uri") };
   },
 
   async create(inputs: LoginRoleInputs) {
