@@ -229,9 +229,9 @@ describe("the LoginRole provider as the engine drives it", () => {
 
   it("a database it cannot reach fails with where it tried, never the password", async () => {
     const uri = "postgres://mauntic_dev_migrator:Sup3rSecretPw@127.0.0.1:1/mauntic";
-    const err = await loginRoleProvider.create!({ admin_uri: uri, name: "mauntic_dev_x", password_version: 1 }).catch(
-      (e: unknown) => e as Error,
-    );
+    const err = (await loginRoleProvider
+      .create!({ admin_uri: uri, name: "mauntic_dev_x", password_version: 1 })
+      .catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/^create role mauntic_dev_x: cannot connect as mauntic_dev_migrator to 127\.0\.0\.1\/mauntic: /);
     expect(err.message).not.toContain("Sup3rSecretPw");
   });
