@@ -78,8 +78,12 @@ export interface NeonBranchDb {
  * A database as a Neon project or branch has it: an API-made migrator that owns it, neon_superuser granted on it.
  * `migrator` names the role (it is reused when it exists, with a new password, as the Role provider adopts one).
  */
-export async function neonDatabase(pg: PgServer, migrator: string, opts: { template?: string } = {}): Promise<NeonBranchDb> {
-  const superUrl = await pg.newDatabase(opts.template ? { template: opts.template } : {});
+export async function neonDatabase(
+  pg: PgServer,
+  migrator: string,
+  opts: { template?: string; name?: string } = {},
+): Promise<NeonBranchDb> {
+  const superUrl = await pg.newDatabase(opts);
   const database = new URL(superUrl).pathname.slice(1);
   const admin = await pg.client(database);
   try {

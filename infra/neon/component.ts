@@ -12,14 +12,14 @@ import type { DatabaseConnection, RoleCredentials } from "./connection";
 import { MAX_BRANCH_TTL_SECONDS } from "./providers";
 import { Branch, Database, Endpoint, Project, Role } from "./resources";
 import { LoginRole } from "./login-role";
+import { MIGRATOR, migratorRoleName } from "./roles";
 import { poolerHost } from "./hosts";
 import { postgresUri } from "./uri";
 // Registers the offline engine's fake outputs for these types (inert unless the engine's mocks are active).
 import "./mocks";
 
 export const NEON_COMPONENT = "mauntic:neon:Database";
-/** Role names other than the workers'. */
-export const MIGRATOR = "migrator";
+export { MIGRATOR };
 
 export interface NeonDatabaseArgs {
   stack: string;
@@ -40,9 +40,6 @@ const computeSettings = (c: StackConfig["neon"]["primary"]) => ({
   autoscaling_limit_max_cu: c.maxCu,
   suspend_timeout_seconds: c.suspendTimeoutSeconds,
 });
-
-/** The stack a preview branches from (`preview.parentStack` is `<org>/<project>/dev`; the schema refuses others). */
-const previewParent = (config: StackConfig) => config.preview.parentStack.split("/")[2]!;
 
 export class NeonDatabase extends pulumi.ComponentResource {
   readonly connection: DatabaseConnection;
@@ -126,11 +123,8 @@ export class NeonDatabase extends pulumi.ComponentResource {
       password: pulumi.secret(r.password),
     });
 
-    // A preview's branch holds dev's tables, owned by dev's migrator: the preview connects as that same role name,
-    // whose password the Role provider resets on the preview's branch only (Neon roles belong to a branch), so the
-    // preview owns what it migrates and never holds a password that opens dev's branch.
-    const migratorName = cloudName(kind === "preview" ? previewParent(config) : stack, "pgRole", MIGRATOR);
-    const migrator = new Role(rn("role", MIGRATOR), { ...onBranch, name: migratorName }, child);
+    // A preview connects as dev's migrator name with a password of its own on its branch (./roles.ts says why).
+    const migrator = new Role(rn("role", MIGRATOR), { ...onBranch, name: migratorRoleName(stack, config) }, child);
     const database = new Database(
       rn("database"),
       { ...onBranch, name: neon.databaseName, owner_name: migrator.name },

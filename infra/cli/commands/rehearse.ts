@@ -7,11 +7,40 @@ import { lineReporter } from "../../../migrations/runner/progress";
 import { fmtMs, renderRun } from "../../../migrations/runner/report";
 import { migrate, RunFailed } from "../../../migrations/runner/runner";
 import { startPostgres } from "../../../migrations/embedded";
-import { grantsFromConfig } from "../../../migrations/runner/grants-spec";
+import { grantsFromConfig, type GrantsSpec } from "../../../migrations/runner/grants-spec";
+import { neonDatabase, NEON_SUPERUSER } from "../../../migrations/neon-emulation";
+import type { Client } from "pg";
+import { migratorRoleName } from "../../neon/roles";
 import { loadStackConfigFromFile } from "../../config/load";
 import type { Plan } from "../../offline/plan";
 import { renderTree } from "../render";
 import { parseScale } from "./seed-data";
+
+/**
+ * One line on the worker roles: none in neon_superuser, and each one's table privileges exactly its declared
+ * schemas (SELECT where it reads or writes, INSERT where it writes), read from the catalog.
+ */
+async function accessLine(db: Client, grants: GrantsSpec): Promise<string> {
+  const { rows } = await db.query<{ role: string; schema: string; sel: boolean; ins: boolean; member: boolean }>(
+    `SELECT r.role, n.nspname AS schema,
+            bool_and(has_table_privilege(r.role, c.oid, 'SELECT')) AS sel,
+            bool_and(has_table_privilege(r.role, c.oid, 'INSERT')) AS ins,
+            pg_has_role(r.role, '${NEON_SUPERUSER}', 'MEMBER') AS member
+       FROM unnest($1::text[]) AS r(role) CROSS JOIN pg_namespace n
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'r'
+      WHERE n.nspname = ANY($2::text[]) GROUP BY r.role, n.nspname`,
+    [Object.keys(grants.roles), grants.schemas],
+  );
+  const wrong = rows.filter((r) => {
+    const g = grants.roles[r.role]!;
+    const writes = g.writes.includes(r.schema);
+    return r.member || r.sel !== (writes || g.reads.includes(r.schema)) || r.ins !== writes;
+  });
+  if (wrong.length) {
+    throw new Error(`worker access differs from the catalogue: ${wrong.map((w) => `${w.role} on ${w.schema}`).join(", ")}`);
+  }
+  return `access: ${Object.keys(grants.roles).length} worker roles made with SQL, none in ${NEON_SUPERUSER}, each with exactly its declared schemas`;
+}
 
 interface DatabaseRehearsal {
   lines: string[];
@@ -28,7 +57,10 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
   log("database: starting embedded PostgreSQL 17");
   const pg = await startPostgres();
   try {
-    const url = await pg.newDatabase({ name: "rehearsal" });
+    // Neon's role model (migrations/neon-emulation.ts): the migrator is an API-made neon_superuser member that owns
+    // the database; the app's tables, the seed, the worker roles and the migrations are all its doing, as on Neon.
+    const config = loadStackConfigFromFile(stack);
+    const { migratorUrl: url } = await neonDatabase(pg, migratorRoleName(stack, config), { name: "rehearsal" });
     const fixture = await loadFixture(url);
     lines.push(`fixture: ${fixture.schemas.length} schemas, ${fixture.tables} tables, ${fixture.indexes} indexes`);
     const db = await openClient(url, "mauntic-rehearse");
@@ -38,10 +70,12 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
       lines.push(
         `seed: scale ${scale}, ${rows} rows (${seed.sizes.organizations} organizations, ${seed.sizes.contacts} contacts) in ${fmtMs(seed.ms)}`,
       );
-      // The worker roles the Neon component creates, so the run also proves the stack's grants.
-      const grants = grantsFromConfig(stack, loadStackConfigFromFile(stack));
+      // The worker roles as the Neon component makes them (the LoginRole provider, SQL), so the run also proves the
+      // stack's grants on Neon's role model.
+      const grants = grantsFromConfig(stack, config);
+      const { loginRoleProvider } = await import("../../neon/login-role"); // the Pulumi SDK, loaded on use
       for (const role of Object.keys(grants.roles)) {
-        await db.query(`CREATE ROLE ${role} LOGIN`);
+        await loginRoleProvider.create!({ admin_uri: url, name: role, password_version: 1 });
       }
       const run = await migrate({
         databaseUrl: url,
@@ -52,6 +86,7 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
         throw e;
       });
       lines.push(renderRun(run).trimEnd());
+      lines.push(await accessLine(db, grants));
       const check = await runCheck(db);
       lines.push(renderCheck(check).trimEnd());
       return { lines, check };
