@@ -3,11 +3,14 @@
  * secret URI, each Hyperdrive config connects as its worker's role only once that role exists (its inputs come from
  * the role's outputs), the post-deploy step waits for every role, and a preview's migrator has dev's role name.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadStackConfigFromFile } from "../infra/config/load";
 import { LOGIN_ROLE_TYPE } from "../infra/neon/login-role";
 import type { Plan } from "../infra/offline/plan";
-import { planJson } from "./helpers/cli";
+import { planJson, ROOT, runCli } from "./helpers/cli";
 
 const HYPERDRIVE = "cloudflare:index/hyperdriveConfig:HyperdriveConfig";
 const plans: Record<string, Plan> = {};
@@ -61,4 +64,31 @@ describe("pr-42", () => {
       true,
     );
   });
+});
+
+describe("passwordVersion", () => {
+  it("a bumped version reaches the worker's LoginRole; a bad one is refused naming its YAML path", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "access-plan-"));
+    try {
+      const dev = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
+      const marker = "        reads: [crm, identity]\n";
+      expect(dev).toContain(marker);
+      const bumped = path.join(dir, "bumped.yaml");
+      const bad = path.join(dir, "bad.yaml");
+      fs.writeFileSync(bumped, dev.replace(marker, `${marker}        passwordVersion: 3\n`));
+      fs.writeFileSync(bad, dev.replace(marker, `${marker}        passwordVersion: 0\n`));
+      const [ok, refused] = await Promise.all([
+        planJson("dev", ["--config-file", bumped]),
+        runCli(["plan", "--stack", "dev", "--config-file", bad]),
+      ]);
+      const versions = Object.fromEntries(
+        ofType(ok, LOGIN_ROLE_TYPE).map((r) => [String(r.inputs.name), r.inputs.password_version]),
+      );
+      expect(versions).toMatchObject({ mauntic_dev_crm: 3, mauntic_dev_identity: 1 });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/workers\.crm\.database\.passwordVersion/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

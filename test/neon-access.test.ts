@@ -20,6 +20,7 @@ import {
 } from "../migrations/neon-emulation";
 import { grantsFromConfig, type GrantsSpec } from "../migrations/runner/grants-spec";
 import { migrate, RunFailed } from "../migrations/runner/runner";
+import { runTsxFixture } from "./helpers/cli";
 import { withClient } from "./helpers/db";
 import { EngineLifecycle, UNKNOWN } from "./helpers/engine-lifecycle";
 
@@ -235,6 +236,21 @@ describe("the LoginRole provider as the engine drives it", () => {
     expect(err.message).toMatch(/^create role mauntic_dev_x: cannot connect as mauntic_dev_migrator to 127\.0\.0\.1\/mauntic: /);
     expect(err.message).not.toContain("Sup3rSecretPw");
   });
+
+  it("serializes under Pulumi's closure serializer and works loaded back, capturing no secret", async () => {
+    const db = await neonDatabase(pg, "mauntic_dev_migrator");
+    const report = runTsxFixture<Record<string, unknown>>("login-role-serialized.ts", { MIGRATOR_URL: db.migratorUrl });
+    expect(report.error).toBeUndefined();
+    expect(report).toMatchObject({
+      containsSecrets: false,
+      containsUrl: false,
+      id: "mauntic_dev_serialized",
+      passwords: [true, true],
+      rotatedDiffers: true,
+      readId: "mauntic_dev_serialized",
+      goneAfterDelete: true,
+    });
+  }, 60_000);
 
   it("check names bad inputs", async () => {
     const r = await loginRoleProvider.check!({} as never, { admin_uri: "", name: "Bad-Name", password_version: 0 });
