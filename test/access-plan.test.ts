@@ -60,9 +60,7 @@ describe("pr-42", () => {
     const [migrator, ...more] = ofType(plan, "pulumi-nodejs:dynamic/neon:Role");
     expect(more).toEqual([]);
     expect(migrator!.inputs).toMatchObject({ name: "mauntic_dev_migrator", branch_id: plan.outputs.neonBranchId });
-    expect(ofType(plan, LOGIN_ROLE_TYPE).every((r) => /^mauntic_pr_42_[a-z]+$/.test(String(r.inputs.name)))).toBe(
-      true,
-    );
+    expect(ofType(plan, LOGIN_ROLE_TYPE).every((r) => /^mauntic_pr_42_[a-z]+$/.test(String(r.inputs.name)))).toBe(true);
   });
 });
 

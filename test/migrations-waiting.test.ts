@@ -60,7 +60,9 @@ describe("a database without the application's schema", () => {
     );
 
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/0001\s+contact_activity_org_contact\s+waiting\s+waits for analytics\.contact_activity/);
+    expect(text.stdout).toMatch(
+      /0001\s+contact_activity_org_contact\s+waiting\s+waits for analytics\.contact_activity/,
+    );
     expect(text.stdout).toMatch(/7 migrations wait for tables the application has not created yet/);
     expect(text.stdout).toMatch(/schema crm does not exist yet: its grants wait for a later run/);
 
@@ -103,7 +105,10 @@ describe("a database without the application's schema", () => {
     const os = await import("node:os");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mauntic-waiting-"));
     try {
-      fs.writeFileSync(path.join(dir, "0001_backfill.sql"), "CREATE TABLE public.seen (id int);\nINSERT INTO public.seen SELECT 1 FROM crm.contacts;\n");
+      fs.writeFileSync(
+        path.join(dir, "0001_backfill.sql"),
+        "CREATE TABLE public.seen (id int);\nINSERT INTO public.seen SELECT 1 FROM crm.contacts;\n",
+      );
       const r = await migrate({ databaseUrl: url, dir });
       expect(r.migrations.map((m) => [m.status, m.waitingFor])).toEqual([["waiting", ["crm.contacts"]]]);
       const seen = await withClient(url, (c) => c.query("SELECT to_regclass('public.seen') AS t"));

@@ -62,12 +62,7 @@ async function accessOf(url: string, schemas: string[]): Promise<Record<string, 
  * The "Done when" check for one worker role: SELECT and INSERT in the schemas it writes, SELECT only where it only
  * reads, both denied everywhere else, and no neon_superuser membership.
  */
-async function expectLeastPrivilege(
-  admin: Client,
-  url: string,
-  role: string,
-  spec: GrantsSpec,
-): Promise<void> {
+async function expectLeastPrivilege(admin: Client, url: string, role: string, spec: GrantsSpec): Promise<void> {
   const g = spec.roles[role]!;
   const expected = Object.fromEntries(
     spec.schemas.map((s) => [s, { select: g.writes.includes(s) || g.reads.includes(s), insert: g.writes.includes(s) }]),
@@ -123,9 +118,9 @@ describe("worker roles on Neon's role model", () => {
     const password = await createApiRole(admin, role);
     const apiSpec: GrantsSpec = { schemas: spec.schemas, roles: { [role]: spec.roles.mauntic_dev_crm! } };
     await migrate({ databaseUrl: db.migratorUrl, grants: apiSpec });
-    await expect(
-      expectLeastPrivilege(admin, urlAs(db.migratorUrl, role, password), role, apiSpec),
-    ).rejects.toThrow(/expected/);
+    await expect(expectLeastPrivilege(admin, urlAs(db.migratorUrl, role, password), role, apiSpec)).rejects.toThrow(
+      /expected/,
+    );
     const access = await accessOf(urlAs(db.migratorUrl, role, password), spec.schemas);
     expect(Object.values(access).every((a) => a.select && a.insert)).toBe(true);
   });
@@ -219,7 +214,11 @@ describe("the LoginRole provider as the engine drives it", () => {
       ).rejects.toThrow(/role mauntic_dev_takeover already exists with more than LOGIN \(a neon_superuser member/);
       // A plain role left by a create whose answer was lost is taken over with a new password.
       await withClient(db.migratorUrl, (c) => c.query("CREATE ROLE mauntic_dev_lost LOGIN PASSWORD 'old-password-1A'"));
-      const r = await loginRoleProvider.create!({ admin_uri: db.migratorUrl, name: "mauntic_dev_lost", password_version: 1 });
+      const r = await loginRoleProvider.create!({
+        admin_uri: db.migratorUrl,
+        name: "mauntic_dev_lost",
+        password_version: 1,
+      });
       await withClient(urlAs(db.migratorUrl, "mauntic_dev_lost", (r.outs as LoginRoleOutputs).password), (c) =>
         c.query("SELECT 1"),
       );
@@ -230,10 +229,12 @@ describe("the LoginRole provider as the engine drives it", () => {
 
   it("a database it cannot reach fails with where it tried, never the password", async () => {
     const uri = "postgres://mauntic_dev_migrator:Sup3rSecretPw@127.0.0.1:1/mauntic";
-    const err = (await loginRoleProvider
-      .create!({ admin_uri: uri, name: "mauntic_dev_x", password_version: 1 })
-      .catch((e: unknown) => e)) as Error;
-    expect(err.message).toMatch(/^create role mauntic_dev_x: cannot connect as mauntic_dev_migrator to 127\.0\.0\.1\/mauntic: /);
+    const err = (await loginRoleProvider.create!({ admin_uri: uri, name: "mauntic_dev_x", password_version: 1 }).catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(err.message).toMatch(
+      /^create role mauntic_dev_x: cannot connect as mauntic_dev_migrator to 127\.0\.0\.1\/mauntic: /,
+    );
     expect(err.message).not.toContain("Sup3rSecretPw");
   });
 

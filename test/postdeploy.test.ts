@@ -26,7 +26,12 @@ beforeAll(async () => {
     if (r.code !== 0) throw new Error(r.stderr);
     return JSON.parse(r.stdout) as Plan;
   };
-  const [dev, prod, one, two] = await Promise.all([planJson("dev"), planJson("prod"), planAs("run-101"), planAs("run-102")]);
+  const [dev, prod, one, two] = await Promise.all([
+    planJson("dev"),
+    planJson("prod"),
+    planAs("run-101"),
+    planAs("run-102"),
+  ]);
   plans.dev = dev;
   plans.prod = prod;
   deployments.push(one, two);

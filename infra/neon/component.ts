@@ -147,7 +147,11 @@ export class NeonDatabase extends pulumi.ComponentResource {
       }
       const login = new LoginRole(
         rn("role", worker),
-        { admin_uri: directUri, name: cloudName(stack, "pgRole", worker), password_version: spec.database.passwordVersion },
+        {
+          admin_uri: directUri,
+          name: cloudName(stack, "pgRole", worker),
+          password_version: spec.database.passwordVersion,
+        },
         child,
       );
       workers[worker] = credentials(login);

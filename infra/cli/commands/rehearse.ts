@@ -37,7 +37,9 @@ async function accessLine(db: Client, grants: GrantsSpec): Promise<string> {
     return r.member || r.sel !== (writes || g.reads.includes(r.schema)) || r.ins !== writes;
   });
   if (wrong.length) {
-    throw new Error(`worker access differs from the catalogue: ${wrong.map((w) => `${w.role} on ${w.schema}`).join(", ")}`);
+    throw new Error(
+      `worker access differs from the catalogue: ${wrong.map((w) => `${w.role} on ${w.schema}`).join(", ")}`,
+    );
   }
   return `access: ${Object.keys(grants.roles).length} worker roles made with SQL, none in ${NEON_SUPERUSER}, each with exactly its declared schemas`;
 }
