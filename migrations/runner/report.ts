@@ -25,7 +25,9 @@ function grantLines(g: (GrantPlan & { applied?: boolean }) | { skipped: string }
   if ("skipped" in g) return [`grants: skipped (${g.skipped})`];
   const lines = g.changes.length
     ? [`grants: ${g.changes.length} change${g.changes.length > 1 ? "s" : ""} ${verb}`]
-    : ["grants: every worker role already holds exactly its declared privileges"];
+    : g.missingSchemas.length
+      ? ["grants: nothing to change in the schemas that exist"]
+      : ["grants: every worker role already holds exactly its declared privileges"];
   for (const c of g.changes) {
     lines.push(`  ${c.role} on ${c.schema} ${c.target}: ${c.found} -> ${c.wanted.join(", ") || "none"}`);
   }
