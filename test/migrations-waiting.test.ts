@@ -28,7 +28,7 @@ beforeAll(async () => {
 interface RunJson {
   ok: boolean;
   migrations: { version: number; file: string; status: string; waitingFor?: string[] }[];
-  waits: { migrations: { file: string; waitingFor: string[] }[]; grantSchemas: string[] };
+  waiting: { migrations: { file: string; waitingFor: string[] }[]; grantSchemas: string[] };
 }
 
 describe("a database without the application's schema", () => {
@@ -51,7 +51,7 @@ describe("a database without the application's schema", () => {
     expect(run.migrations.map((m) => [m.file, m.status, m.waitingFor])).toEqual(
       TARGETS.map((t) => [t.file, "waiting", [t.table]]),
     );
-    expect(run.waits.grantSchemas).toEqual(["identity", "crm", "delivery", "analytics", "journey"]);
+    expect(run.waiting.grantSchemas).toEqual(["identity", "crm", "delivery", "analytics", "journey"]);
     expect(await ledgerVersions(url)).toEqual([]);
 
     expect(strict.code).toBe(1);
@@ -74,7 +74,7 @@ describe("a database without the application's schema", () => {
     expect(after.code, after.stderr).toBe(0);
     const applied = JSON.parse(after.stdout) as RunJson;
     expect(applied.migrations.map((m) => m.status)).toEqual(TARGETS.map(() => "applied"));
-    expect(applied.waits).toEqual({ migrations: [], grantSchemas: [] });
+    expect(applied.waiting).toEqual({ migrations: [], grantSchemas: [] });
     expect(applied.ok).toBe(true);
 
     // And the run after that has nothing to do: three queries after connecting.

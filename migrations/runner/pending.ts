@@ -54,15 +54,15 @@ export function missingRelation(e: unknown): string | undefined {
 }
 
 /** What one run left waiting: migrations with the tables they wait for, schemas whose grants wait. */
-export interface Waits {
+export interface Waiting {
   migrations: { version: number; file: string; waitingFor: string[] }[];
   grantSchemas: string[];
 }
 
-export function waitsOf(result: {
+export function waitingOf(result: {
   migrations: { version: number; file: string; status: string; waitingFor?: string[] }[];
   grants: { missingSchemas: string[] } | { skipped: string };
-}): Waits {
+}): Waiting {
   return {
     migrations: result.migrations
       .filter((m) => m.status === "waiting")
@@ -74,10 +74,10 @@ export function waitsOf(result: {
 /** `migrate --strict`: exit 1 while anything waits, naming every wait in one line. */
 export class StillWaiting extends RunnerError {
   override name = "StillWaiting";
-  constructor(readonly waits: Waits) {
+  constructor(readonly waiting: Waiting) {
     const parts = [
-      ...waits.migrations.map((m) => `${m.file} waits for ${m.waitingFor.join(", ")}`),
-      ...(waits.grantSchemas.length ? [`grants wait for schema ${waits.grantSchemas.join(", ")}`] : []),
+      ...waiting.migrations.map((m) => `${m.file} waits for ${m.waitingFor.join(", ")}`),
+      ...(waiting.grantSchemas.length ? [`grants wait for schema ${waiting.grantSchemas.join(", ")}`] : []),
     ];
     super(
       `--strict: ${parts.join("; ")} (allowed: let the application create its tables, then rerun; or drop --strict to let them wait)`,
@@ -85,6 +85,6 @@ export class StillWaiting extends RunnerError {
   }
 }
 
-export function anyWaiting(w: Waits): boolean {
+export function anyWaiting(w: Waiting): boolean {
   return w.migrations.length > 0 || w.grantSchemas.length > 0;
 }

@@ -442,10 +442,10 @@ export async function migrate(opts: RunOptions): Promise<RunResult> {
       result.missingFiles = missingFiles;
       const applied = new Set(ledger.map((r) => r.version));
       result.migrations = files.map((f) => outcomeOf(f, applied.has(f.version) ? "already applied" : "pending"));
-      const waits = await missingTables(client, pending);
+      const absent = await missingTables(client, pending);
       for (const m of pending) {
         const outcome = result.migrations.find((o) => o.version === m.version)!;
-        const waitingFor = waits.get(m.version);
+        const waitingFor = absent.get(m.version);
         if (waitingFor) {
           Object.assign(outcome, { status: "waiting", waitingFor });
           continue;
@@ -561,7 +561,7 @@ export async function dryRun(opts: RunOptions): Promise<DryRunResult> {
       if (state && state.sameTable && !state.valid) wouldHeal.push(state.qualified);
     }
     const grants = opts.grants ? planGrants(opts.grants, await readGrantRows(client, opts.grants)) : NO_GRANTS;
-    const waits = await missingTables(client, pending);
+    const absent = await missingTables(client, pending);
     return {
       database,
       pending: pending.map((m) => ({
@@ -571,7 +571,7 @@ export async function dryRun(opts: RunOptions): Promise<DryRunResult> {
       })),
       wouldHeal,
       waiting: pending.flatMap((m) =>
-        waits.has(m.version) ? [{ version: m.version, file: m.file, waitingFor: waits.get(m.version)! }] : [],
+        absent.has(m.version) ? [{ version: m.version, file: m.file, waitingFor: absent.get(m.version)! }] : [],
       ),
       grants,
       missingFiles,

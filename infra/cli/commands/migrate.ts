@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { MIGRATIONS_DIR } from "../../../migrations/runner/checksum";
 import { grantsFromConfig, parseGrantsSpec, type GrantsSpec } from "../../../migrations/runner/grants-spec";
-import { anyWaiting, StillWaiting, waitsOf } from "../../../migrations/runner/pending";
+import { anyWaiting, StillWaiting, waitingOf } from "../../../migrations/runner/pending";
 import { reporterFor } from "../../../migrations/runner/progress";
 import { renderDryRun, renderRun, renderStatus } from "../../../migrations/runner/report";
 import { DEFAULTS, dryRun, migrate, RunFailed, status } from "../../../migrations/runner/runner";
@@ -111,10 +111,10 @@ something waits, 2 bad input (a pooler URL, options).`,
       }
       try {
         const r = await migrate(run);
-        const waits = waitsOf(r);
-        const strictFail = opts.strict === true && anyWaiting(waits);
-        out(opts.json ? `${JSON.stringify({ ok: !strictFail, ...r, waits }, null, 2)}\n` : renderRun(r));
-        if (strictFail) throw new StillWaiting(waits);
+        const waiting = waitingOf(r);
+        const strictFail = opts.strict === true && anyWaiting(waiting);
+        out(opts.json ? `${JSON.stringify({ ok: !strictFail, ...r, waiting }, null, 2)}\n` : renderRun(r));
+        if (strictFail) throw new StillWaiting(waiting);
       } catch (e) {
         if (e instanceof RunFailed) {
           // What was applied before the failure stays applied: show it, then fail with the reason.
