@@ -19,6 +19,7 @@
 import { randomBytes } from "node:crypto";
 import { escapeIdentifier, escapeLiteral, type Client } from "pg";
 import type { PgServer } from "./embedded";
+import type { GrantsSpec } from "./runner/grants-spec";
 
 export const NEON_SUPERUSER = "neon_superuser";
 
@@ -96,4 +97,33 @@ export async function neonDatabase(
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * The rehearsal's line on the worker roles: none in neon_superuser, and each one's table privileges exactly its
+ * declared schemas (SELECT where it reads or writes, INSERT where it writes), read from the catalog. Throws, naming
+ * each role and schema that differ.
+ */
+export async function checkWorkerAccess(db: Client, grants: GrantsSpec): Promise<string> {
+  const { rows } = await db.query<{ role: string; schema: string; sel: boolean; ins: boolean; member: boolean }>(
+    `SELECT r.role, n.nspname AS schema,
+            bool_and(has_table_privilege(r.role, c.oid, 'SELECT')) AS sel,
+            bool_and(has_table_privilege(r.role, c.oid, 'INSERT')) AS ins,
+            pg_has_role(r.role, '${NEON_SUPERUSER}', 'MEMBER') AS member
+       FROM unnest($1::text[]) AS r(role) CROSS JOIN pg_namespace n
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'r'
+      WHERE n.nspname = ANY($2::text[]) GROUP BY r.role, n.nspname`,
+    [Object.keys(grants.roles), grants.schemas],
+  );
+  const wrong = rows.filter((r) => {
+    const g = grants.roles[r.role]!;
+    const writes = g.writes.includes(r.schema);
+    return r.member || r.sel !== (writes || g.reads.includes(r.schema)) || r.ins !== writes;
+  });
+  if (wrong.length) {
+    throw new Error(
+      `worker access differs from the catalogue: ${wrong.map((w) => `${w.role} on ${w.schema}`).join(", ")}`,
+    );
+  }
+  return `access: ${Object.keys(grants.roles).length} worker roles made with SQL, none in ${NEON_SUPERUSER}, each with exactly its declared schemas`;
 }

@@ -7,42 +7,13 @@ import { lineReporter } from "../../../migrations/runner/progress";
 import { fmtMs, renderRun } from "../../../migrations/runner/report";
 import { migrate, RunFailed } from "../../../migrations/runner/runner";
 import { startPostgres } from "../../../migrations/embedded";
-import { grantsFromConfig, type GrantsSpec } from "../../../migrations/runner/grants-spec";
-import { neonDatabase, NEON_SUPERUSER } from "../../../migrations/neon-emulation";
-import type { Client } from "pg";
+import { grantsFromConfig } from "../../../migrations/runner/grants-spec";
+import { checkWorkerAccess, neonDatabase } from "../../../migrations/neon-emulation";
 import { migratorRoleName } from "../../neon/roles";
 import { loadStackConfigFromFile } from "../../config/load";
 import type { Plan } from "../../offline/plan";
 import { renderTree } from "../render";
 import { parseScale } from "./seed-data";
-
-/**
- * One line on the worker roles: none in neon_superuser, and each one's table privileges exactly its declared
- * schemas (SELECT where it reads or writes, INSERT where it writes), read from the catalog.
- */
-async function accessLine(db: Client, grants: GrantsSpec): Promise<string> {
-  const { rows } = await db.query<{ role: string; schema: string; sel: boolean; ins: boolean; member: boolean }>(
-    `SELECT r.role, n.nspname AS schema,
-            bool_and(has_table_privilege(r.role, c.oid, 'SELECT')) AS sel,
-            bool_and(has_table_privilege(r.role, c.oid, 'INSERT')) AS ins,
-            pg_has_role(r.role, '${NEON_SUPERUSER}', 'MEMBER') AS member
-       FROM unnest($1::text[]) AS r(role) CROSS JOIN pg_namespace n
-       JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'r'
-      WHERE n.nspname = ANY($2::text[]) GROUP BY r.role, n.nspname`,
-    [Object.keys(grants.roles), grants.schemas],
-  );
-  const wrong = rows.filter((r) => {
-    const g = grants.roles[r.role]!;
-    const writes = g.writes.includes(r.schema);
-    return r.member || r.sel !== (writes || g.reads.includes(r.schema)) || r.ins !== writes;
-  });
-  if (wrong.length) {
-    throw new Error(
-      `worker access differs from the catalogue: ${wrong.map((w) => `${w.role} on ${w.schema}`).join(", ")}`,
-    );
-  }
-  return `access: ${Object.keys(grants.roles).length} worker roles made with SQL, none in ${NEON_SUPERUSER}, each with exactly its declared schemas`;
-}
 
 interface DatabaseRehearsal {
   lines: string[];
@@ -88,7 +59,7 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
         throw e;
       });
       lines.push(renderRun(run).trimEnd());
-      lines.push(await accessLine(db, grants));
+      lines.push(await checkWorkerAccess(db, grants));
       const check = await runCheck(db);
       lines.push(renderCheck(check).trimEnd());
       return { lines, check };
