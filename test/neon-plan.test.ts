@@ -16,6 +16,7 @@ const T = {
   branch: "pulumi-nodejs:dynamic/neon:Branch",
   endpoint: "pulumi-nodejs:dynamic/neon:Endpoint",
   role: "pulumi-nodejs:dynamic/neon:Role",
+  loginRole: "pulumi-nodejs:dynamic/postgres:LoginRole",
   database: "pulumi-nodejs:dynamic/neon:Database",
 };
 
@@ -37,14 +38,19 @@ const component = (plan: Plan) => {
   expect(c).toHaveLength(1);
   return c[0]!;
 };
-/** Login roles: the migrator and one per worker with `database`, named by cloudName(stack, "pgRole", ...). */
+/**
+ * Login roles: the migrator (a Neon API role; a preview's has dev's name) and one per worker with `database` (SQL
+ * LoginRole), named by cloudName(stack, "pgRole", ...).
+ */
 const expectedRoles = (stack: string) => {
   const prefix = `mauntic_${stack.replace("-", "_")}_`;
   const workers = Object.entries(loadStackConfigFromFile(stack).workers)
     .filter(([, w]) => w.database)
     .map(([w]) => prefix + w);
-  return [prefix + "migrator", ...workers].sort();
+  return [stack.startsWith("pr-") ? "mauntic_dev_migrator" : prefix + "migrator", ...workers].sort();
 };
+const roleNames = (plan: Plan) =>
+  [...ofType(plan, T.role), ...ofType(plan, T.loginRole)].map((r) => r.inputs.name).sort();
 const endpointsByType = (plan: Plan) =>
   Object.fromEntries(ofType(plan, T.endpoint).map((e) => [String(e.inputs.type), e])) as Record<string, PlanResource>;
 
@@ -77,7 +83,7 @@ describe("prod", () => {
     });
 
     const roles = ofType(plan, T.role);
-    expect(roles.map((r) => r.inputs.name).sort()).toEqual(expectedRoles("prod"));
+    expect(roleNames(plan)).toEqual(expectedRoles("prod"));
     const migrator = roles.find((r) => r.inputs.name === "mauntic_prod_migrator")!;
     const [db, ...moreDbs] = ofType(plan, T.database);
     expect(moreDbs).toEqual([]);
@@ -114,11 +120,7 @@ describe("dev", () => {
     const plan = plans.dev!;
     expect(ofType(plan, T.project)).toHaveLength(1);
     expect(Object.keys(endpointsByType(plan)).sort()).toEqual(["read_only", "read_write"]);
-    expect(
-      ofType(plan, T.role)
-        .map((r) => r.inputs.name)
-        .sort(),
-    ).toEqual(expectedRoles("dev"));
+    expect(roleNames(plan)).toEqual(expectedRoles("dev"));
     for (const r of neonResources(plan)) expect([r.protect, r.retainOnDelete]).toEqual([false, false]);
     expect(plan.outputs.neonProjectId).toEqual(expect.any(String));
     expect(plan.outputs.neonBranchId).toEqual(expect.any(String));
@@ -154,12 +156,9 @@ describe("pr-42", () => {
       autoscaling_limit_min_cu: 0.25,
       autoscaling_limit_max_cu: 0.25,
     });
-    expect(
-      ofType(plan, T.role)
-        .map((r) => r.inputs.name)
-        .sort(),
-    ).toEqual(expectedRoles("pr-42"));
-    expect(ofType(plan, T.database)[0]!.inputs).toMatchObject({ owner_name: "mauntic_pr_42_migrator" });
+    expect(roleNames(plan)).toEqual(expectedRoles("pr-42"));
+    // dev's migrator's name on the branch (it owns the tables the branch copied), with a password of its own.
+    expect(ofType(plan, T.database)[0]!.inputs).toMatchObject({ owner_name: "mauntic_dev_migrator" });
     for (const r of neonResources(plan)) expect([r.protect, r.parent]).toEqual([false, component(plan).urn]);
     expect(plan.outputs).not.toHaveProperty("databaseReplicaHost");
     expect(plan.outputs).not.toHaveProperty("databaseReplicaUri");

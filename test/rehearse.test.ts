@@ -19,6 +19,10 @@ describe("rehearse (npm start)", () => {
     expect(out).toMatch(/seed: scale 0.05, \d+ rows \(50 organizations, 50000 contacts\)/);
     expect(out).toMatch(/0006\s+contact_activity_created_at\s+applied/);
     expect(out).toMatch(/0007\s+journey_executions_active_started\s+applied/);
+    // worker roles made as the program makes them, on Neon's role model (migrations/neon-emulation.ts)
+    expect(out).toMatch(
+      /^access: 5 worker roles made with SQL, none in neon_superuser, each with exactly its declared schemas$/m,
+    );
     for (const q of KEY_QUERIES) {
       expect(out).toMatch(new RegExp(`^${q.name}\\s+${q.rewrite ? "REWRITE" : "ok"}\\s`, "m"));
     }

@@ -79,6 +79,8 @@ const workerDatabase = z.strictObject({
   writes: z.array(sqlIdentifier).default([]),
   /** Analytics-style workers also get a Hyperdrive config pointing at the read replica. */
   readsReplica: z.boolean().default(false),
+  /** Bump to rotate this worker's role password (its Hyperdrive config and Fly secrets follow in the same deploy). */
+  passwordVersion: z.number().int().min(1).default(1),
   hyperdrive: z.strictObject({
     caching: hyperdriveCaching,
     /** Hyperdrive's origin connection limit: min 5; soft max ~20 (free) / ~100 (paid). */

@@ -11,14 +11,15 @@ import { cloudName, parseStackName, resourceName } from "../naming";
 import type { DatabaseConnection, RoleCredentials } from "./connection";
 import { MAX_BRANCH_TTL_SECONDS } from "./providers";
 import { Branch, Database, Endpoint, Project, Role } from "./resources";
+import { LoginRole } from "./login-role";
+import { MIGRATOR, migratorRoleName } from "./roles";
 import { poolerHost } from "./hosts";
 import { postgresUri } from "./uri";
 // Registers the offline engine's fake outputs for these types (inert unless the engine's mocks are active).
 import "./mocks";
 
 export const NEON_COMPONENT = "mauntic:neon:Database";
-/** Role names other than the workers'. */
-export const MIGRATOR = "migrator";
+export { MIGRATOR };
 
 export interface NeonDatabaseArgs {
   stack: string;
@@ -121,30 +122,44 @@ export class NeonDatabase extends pulumi.ComponentResource {
     // previewOverrides turns the replica off for pr-<N> stacks.
     const replica = neon.replica.enabled ? endpoint("replica", "read_only", neon.replica) : undefined;
 
-    const role = (who: string) =>
-      new Role(rn("role", who), { ...onBranch, name: cloudName(stack, "pgRole", who) }, child);
-    const credentials = (r: Role): RoleCredentials => ({ user: r.name, password: pulumi.secret(r.password) });
+    const credentials = (r: { name: pulumi.Output<string>; password: pulumi.Output<string> }): RoleCredentials => ({
+      user: r.name,
+      password: pulumi.secret(r.password),
+    });
 
-    const migrator = role(MIGRATOR);
+    // A preview connects as dev's migrator name with a password of its own on its branch (./roles.ts says why).
+    const migrator = new Role(rn("role", MIGRATOR), { ...onBranch, name: migratorRoleName(stack, config) }, child);
     const database = new Database(
       rn("database"),
       { ...onBranch, name: neon.databaseName, owner_name: migrator.name },
       child,
     );
 
+    const directHost = primary.host;
+    const pooledHost = primary.host.apply(poolerHost);
+    const replicaHost = replica?.host;
+    const owner = credentials(migrator);
+    const directUri = postgresUri(owner, directHost, database.name);
+
+    // Worker roles are made with SQL by the migrator (./login-role.ts): a role made through Neon's API would be a
+    // neon_superuser member, reading and writing every table whatever its grants say.
     const workers: Record<string, RoleCredentials> = {};
     for (const [worker, spec] of Object.entries(config.workers)) {
       if (!spec.database) continue;
       if (worker === MIGRATOR) {
         throw new Error(`worker name '${worker}' is taken by the migrator role (allowed: any other worker name)`);
       }
-      workers[worker] = credentials(role(worker));
+      const login = new LoginRole(
+        rn("role", worker),
+        {
+          admin_uri: directUri,
+          name: cloudName(stack, "pgRole", worker),
+          password_version: spec.database.passwordVersion,
+        },
+        child,
+      );
+      workers[worker] = credentials(login);
     }
-
-    const directHost = primary.host;
-    const pooledHost = primary.host.apply(poolerHost);
-    const replicaHost = replica?.host;
-    const owner = credentials(migrator);
     // URIs name the database resource's output, so whatever consumes them waits for the database to exist.
     this.connection = {
       databaseName: neon.databaseName,
@@ -152,7 +167,7 @@ export class NeonDatabase extends pulumi.ComponentResource {
       directHost,
       pooledHost,
       ...(replicaHost ? { replicaHost, replicaUri: postgresUri(owner, replicaHost, database.name) } : {}),
-      directUri: postgresUri(owner, directHost, database.name),
+      directUri,
       pooledUri: postgresUri(owner, pooledHost, database.name),
       migrator: owner,
       workers,

@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { fakeId, registerMockOutputs, registerStackReferenceOutputs } from "../offline/mocks";
+import { LOGIN_ROLE_TYPE } from "./login-role";
 import { neonType } from "./resources";
 
 type Inputs = Record<string, unknown>;
@@ -48,3 +49,8 @@ registerStackReferenceOutputs("mauntic/mauntic-infra/dev", {
   neonProjectId: fakeProjectId("dev"),
   neonBranchId: fakeBranchId("dev", "main"),
 });
+
+// Worker login roles (SQL, ./login-role.ts): the provider generates the password; secret as under the engine.
+registerMockOutputs(LOGIN_ROLE_TYPE, (name, _inputs, stack) => ({
+  password: pulumi.secret(`pw_${fakeId(`login-role:${stack}:${name}`, 28)}`),
+}));

@@ -25,7 +25,9 @@ function grantLines(g: (GrantPlan & { applied?: boolean }) | { skipped: string }
   if ("skipped" in g) return [`grants: skipped (${g.skipped})`];
   const lines = g.changes.length
     ? [`grants: ${g.changes.length} change${g.changes.length > 1 ? "s" : ""} ${verb}`]
-    : ["grants: every worker role already holds exactly its declared privileges"];
+    : g.missingSchemas.length
+      ? ["grants: nothing to change in the schemas that exist"]
+      : ["grants: every worker role already holds exactly its declared privileges"];
   for (const c of g.changes) {
     lines.push(`  ${c.role} on ${c.schema} ${c.target}: ${c.found} -> ${c.wanted.join(", ") || "none"}`);
   }
@@ -39,6 +41,7 @@ export function renderRun(r: RunResult): string {
       ...m.healed.map((h) => `rebuilt INVALID ${h}`),
       ...m.existing.map((h) => `${h} already existed`),
       ...(m.retries ? [`${m.retries} lock retr${m.retries > 1 ? "ies" : "y"}`] : []),
+      ...(m.waitingFor ? [`waits for ${m.waitingFor.join(", ")}`] : []),
     ];
     return [pad(m.version), m.name, m.status, dur(m.durationMs), notes.join("; ")];
   });
@@ -49,6 +52,12 @@ export function renderRun(r: RunResult): string {
     ...r.missingFiles.map((m) => `warning: ${pad(m.version)}_${m.name} is in the ledger but not in the folder`),
     ...grantLines(r.grants, "applied"),
   ];
+  const waiting = r.migrations.filter((m) => m.status === "waiting").length;
+  if (waiting) {
+    out.push(
+      `${waiting} migration${waiting > 1 ? "s wait" : " waits"} for tables the application has not created yet: applied by the first run after it does (every pulumi up runs this step)`,
+    );
+  }
   if (r.waitedForRunMs) out.push(`waited ${dur(r.waitedForRunMs)} for another run`);
   return `${out.join("\n")}\n`;
 }
@@ -77,6 +86,7 @@ export function renderDryRun(d: DryRunResult): string {
     for (const s of p.statements) out.push(`    line ${s.line} (${s.kind}): ${s.sql.split("\n")[0]}`);
   }
   for (const h of d.wouldHeal) out.push(`  INVALID ${h} would be dropped and rebuilt`);
+  for (const w of d.waiting) out.push(`  ${w.file} would wait for ${w.waitingFor.join(", ")}`);
   out.push(...grantLines(d.grants, "would be applied"));
   return `${out.join("\n")}\n`;
 }

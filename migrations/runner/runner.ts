@@ -13,6 +13,7 @@ import { readMigrations, type IndexTarget, type MigrationFile, type Statement } 
 import { applyGrants, planGrants, readGrantRows, type GrantPlan } from "./grants";
 import type { GrantsSpec } from "./grants-spec";
 import { checkLedger, ensureAndReadLedger, readLedger, recordAppliedQuery, type LedgerRow } from "./ledger";
+import { missingRelation, missingTables } from "./pending";
 import { silentReporter, watchIndexBuild, type Reporter } from "./progress";
 import { fmtMs } from "./report";
 
@@ -53,7 +54,8 @@ export const DEFAULTS = {
 
 const MAX_BACKOFF_MS = 30_000;
 
-export type OutcomeStatus = "applied" | "already applied" | "pending" | "failed";
+/** `waiting`: its table does not exist yet (./pending.ts); it applies on a later run. */
+export type OutcomeStatus = "applied" | "already applied" | "pending" | "waiting" | "failed";
 
 export interface MigrationOutcome {
   version: number;
@@ -67,6 +69,8 @@ export interface MigrationOutcome {
   retries: number;
   /** Indexes that already existed, valid, and were recorded without a build. */
   existing: string[];
+  /** Tables (or schemas) a waiting migration needs. */
+  waitingFor?: string[];
 }
 
 export interface RunResult {
@@ -121,7 +125,7 @@ function errorAt(e: unknown, m: MigrationFile, stmt: Statement): MigrationError 
   const pos = err.position ? Number(err.position) - 1 : -1;
   const line = stmt.line + (pos > 0 ? (stmt.sql.slice(0, pos).match(/\n/g)?.length ?? 0) : 0);
   const hint = err.hint ? ` (hint: ${err.hint})` : "";
-  return new MigrationError(`${err.message}${hint}`, m.displayPath, line);
+  return Object.assign(new MigrationError(`${err.message}${hint}`, m.displayPath, line), { cause: e });
 }
 
 interface Holder {
@@ -438,13 +442,24 @@ export async function migrate(opts: RunOptions): Promise<RunResult> {
       result.missingFiles = missingFiles;
       const applied = new Set(ledger.map((r) => r.version));
       result.migrations = files.map((f) => outcomeOf(f, applied.has(f.version) ? "already applied" : "pending"));
+      const absent = await missingTables(client, pending);
       for (const m of pending) {
         const outcome = result.migrations.find((o) => o.version === m.version)!;
+        const waitingFor = absent.get(m.version);
+        if (waitingFor) {
+          Object.assign(outcome, { status: "waiting", waitingFor });
+          continue;
+        }
         try {
           if (m.concurrent) await run.applyConcurrent(m, outcome);
           else await run.applyTransactional(m, outcome);
           outcome.status = "applied";
         } catch (e) {
+          const missing = missingRelation(e);
+          if (missing) {
+            Object.assign(outcome, { status: "waiting", waitingFor: [missing] });
+            continue;
+          }
           outcome.status = "failed";
           throw e;
         }
@@ -528,6 +543,8 @@ export interface DryRunResult {
   pending: { version: number; file: string; statements: { line: number; kind: string; sql: string }[] }[];
   /** Indexes of pending migrations that are INVALID now: the run would drop and rebuild them. */
   wouldHeal: string[];
+  /** Pending migrations whose tables do not exist yet: a run would leave them waiting. */
+  waiting: { version: number; file: string; waitingFor: string[] }[];
   grants: GrantPlan | { skipped: string };
   missingFiles: LedgerRow[];
 }
@@ -544,6 +561,7 @@ export async function dryRun(opts: RunOptions): Promise<DryRunResult> {
       if (state && state.sameTable && !state.valid) wouldHeal.push(state.qualified);
     }
     const grants = opts.grants ? planGrants(opts.grants, await readGrantRows(client, opts.grants)) : NO_GRANTS;
+    const absent = await missingTables(client, pending);
     return {
       database,
       pending: pending.map((m) => ({
@@ -552,6 +570,9 @@ export async function dryRun(opts: RunOptions): Promise<DryRunResult> {
         statements: m.statements.map((s) => ({ line: s.line, kind: s.kind, sql: s.sql })),
       })),
       wouldHeal,
+      waiting: pending.flatMap((m) =>
+        absent.has(m.version) ? [{ version: m.version, file: m.file, waitingFor: absent.get(m.version)! }] : [],
+      ),
       grants,
       missingFiles,
     };

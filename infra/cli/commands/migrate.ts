@@ -1,6 +1,7 @@
 import { Option, type Command } from "commander";
 import { MIGRATIONS_DIR } from "../../../migrations/runner/checksum";
 import { grantsFromConfig, parseGrantsSpec, type GrantsSpec } from "../../../migrations/runner/grants-spec";
+import { anyWaiting, StillWaiting, waitingOf } from "../../../migrations/runner/pending";
 import { reporterFor } from "../../../migrations/runner/progress";
 import { renderDryRun, renderRun, renderStatus } from "../../../migrations/runner/report";
 import { DEFAULTS, dryRun, migrate, RunFailed, status } from "../../../migrations/runner/runner";
@@ -19,6 +20,7 @@ interface MigrateOpts {
   status?: boolean;
   dryRun?: boolean;
   json?: boolean;
+  strict?: boolean;
   stack?: string;
   grants?: string;
   dir: string;
@@ -43,6 +45,7 @@ export function register(program: Command): void {
     .option("--status", "list applied, pending and changed migrations and INVALID indexes; changes nothing")
     .option("--dry-run", "show what a run would apply (migrations, heals, grant changes); changes nothing")
     .option("--json", "print the result as JSON")
+    .option("--strict", "exit 1 while a migration waits for its table or a grant for its schema (CI)")
     .option("-s, --stack <name>", "enforce the worker grants of this stack's catalogue (Pulumi.<stack>.yaml)")
     .addOption(
       new Option(
@@ -73,9 +76,14 @@ export function register(program: Command): void {
 Examples:
   npm run infra -- migrate --database-url postgres://owner:pw@ep-x.us-east-2.aws.neon.tech/mauntic --stack dev
   DATABASE_URL=postgres://... npm run infra -- migrate --status
+  DATABASE_URL=postgres://... npm run infra -- migrate --strict     # CI: fail while anything waits
   npm run infra -- migrate --database-url postgres://... --dry-run --json
 
-Exit codes: 0 done, 1 a migration or lock failed (file:line on stderr), 2 bad input (a pooler URL, options).`,
+A migration whose table does not exist yet (the application creates its tables after its first deploy) waits:
+the run names the table, applies the rest and exits 0; the next run applies it once the table is there.
+
+Exit codes: 0 done (waits included), 1 a migration or lock failed (file:line on stderr) or, with --strict,
+something waits, 2 bad input (a pooler URL, options).`,
     )
     .action(async (opts: MigrateOpts) => {
       if (opts.status && opts.dryRun) throw new UsageError("--status and --dry-run both given (allowed: one of them)");
@@ -103,7 +111,10 @@ Exit codes: 0 done, 1 a migration or lock failed (file:line on stderr), 2 bad in
       }
       try {
         const r = await migrate(run);
-        out(opts.json ? `${JSON.stringify({ ok: true, ...r }, null, 2)}\n` : renderRun(r));
+        const waiting = waitingOf(r);
+        const strictFail = opts.strict === true && anyWaiting(waiting);
+        out(opts.json ? `${JSON.stringify({ ok: !strictFail, ...r, waiting }, null, 2)}\n` : renderRun(r));
+        if (strictFail) throw new StillWaiting(waiting);
       } catch (e) {
         if (e instanceof RunFailed) {
           // What was applied before the failure stays applied: show it, then fail with the reason.

@@ -8,6 +8,8 @@ import { fmtMs, renderRun } from "../../../migrations/runner/report";
 import { migrate, RunFailed } from "../../../migrations/runner/runner";
 import { startPostgres } from "../../../migrations/embedded";
 import { grantsFromConfig } from "../../../migrations/runner/grants-spec";
+import { checkWorkerAccess, neonDatabase } from "../../../migrations/neon-emulation";
+import { migratorRoleName } from "../../neon/roles";
 import { loadStackConfigFromFile } from "../../config/load";
 import type { Plan } from "../../offline/plan";
 import { renderTree } from "../render";
@@ -28,7 +30,10 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
   log("database: starting embedded PostgreSQL 17");
   const pg = await startPostgres();
   try {
-    const url = await pg.newDatabase({ name: "rehearsal" });
+    // Neon's role model (migrations/neon-emulation.ts): the migrator is an API-made neon_superuser member that owns
+    // the database; the app's tables, the seed, the worker roles and the migrations are all its doing, as on Neon.
+    const config = loadStackConfigFromFile(stack);
+    const { migratorUrl: url } = await neonDatabase(pg, migratorRoleName(stack, config), { name: "rehearsal" });
     const fixture = await loadFixture(url);
     lines.push(`fixture: ${fixture.schemas.length} schemas, ${fixture.tables} tables, ${fixture.indexes} indexes`);
     const db = await openClient(url, "mauntic-rehearse");
@@ -38,10 +43,12 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
       lines.push(
         `seed: scale ${scale}, ${rows} rows (${seed.sizes.organizations} organizations, ${seed.sizes.contacts} contacts) in ${fmtMs(seed.ms)}`,
       );
-      // The worker roles the Neon component creates, so the run also proves the stack's grants.
-      const grants = grantsFromConfig(stack, loadStackConfigFromFile(stack));
+      // The worker roles as the Neon component makes them (the LoginRole provider, SQL), so the run also proves the
+      // stack's grants on Neon's role model.
+      const grants = grantsFromConfig(stack, config);
+      const { loginRoleProvider } = await import("../../neon/login-role"); // the Pulumi SDK, loaded on use
       for (const role of Object.keys(grants.roles)) {
-        await db.query(`CREATE ROLE ${role} LOGIN`);
+        await loginRoleProvider.create!({ admin_uri: url, name: role, password_version: 1 });
       }
       const run = await migrate({
         databaseUrl: url,
@@ -52,6 +59,7 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
         throw e;
       });
       lines.push(renderRun(run).trimEnd());
+      lines.push(await checkWorkerAccess(db, grants));
       const check = await runCheck(db);
       lines.push(renderCheck(check).trimEnd());
       return { lines, check };
