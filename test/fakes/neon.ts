@@ -115,6 +115,8 @@ export class FakeNeon {
   readonly writesDuringOperations: { method: string; path: string; operation: string }[] = [];
   /** How long an operation runs. */
   operationMs = 20;
+  /** The project owner's plan allowance of branches per project (`project.owner.branches_limit`). */
+  branchesLimit = 10;
   private readonly faults: FaultRule[] = [];
   private readonly sockets = new Set<Socket>();
   private server?: http.Server;
@@ -351,6 +353,13 @@ export class FakeNeon {
       default_endpoint_settings: p.default_endpoint_settings,
       proxy_host: `${p.region_id.split("-").slice(1).join("-")}.aws.neon.tech`,
       created_at: now(),
+      // ProjectOwnerData: name, email, branches_limit and subscription_type are required.
+      owner: {
+        name: "Mauntic",
+        email: "infra@example.com",
+        branches_limit: this.branchesLimit,
+        subscription_type: "launch",
+      },
     };
   }
 
@@ -527,6 +536,7 @@ export class FakeNeon {
     }
 
     if (sub === "branches") {
+      if (sid === "count" && method === "GET") return ok({ count: p.branches.size });
       if (!sid) {
         if (method === "GET") {
           const search = query.get("search") ?? "";
