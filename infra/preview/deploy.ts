@@ -98,11 +98,10 @@ export function previewHosts(
   return hosts;
 }
 
-/** The pull request comment: hosts, expiry and budget, as Markdown. */
-export function renderDeploy(r: DeployResult, marker: string): string {
+/** The pull request comment: hosts, expiry and budget, as Markdown (the workflow adds its comment marker). */
+export function renderDeploy(r: DeployResult): string {
   const line = (l: PreviewBudget["hyperdrive"]) => `| ${l.what} | ${l.needs} | ${l.used} | ${l.left} of ${l.limit} |`;
   return [
-    marker,
     `### Preview \`${r.stack}\` deployed`,
     "",
     `Deployed ${r.deployedAt}; its Neon branch expires ${r.expiresAt} unless deployed again.`,

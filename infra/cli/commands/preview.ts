@@ -4,9 +4,6 @@ import { loadStackConfigFromFile, PROJECT_DIR } from "../../config/load";
 import { UsageError } from "../errors";
 import { parseCount } from "../options";
 
-/** The first line of the preview comment: the workflow edits the comment that starts with it. */
-export const PREVIEW_MARKER = "<!-- mauntic-infra:preview -->";
-
 const log = (line: string) => {
   if (line) process.stderr.write(`${line}\n`);
 };
@@ -93,7 +90,7 @@ Cloudflare account, or Neon branches left in dev's project. Needs NEON_API_KEY a
           neonBranchesLimit: branchesLimit,
           log,
         });
-        const markdown = renderDeploy(result, PREVIEW_MARKER);
+        const markdown = renderDeploy(result);
         if (opts.summary) fs.writeFileSync(opts.summary, markdown);
         process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : markdown);
       },
