@@ -247,8 +247,8 @@ describe("preview deploy", () => {
     expect(fake.writes()).toEqual([]);
   });
 
-  it("refuses when dev's Neon project has no branch left, and redeploys a preview whose branch is alive", async () => {
-    neon.branchesLimit = 1; // the seeded project's main branch uses it
+  it("refuses, with the numbers, when dev's Neon project has no branch left, and creates nothing", async () => {
+    neon.branchesLimit = 1; // the dev project's main branch uses it
     try {
       fake = new FakePulumi({ stacks: [devStack(), committed("prod")] });
       const r = await cli(["preview", "deploy", "--pr", "42"], env);
@@ -259,25 +259,36 @@ describe("preview deploy", () => {
         ),
       );
       expect(fake.writes()).toEqual([]);
+    } finally {
+      neon.branchesLimit = 10;
+    }
+  });
 
-      // A preview whose branch still exists needs no new one: the same limit lets it deploy again.
-      const main = neon.snapshot().find((p) => p.id === devProject)!.branches[0]!.id;
-      fake.remove();
-      fake = new FakePulumi({
-        stacks: [devStack(), committed("prod"), preview("pr-42", 42, 5, { outputs: { neonBranchId: main } })],
-      });
+  it("counts a preview whose branch is alive as needing none, and one whose branch expired as needing one", async () => {
+    // main + pr-41's branch + pr-42's branch: the allowance of 3 is used up.
+    const soon = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    neon.seedBranch(devProject, "mauntic-pr-41", soon);
+    const mine = neon.seedBranch(devProject, "mauntic-pr-42", soon);
+    neon.branchesLimit = 3;
+    try {
+      const stacks = () => [
+        devStack(),
+        committed("prod"),
+        preview("pr-42", 42, 5, { outputs: { neonBranchId: mine.id } }),
+      ];
+      fake = new FakePulumi({ stacks: stacks() });
       const again = await cli(["preview", "deploy", "--pr", "42"], env);
       expect(again.code, again.stderr).toBe(0);
-      expect(again.stdout).toMatch(/\| Neon branches in project \S+ \| 0 \| 1 \| 0 of 1 \|/);
+      expect(again.stdout).toMatch(/\| Neon branches in project \S+ \| 0 \| 3 \| 0 of 3 \|/);
 
-      // Its branch expired (Neon deleted it): it needs one again, and none is left.
+      // Neon deletes pr-42's branch at its expires_at; another branch takes the freed place before the next push.
+      neon.projects.get(devProject)!.branches.get(mine.id)!.expires_at = "2026-01-01T00:00:00Z";
+      neon.seedBranch(devProject, "someone-elses-branch");
       fake.remove();
-      fake = new FakePulumi({
-        stacks: [devStack(), committed("prod"), preview("pr-42", 42, 100, { outputs: { neonBranchId: "br-expired" } })],
-      });
+      fake = new FakePulumi({ stacks: stacks() });
       const expired = await cli(["preview", "deploy", "--pr", "42"], env);
       expect(expired.code).toBe(1);
-      expect(expired.stderr).toMatch(/this preview's branch br-expired has expired/);
+      expect(expired.stderr).toMatch(/needs 1, 0 left of 3 .*this preview's branch br-\w+ has expired/);
       expect(fake.writes()).toEqual([]);
     } finally {
       neon.branchesLimit = 10;

@@ -178,6 +178,27 @@ export class FakeNeon {
     return p;
   }
 
+  /** Adds a branch of the default branch directly (a preview made earlier), optionally with an expiry. */
+  seedBranch(projectId: string, name: string, expiresAt?: string): FakeBranch {
+    const p = this.project(projectId);
+    const parent = [...p.branches.values()].find((b) => b.default)!;
+    const b: FakeBranch = { id: this.nextId("br"), name, parent_id: parent.id, default: false, created_at: now() };
+    if (expiresAt) b.expires_at = expiresAt;
+    p.branches.set(b.id, b);
+    return b;
+  }
+
+  /** Neon deletes a branch, with its computes, roles and databases, once its `expires_at` has passed. */
+  private sweepExpired(p: FakeProject): void {
+    for (const b of [...p.branches.values()]) {
+      if (!b.expires_at || Date.parse(b.expires_at) > Date.now()) continue;
+      p.branches.delete(b.id);
+      p.roles.delete(b.id);
+      p.databases.delete(b.id);
+      for (const [id, e] of p.endpoints) if (e.branch_id === b.id) p.endpoints.delete(id);
+    }
+  }
+
   // ---- HTTP ---------------------------------------------------------------------------------------------------
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -456,6 +477,7 @@ export class FakeNeon {
       if (method === "POST") return ok(this.createProject(body).body, 201);
     }
     const p = this.project(pid!);
+    this.sweepExpired(p);
 
     if (!sub) {
       if (method === "GET") return ok({ project: this.projectJson(p) });
