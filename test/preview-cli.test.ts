@@ -199,7 +199,10 @@ describe("preview deploy", () => {
   it("tags the stack, runs up with refresh and prints the hosts", async () => {
     // The stack does not exist yet: the deploy creates it in the parent stack's organization.
     fake = new FakePulumi({ stacks: [devStack(), committed("prod")], onUp: { "pr-42": upResult } });
-    const r = await cli(["preview", "deploy", "--pr", "42", "--sha", "abc1234", "--json"], env);
+    const r = await cli(
+      ["preview", "deploy", "--pr", "42", "--sha", "abc1234", "--json", "--policy-pack", "policies"],
+      env,
+    );
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as {
       stack: string;
@@ -232,6 +235,10 @@ describe("preview deploy", () => {
     ]);
     const up = fake.calls().find((c) => c[0] === "up")!;
     expect(up).toContain("--refresh");
+    expect(up.slice(up.indexOf("--policy-pack"), up.indexOf("--policy-pack") + 2)).toEqual([
+      "--policy-pack",
+      "policies",
+    ]);
     expect(up.slice(up.indexOf("--stack"))).toEqual(["--stack", "mauntic/pr-42"]);
   });
 

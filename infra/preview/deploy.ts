@@ -16,6 +16,9 @@ export interface DeployOptions {
   sha?: string;
   /** Overrides Neon's reported branch allowance. */
   neonBranchesLimit?: number;
+  /** A CrossGuard pack folder (and its config file) the up runs with. */
+  policyPack?: string;
+  policyPackConfig?: string;
   projectDir?: string;
   now?: Date;
   log: (line: string) => void;
@@ -81,7 +84,12 @@ export async function deployPreview(ws: LocalWorkspace, opts: DeployOptions): Pr
   await ws.setTag(name, TAGS.expiresAt, expiresAt);
   if (opts.sha) await ws.setTag(name, TAGS.sha, opts.sha);
 
-  const up = await s.up({ refresh: true, onOutput: (o) => opts.log(o.trimEnd()) });
+  const up = await s.up({
+    refresh: true,
+    ...(opts.policyPack ? { policyPacks: [opts.policyPack] } : {}),
+    ...(opts.policyPackConfig ? { policyPackConfigs: [opts.policyPackConfig] } : {}),
+    onOutput: (o) => opts.log(o.trimEnd()),
+  });
   const outputs = plain(up.outputs);
   return { stack, pr: opts.pr, deployedAt, expiresAt, budget, hosts: previewHosts(config, outputs), outputs };
 }

@@ -55,7 +55,7 @@ const save = () => fs.writeFileSync(statePath, JSON.stringify(state, null, 2));
 const fail = (msg) => { process.stderr.write("error: " + msg + "\n"); process.exit(255); };
 const flag = (f) => { const i = args.indexOf(f); return i >= 0 ? args[i + 1] : undefined; };
 const has = (f) => args.includes(f);
-const positional = args.filter((a, i) => !a.startsWith("-") && !(i > 0 && ["--stack", "--exec-kind", "--page-size", "--page", "--event-log", "--message", "--policy-pack"].includes(args[i - 1])));
+const positional = args.filter((a, i) => !a.startsWith("-") && !(i > 0 && ["--stack", "--exec-kind", "--page-size", "--page", "--event-log", "--message", "--policy-pack", "--policy-pack-config"].includes(args[i - 1])));
 const last = (n) => n.split("/").pop();
 const find = (n) => state.stacks.find((s) => s.name === n || last(s.name) === last(n) && (!n.includes("/") || s.name.endsWith(n) || n.endsWith(s.name)));
 const need = (n) => { const s = find(n); if (!s) fail("no stack named '" + n + "' found"); return s; };

@@ -65,6 +65,8 @@ Exit codes: 0 ok, 1 failure (a refused budget, a failed destroy), 2 bad input.`,
     .option("--sha <commit>", "the commit deployed (recorded in the mauntic:sha tag)")
     .option("--summary <file>", "also write the Markdown comment (hosts, expiry, budget) to this file")
     .option("--neon-branches-limit <n>", "branch allowance of the Neon plan, when Neon does not report it")
+    .option("--policy-pack <dir>", "run this CrossGuard policy pack during the up (e.g. policies)")
+    .option("--policy-pack-config <file>", "its config (e.g. policies/config/preview.json)")
     .option("--json", "print the result as JSON instead of Markdown")
     .addHelpText(
       "after",
@@ -73,8 +75,19 @@ Refuses (exit 1, nothing created) when the preview would exceed the budget: Hype
 Cloudflare account, or Neon branches left in dev's project. Needs NEON_API_KEY and the providers' credentials.`,
     )
     .action(
-      async (opts: { pr: string; sha?: string; summary?: string; neonBranchesLimit?: string; json?: boolean }) => {
+      async (opts: {
+        pr: string;
+        sha?: string;
+        summary?: string;
+        neonBranchesLimit?: string;
+        policyPack?: string;
+        policyPackConfig?: string;
+        json?: boolean;
+      }) => {
         const pr = parseCount(opts.pr, "--pr", 1, 999_999);
+        if (opts.policyPackConfig && !opts.policyPack) {
+          throw new UsageError("--policy-pack-config needs --policy-pack");
+        }
         if (opts.sha !== undefined && !/^[0-9a-f]{7,64}$/.test(opts.sha)) {
           throw new UsageError(`--sha '${opts.sha}' is not a commit (allowed: 7..64 lowercase hex digits)`);
         }
@@ -88,6 +101,8 @@ Cloudflare account, or Neon branches left in dev's project. Needs NEON_API_KEY a
           pr,
           sha: opts.sha,
           neonBranchesLimit: branchesLimit,
+          policyPack: opts.policyPack,
+          policyPackConfig: opts.policyPackConfig,
           log,
         });
         const markdown = renderDeploy(result);
