@@ -4,6 +4,7 @@
  * leaves alone, what list prints, and the budget refusal with its numbers.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createNeonClient } from "../infra/neon/client";
 import { FakeNeon } from "./fakes/neon";
 import { runCli } from "./helpers/cli";
 import { FakePulumi, type FakeStack } from "./helpers/fake-pulumi";
@@ -183,12 +184,22 @@ describe("preview deploy", () => {
   const neon = new FakeNeon();
   let env: NodeJS.ProcessEnv;
   let devProject: string;
+  let url: string;
   beforeAll(async () => {
-    const url = await neon.start();
+    url = await neon.start();
     devProject = neon.seedProject("mauntic-dev").id;
     env = { NEON_API_URL: url, NEON_API_KEY: neon.apiKey };
   });
   afterAll(() => neon.stop());
+
+  /** A branch of dev's project made through the API, as an earlier preview deploy made it. */
+  async function makeBranch(name: string, expiresAt: string): Promise<string> {
+    const client = createNeonClient({ apiKey: neon.apiKey, baseUrl: url, pollIntervalMs: 5 });
+    const made = await client.write(devProject, `create branch ${name}`, (p) =>
+      client.api.createProjectBranch(devProject, { branch: { name, expires_at: expiresAt } }, p),
+    );
+    return made!.branch.id;
+  }
 
   const devStack = (): FakeStack => ({ ...committed("dev"), outputs: { neonProjectId: devProject } });
   const upResult = {
@@ -274,14 +285,14 @@ describe("preview deploy", () => {
   it("counts a preview whose branch is alive as needing none, and one whose branch expired as needing one", async () => {
     // main + pr-41's branch + pr-42's branch: the allowance of 3 is used up.
     const soon = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
-    neon.seedBranch(devProject, "mauntic-pr-41", soon);
-    const mine = neon.seedBranch(devProject, "mauntic-pr-42", soon);
+    await makeBranch("mauntic-pr-41", soon);
+    const mine = await makeBranch("mauntic-pr-42", soon);
     neon.branchesLimit = 3;
     try {
       const stacks = () => [
         devStack(),
         committed("prod"),
-        preview("pr-42", 42, 5, { outputs: { neonBranchId: mine.id } }),
+        preview("pr-42", 42, 5, { outputs: { neonBranchId: mine } }),
       ];
       fake = new FakePulumi({ stacks: stacks() });
       const again = await cli(["preview", "deploy", "--pr", "42"], env);
@@ -289,8 +300,8 @@ describe("preview deploy", () => {
       expect(again.stdout).toMatch(/\| Neon branches in project \S+ \| 0 \| 3 \| 0 of 3 \|/);
 
       // Neon deletes pr-42's branch at its expires_at; another branch takes the freed place before the next push.
-      neon.projects.get(devProject)!.branches.get(mine.id)!.expires_at = "2026-01-01T00:00:00Z";
-      neon.seedBranch(devProject, "someone-elses-branch");
+      neon.projects.get(devProject)!.branches.get(mine)!.expires_at = "2026-01-01T00:00:00Z";
+      await makeBranch("someone-elses-branch", soon);
       fake.remove();
       fake = new FakePulumi({ stacks: stacks() });
       const expired = await cli(["preview", "deploy", "--pr", "42"], env);

@@ -178,16 +178,6 @@ export class FakeNeon {
     return p;
   }
 
-  /** Adds a branch of the default branch directly (a preview made earlier), optionally with an expiry. */
-  seedBranch(projectId: string, name: string, expiresAt?: string): FakeBranch {
-    const p = this.project(projectId);
-    const parent = [...p.branches.values()].find((b) => b.default)!;
-    const b: FakeBranch = { id: this.nextId("br"), name, parent_id: parent.id, default: false, created_at: now() };
-    if (expiresAt) b.expires_at = expiresAt;
-    p.branches.set(b.id, b);
-    return b;
-  }
-
   /** Neon deletes a branch, with its computes, roles and databases, once its `expires_at` has passed. */
   private sweepExpired(p: FakeProject): void {
     for (const b of [...p.branches.values()]) {
