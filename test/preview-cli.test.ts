@@ -154,6 +154,15 @@ describe("preview gc", () => {
 });
 
 describe("preview list", () => {
+  it("says which Pulumi CLI is missing (exit 1)", async () => {
+    fake = new FakePulumi({ stacks: [] });
+    const r = await runCli(["preview", "list"], { env: { MAUNTIC_PULUMI_ROOT: `${fake.root}/nowhere` } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `error: no Pulumi CLI on ${fake.root}/nowhere/bin/pulumi (MAUNTIC_PULUMI_ROOT): install it (https://www.pulumi.com/docs/install/) and log in\n`,
+    );
+  });
+
   it("--json gives every preview with its pull request, last deploy and expiry, and no other stack", async () => {
     fake = new FakePulumi({ stacks: backend() });
     const expected = fake.state.stacks.filter((s) => s.name.includes("pr-"));

@@ -67,13 +67,10 @@ export async function deployPreview(ws: LocalWorkspace, opts: DeployOptions): Pr
   const budget = verdict(stack, hyperdrive, neon);
   if (!budget.fits) throw new BudgetError(budget);
 
-  const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+  const { Stack } = await import("@pulumi/pulumi/automation");
   // A new stack goes to the organization the parent stack lives in (`mauntic/mauntic-infra/dev` -> `mauntic/pr-<N>`).
   const name = existing?.name ?? `${config.preview.parentStack.split("/")[0]}/${stack}`;
-  const s = await LocalWorkspace.createOrSelectStack(
-    { stackName: name, workDir: projectDir },
-    { pulumiCommand: ws.pulumiCommand },
-  );
+  const s = await Stack.createOrSelect(name, ws);
   const now = opts.now ?? new Date();
   const deployedAt = now.toISOString().replace(/\.\d{3}Z$/, "Z");
   // The same expiry the program gives the Neon branch (capped at Neon's 30 days).

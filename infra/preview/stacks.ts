@@ -40,8 +40,15 @@ export interface PreviewStack {
 export async function previewWorkspace(projectDir: string): Promise<LocalWorkspace> {
   const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation");
   const root = process.env[PULUMI_ROOT_ENV];
-  const pulumiCommand = root ? await PulumiCommand.get({ root, skipVersionCheck: true }) : undefined;
-  return LocalWorkspace.create({ workDir: projectDir, ...(pulumiCommand ? { pulumiCommand } : {}) });
+  let pulumiCommand;
+  try {
+    // `get` runs `pulumi version` (cmd.js): the one place a missing CLI shows.
+    pulumiCommand = await PulumiCommand.get(root ? { root, skipVersionCheck: true } : {});
+  } catch {
+    const where = root ? `${root}/bin/pulumi (${PULUMI_ROOT_ENV})` : "PATH";
+    throw new Error(`no Pulumi CLI on ${where}: install it (https://www.pulumi.com/docs/install/) and log in`);
+  }
+  return LocalWorkspace.create({ workDir: projectDir, pulumiCommand });
 }
 
 /** The `pr-<N>` part of a backend stack name, or undefined for any other stack (dev, prod, other projects' names). */
