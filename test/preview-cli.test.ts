@@ -3,7 +3,8 @@
  * (test/helpers/fake-pulumi.ts) and the local Neon fake: which stacks are destroyed and removed, what a dry run
  * leaves alone, what list prints, and the budget refusal with its numbers.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../infra/cli/main";
 import { createNeonClient } from "../infra/neon/client";
 import { FakeNeon } from "./fakes/neon";
 import { runCli } from "./helpers/cli";
@@ -49,15 +50,50 @@ function backend(): FakeStack[] {
 }
 
 let fake: FakePulumi;
-const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  runCli(args, { env: { MAUNTIC_PULUMI_ROOT: fake.root, ...env } });
+/**
+ * The CLI's `main` in this process (the preview commands register no dynamic resource, so vitest's transform is
+ * fine), with its own env and output captured: a child process per run would cost a tsx start and the Pulumi SDK
+ * load each time. The first gc test runs the real entry point in a child process as well.
+ */
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const vars: NodeJS.ProcessEnv = {
+    MAUNTIC_PULUMI_ROOT: fake.root,
+    NEON_API_URL: undefined,
+    NEON_API_KEY: undefined,
+    ...env,
+  };
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const set = (v: NodeJS.ProcessEnv) => {
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined) delete process.env[k];
+      else process.env[k] = x;
+    }
+  };
+  let stdout = "";
+  let stderr = "";
+  const out = vi.spyOn(process.stdout, "write").mockImplementation((c) => ((stdout += String(c)), true));
+  const err = vi.spyOn(process.stderr, "write").mockImplementation((c) => ((stderr += String(c)), true));
+  set(vars);
+  process.exitCode = undefined;
+  try {
+    const code = await main(args);
+    return { code, stdout, stderr };
+  } finally {
+    process.exitCode = undefined;
+    out.mockRestore();
+    err.mockRestore();
+    set(saved);
+  }
+}
 
 afterEach(() => fake?.remove());
 
 describe("preview gc", () => {
   it("destroys and removes exactly the closed and stale previews, never dev, prod or an open fresh one", async () => {
     fake = new FakePulumi({ stacks: backend() });
-    const r = await cli(["preview", "gc", "--open", "5,7,11", "--json"]);
+    const r = await runCli(["preview", "gc", "--open", "5,7,11", "--json"], {
+      env: { MAUNTIC_PULUMI_ROOT: fake.root },
+    });
     expect(r.code, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as { stack: string; reason: string | null; outcome: string }[];
     expect(rows.map((x) => [x.stack, x.reason, x.outcome])).toEqual([
@@ -156,7 +192,7 @@ describe("preview gc", () => {
 describe("preview list", () => {
   it("says which Pulumi CLI is missing (exit 1)", async () => {
     fake = new FakePulumi({ stacks: [] });
-    const r = await runCli(["preview", "list"], { env: { MAUNTIC_PULUMI_ROOT: `${fake.root}/nowhere` } });
+    const r = await cli(["preview", "list"], { MAUNTIC_PULUMI_ROOT: `${fake.root}/nowhere` });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       `error: no Pulumi CLI on ${fake.root}/nowhere/bin/pulumi (MAUNTIC_PULUMI_ROOT): install it (https://www.pulumi.com/docs/install/) and log in\n`,

@@ -156,6 +156,9 @@ describe("PR check", () => {
     const c = wf("pr-comment.yml");
     expect(c.on).toEqual({ workflow_run: { workflows: ["PR check"], types: ["completed"] } });
     const job = c.jobs.comment!;
+    expect(job.if).toBe(
+      "github.event.workflow_run.event == 'pull_request' && github.event.workflow_run.conclusion != 'cancelled'",
+    );
     expect(job.permissions).toEqual({ actions: "read", contents: "read", "pull-requests": "write" });
     // The default branch is checked out (no ref), never the pull request's head.
     expect(action(job, "actions/checkout")[0]!.with).not.toHaveProperty("ref");
@@ -200,7 +203,7 @@ describe("Preview", () => {
     expect(job.if).toBe(
       "github.event.action == 'closed' && github.event.pull_request.head.repo.full_name == github.repository",
     );
-    expect(runs(job).join("\n")).toMatch(/npm run --silent infra -- preview list --json/);
+    expect(runs(job).join("\n")).toMatch(/npm run --silent infra -- preview list --json > previews\.json\n/);
     const destroy = action(job, "pulumi/actions").find((s) => s.with?.command === "destroy")!;
     expect(destroy.if).toBe("steps.exists.outputs.found == 'true'");
     expect(destroy.with).toMatchObject({
