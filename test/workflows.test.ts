@@ -160,6 +160,10 @@ describe("PR check", () => {
       "github.event.workflow_run.event == 'pull_request' && github.event.workflow_run.conclusion != 'cancelled'",
     );
     expect(job.permissions).toEqual({ actions: "read", contents: "read", "pull-requests": "write" });
+    expect(job.concurrency).toEqual({
+      group: "pr-comment-${{ github.event.workflow_run.head_sha }}",
+      "cancel-in-progress": false,
+    });
     // The default branch is checked out (no ref), never the pull request's head.
     expect(action(job, "actions/checkout")[0]!.with).not.toHaveProperty("ref");
     const script = runs(job).join("\n");

@@ -123,6 +123,16 @@ Cloudflare account, or Neon branches left in dev's project. Needs NEON_API_KEY a
     )
     .option("--dry-run", "say what would be removed; change nothing")
     .option("--json", "print [{stack, pr, reason, detail, outcome, error}]")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  gh pr list --state open --json number > open.json
+  npm run infra -- preview gc --open open.json --dry-run
+  npm run infra -- preview gc --open 12,15 --ttl-hours 48
+
+Exit 1 when a destroy failed (the others still ran; rerun to retry it).`,
+    )
     .action(async (opts: { open: string; ttlHours?: string; dryRun?: boolean; json?: boolean }) => {
       const { parseOpenPullRequests, decide, collect } = await import("../../preview/gc");
       const open = parseOpenPullRequests(opts.open);
