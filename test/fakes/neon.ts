@@ -29,14 +29,7 @@ export interface OperationPath {
   error?: string;
 }
 type OperationStatus =
-  | "scheduling"
-  | "running"
-  | "finished"
-  | "failed"
-  | "error"
-  | "cancelling"
-  | "cancelled"
-  | "skipped";
+  "scheduling" | "running" | "finished" | "failed" | "error" | "cancelling" | "cancelled" | "skipped";
 
 export type Fault =
   /** Answer with this status (and Neon's error body) without touching state. */
@@ -175,6 +168,8 @@ export class FakeNeon {
   operationMs = 20;
   /** The plan's cap on history retention (Scale: 30 days). */
   historyRetentionCapSeconds = 2_592_000;
+  /** The project owner's plan allowance of branches per project (`project.owner.branches_limit`). */
+  branchesLimit = 10;
   /** Set: the key is a personal API key, and project lists and creates need this `org_id`. */
   orgId?: string;
   /** Default page sizes (Neon's project list default is 10). */
@@ -354,8 +349,7 @@ export class FakeNeon {
           : fault?.kind === "operationPath"
             ? fault.path
             : undefined;
-      this.durationNext =
-        fault?.kind === "slowOperations" || fault?.kind === "operationPath" ? fault.ms : undefined;
+      this.durationNext = fault?.kind === "slowOperations" || fault?.kind === "operationPath" ? fault.ms : undefined;
       ({ status, body } = this.route(method, path, url.searchParams, json ?? {}));
     } catch (e) {
       if (e instanceof HttpError) return fail(e.status, e.message);
@@ -548,6 +542,13 @@ export class FakeNeon {
       written_data_bytes: 0,
       data_transfer_bytes: 0,
       data_storage_bytes_hour: 0,
+      // Only the single-project response carries `owner` (ProjectListItem has none in the spec).
+      owner: {
+        name: "Mauntic",
+        email: "infra@example.com",
+        branches_limit: this.branchesLimit,
+        subscription_type: "launch",
+      },
     };
   }
 
@@ -694,7 +695,16 @@ export class FakeNeon {
         project: this.projectJson(p),
         branch: this.branchJson(main, p),
         endpoints: [this.endpointJson(ep, p)],
-        roles: [{ branch_id: main.id, name: role.name, password: role.password, protected: false, created_at: role.created_at, updated_at: role.created_at }],
+        roles: [
+          {
+            branch_id: main.id,
+            name: role.name,
+            password: role.password,
+            protected: false,
+            created_at: role.created_at,
+            updated_at: role.created_at,
+          },
+        ],
         databases: [this.databaseJson(db, main.id)],
         operations: ops.map((o) => this.opJson(o)),
         connection_uris: [],
@@ -703,11 +713,22 @@ export class FakeNeon {
   }
 
   private databaseJson(d: FakeDatabase, branchId: string) {
-    return { id: d.id, branch_id: branchId, name: d.name, owner_name: d.owner_name, created_at: d.created_at, updated_at: this.stamp() };
+    return {
+      id: d.id,
+      branch_id: branchId,
+      name: d.name,
+      owner_name: d.owner_name,
+      created_at: d.created_at,
+      updated_at: this.stamp(),
+    };
   }
 
   /** A page of `items` after `cursor` (an item's key), at most `limit` long. */
-  private page<T>(items: T[], key: (t: T) => string, query: URLSearchParams): { items: T[]; last?: string; more: boolean } {
+  private page<T>(
+    items: T[],
+    key: (t: T) => string,
+    query: URLSearchParams,
+  ): { items: T[]; last?: string; more: boolean } {
     const limit = Number(query.get("limit") ?? this.pageSize);
     const cursor = query.get("cursor");
     const start = cursor ? items.findIndex((t) => key(t) === cursor) + 1 : 0;
@@ -846,6 +867,7 @@ export class FakeNeon {
     }
 
     if (sub === "branches") {
+      if (sid === "count" && method === "GET") return ok({ count: p.branches.size });
       if (!sid) {
         if (method === "GET") {
           const search = query.get("search") ?? "";
@@ -894,14 +916,20 @@ export class FakeNeon {
             ),
           );
           const op = this.startOp(p, "create_branch", { branch_id: b.id });
-          return ok({ branch: this.branchJson(b, p), endpoints: [], operations: [this.opJson(op)], roles: [], databases: [] }, 201);
+          return ok(
+            { branch: this.branchJson(b, p), endpoints: [], operations: [this.opJson(op)], roles: [], databases: [] },
+            201,
+          );
         }
       }
       const b = this.branch(p, sid!);
       if (!sub2) {
         if (method === "GET") {
           // A branch's annotation is always there (AnnotationResponse), empty unless someone annotated it.
-          return ok({ branch: this.branchJson(b, p), annotation: { object: { type: "console/branch", id: b.id }, value: {} } });
+          return ok({
+            branch: this.branchJson(b, p),
+            annotation: { object: { type: "console/branch", id: b.id }, value: {} },
+          });
         }
         if (method === "PATCH") {
           const spec = (body.branch ?? {}) as Record<string, unknown>;
@@ -913,7 +941,8 @@ export class FakeNeon {
           if (spec.expires_at !== undefined && spec.expires_at !== null) {
             this.checkExpiry(spec.expires_at);
             if (b.default) throw new HttpError(400, "expires_at cannot be set on the default branch");
-            if (b.protected || spec.protected === true) throw new HttpError(400, "expires_at cannot be set on a protected branch");
+            if (b.protected || spec.protected === true)
+              throw new HttpError(400, "expires_at cannot be set on a protected branch");
             if (this.children(p, b.id).length) {
               throw new HttpError(400, "expires_at cannot be set on a branch that has child branches");
             }
@@ -1031,7 +1060,12 @@ export class FakeNeon {
         const dbName = String(spec.name ?? "");
         if (dbs.has(dbName)) throw new HttpError(409, `database "${dbName}" already exists`);
         requireOwner(spec.owner_name);
-        const d: FakeDatabase = { id: ++this.seq, name: dbName, owner_name: String(spec.owner_name), created_at: this.stamp() };
+        const d: FakeDatabase = {
+          id: ++this.seq,
+          name: dbName,
+          owner_name: String(spec.owner_name),
+          created_at: this.stamp(),
+        };
         dbs.set(d.name, d);
         return { status: 201, body: { database: json(d), operations: op() } };
       }
