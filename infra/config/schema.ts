@@ -25,6 +25,7 @@ const sqlIdentifier = z
 
 export const ENVIRONMENTS = ["prod", "dev", "preview"] as const;
 export const HOST_KINDS = ["api", "assets", "landing", "tracking"] as const;
+export const ZONE_PLANS = ["free", "pro", "business", "enterprise"] as const;
 
 /** Neon compute sizes (CU) that the API accepts for autoscaling limits. */
 export const NEON_CU = [0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16] as const;
@@ -158,7 +159,12 @@ export const stackConfigSchema = z
     cloudflare: z.strictObject({
       accountId: cfId,
       plan: z.enum(["free", "paid"]).default("paid"),
-      zone: z.strictObject({ name: hostname, zoneId: cfId }),
+      zone: z.strictObject({
+        name: hostname,
+        zoneId: cfId,
+        /** The zone's plan: it sets the shortest edge TTL a cache rule may give (infra/cloudflare/cache-settings.ts). */
+        plan: z.enum(ZONE_PLANS).default("business"),
+      }),
       /** Only one stack may own a zone's http_response_headers_transform entrypoint ruleset. */
       ownsResponseHeaderRuleset: z.boolean(),
       hosts: z.strictObject({ api: hostname, assets: hostname, landing: hostname, tracking: hostname }),
