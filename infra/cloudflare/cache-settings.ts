@@ -140,7 +140,8 @@ export function asConfigError<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof ExpressionError) throw new ConfigError([`${yamlPath(["cacheTiers"])}: ${e.message}`], "cacheTiers");
+    if (e instanceof ExpressionError)
+      throw new ConfigError([`${yamlPath(["cacheTiers"])}: ${e.message}`], "cacheTiers");
     throw e;
   }
 }

@@ -59,11 +59,11 @@ export function buildCloudflare(
     tiers: config.cacheTiers,
     previewHosts: config.environment === "dev",
   };
-  const cacheSettings = cf.ownsResponseHeaderRuleset
-    ? new CacheSettingsRules(resourceName(stack, "cache-settings"), { ...tierRules, zonePlan: cf.zone.plan })
-    : undefined;
   const cacheHeaders = cf.ownsResponseHeaderRuleset
     ? new CacheHeaderRules(resourceName(stack, "cache-headers"), tierRules)
+    : undefined;
+  const cacheSettings = cf.ownsResponseHeaderRuleset
+    ? new CacheSettingsRules(resourceName(stack, "cache-settings"), { ...tierRules, zonePlan: cf.zone.plan })
     : undefined;
 
   const bindings = Object.fromEntries(
