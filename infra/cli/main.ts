@@ -11,6 +11,7 @@ import { register as registerExplain } from "./commands/explain";
 import { register as registerFixture } from "./commands/fixture";
 import { register as registerMigrate } from "./commands/migrate";
 import { register as registerPlan } from "./commands/plan";
+import { register as registerR2Empty } from "./commands/r2-empty";
 import { register as registerRehearse } from "./commands/rehearse";
 import { register as registerSeedData } from "./commands/seed-data";
 import { NameError, StackNameError } from "../naming";
@@ -30,6 +31,7 @@ export function buildCli(): Command {
   registerSeedData(program);
   registerExplain(program);
   registerBench(program);
+  registerR2Empty(program);
   return program;
 }
 
