@@ -1,13 +1,15 @@
 /**
  * The Cloudflare part through the CLI, as a user runs it: `plan --json` for dev, prod and a preview, the zone-claim
- * conflict, and `bindings` fragments checked against the plan's ids.
+ * conflict, `bindings` fragments checked against the plan's ids, prod's protection and a preview's destroy order
+ * played against the local R2 fake.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Plan } from "../infra/offline/plan";
+import type { Plan, PlanResource } from "../infra/offline/plan";
+import { FakeR2Api } from "./fakes/cloudflare-r2";
 import { planJson, ROOT, runCli } from "./helpers/cli";
 
 const HD = "cloudflare:index/hyperdriveConfig:HyperdriveConfig";
@@ -62,11 +64,56 @@ describe("plan --json", () => {
       }
       expect(JSON.stringify(plan)).not.toContain("pw-");
       expect(plan.outputs.hyperdriveBudget).toMatchObject({ thisStack: 6, committedTotal: 12, accountLimit: 25 });
-      const [ruleset] = resources(plan, "cloudflare:index/ruleset:Ruleset");
+      const [ruleset, settings, ...more] = resources(plan, "cloudflare:index/ruleset:Ruleset");
+      expect(more).toEqual([]);
       expect(ruleset!.inputs).toMatchObject({ phase: "http_response_headers_transform", kind: "zone" });
       expect((ruleset!.inputs.rules as unknown[]).length).toBe(5);
+      // The edge's behaviour per tier, where Cloudflare's cache reads it.
+      expect(settings!.inputs).toMatchObject({ phase: "http_request_cache_settings", kind: "zone" });
+      const edge = Object.fromEntries(
+        (settings!.inputs.rules as { ref: string; action: string; actionParameters: any }[]).map((r) => [
+          r.ref.replace(`mauntic-${stack}-edge-`, ""),
+          [r.action, r.actionParameters.cache, r.actionParameters.edgeTtl?.mode, r.actionParameters.edgeTtl?.default],
+        ]),
+      );
+      expect(edge).toEqual({
+        uploads: ["set_cache_settings", true, "override_origin", 86400],
+        "landing-html": ["set_cache_settings", true, "override_origin", 60],
+        "tracking-pixel": ["set_cache_settings", false, undefined, undefined],
+        "template-previews": ["set_cache_settings", false, undefined, undefined],
+        "api-responses": ["set_cache_settings", false, undefined, undefined],
+      });
+      expect(plan.outputs.cacheSettings).toMatchObject({
+        owner: true,
+        rulesetId: `mauntic-${stack}-cache-settings-id`,
+      });
+      // Only previews empty buckets.
+      expect(resources(plan, "command:local:Command").map((c) => c.name)).toEqual([`mauntic-${stack}-migrations-run`]);
     });
   }
+
+  it("prod: every R2 bucket (with its lifecycle, CORS, custom domain) and the KV namespace protected and retained", () => {
+    const kept = (plan: Plan) =>
+      plan.resources
+        .filter((r) => /cloudflare:index\/(r2|workersKvNamespace)/.test(r.type))
+        .map((r) => [r.name, r.protect, r.retainOnDelete]);
+    const prod = kept(plans.prod!);
+    expect(prod.map(([n]) => n).sort()).toEqual(
+      [
+        "mauntic-prod-assets",
+        "mauntic-prod-assets-cors",
+        "mauntic-prod-assets-domain",
+        "mauntic-prod-assets-lifecycle",
+        "mauntic-prod-cache",
+        "mauntic-prod-imports",
+        "mauntic-prod-imports-cors",
+        "mauntic-prod-imports-lifecycle",
+      ].sort(),
+    );
+    for (const r of prod) expect(r).toEqual([r[0], true, true]);
+    // dev and previews stay disposable.
+    for (const r of [...kept(plans.dev!), ...kept(plans["pr-42"]!)]) expect(r).toEqual([r[0], false, false]);
+  });
 
   it("pr-42: one shared Hyperdrive config within the documented budget, no zone ruleset, pr-42 names", () => {
     const plan = plans["pr-42"]!;
@@ -95,6 +142,49 @@ describe("plan --json", () => {
       expect(new Set(bindings[w]!.hyperdrive.map((h) => h.id))).toEqual(new Set(["mauntic-pr-42-shared-db-id"]));
     }
     expect(bindings.analytics!.hyperdrive.map((h) => h.binding)).toEqual(["DB", "DB_REPLICA"]);
+  });
+
+  it("pr-42 destroy: each bucket's emptier runs before the bucket, its lifecycle, CORS and domain go", async () => {
+    const plan = plans["pr-42"]!;
+    const order = destroyOrder(plan.resources).filter((r) => r.urn.includes("AssetBuckets$"));
+    const names = order.map((r) => r.name);
+    for (const b of ["mauntic-pr-42-assets", "mauntic-pr-42-imports"]) {
+      const attached = names.filter((n) => n.startsWith(`${b}-`) && n !== `${b}-empty`);
+      expect(attached.length).toBeGreaterThanOrEqual(2);
+      for (const n of [...attached, b]) expect(names.indexOf(`${b}-empty`)).toBeLessThan(names.indexOf(n));
+    }
+
+    // Played against the R2 fake: the engine's order, each step doing what its provider does on delete.
+    const fake = new FakeR2Api();
+    const baseUrl = await fake.start();
+    try {
+      fake.addBucket("mauntic-pr-42-assets", ["u/1.png", "u/2.png", "landing/x.html"]);
+      fake.addBucket("mauntic-pr-42-imports", ["imports/contacts.csv"]);
+      fake.addBucket("mauntic-dev-assets", ["u/keep.png"]);
+      for (const r of order) {
+        if (r.type === "command:local:Command") {
+          expect(r.inputs.delete).toBe("./node_modules/.bin/tsx infra/cli/main.ts r2-empty");
+          const [cmd, ...args] = (r.inputs.delete as string).split(" ");
+          expect(cmd).toBe("./node_modules/.bin/tsx");
+          const env = r.inputs.environment as Record<string, string>;
+          const run = await runCli(args.slice(1), {
+            env: { ...env, CLOUDFLARE_API_TOKEN: fake.token, CLOUDFLARE_BASE_URL: baseUrl },
+          });
+          expect(run.code, run.stderr).toBe(0);
+        } else if (r.type === "cloudflare:index/r2Bucket:R2Bucket") {
+          const res = await fetch(`${baseUrl}/accounts/${r.inputs.accountId}/r2/buckets/${r.inputs.name}`, {
+            method: "DELETE",
+            headers: { authorization: `Bearer ${fake.token}` },
+          });
+          expect({ bucket: r.name, status: res.status }).toEqual({ bucket: r.name, status: 200 });
+        }
+      }
+      expect(fake.objects("mauntic-pr-42-assets")).toBeUndefined();
+      expect(fake.objects("mauntic-pr-42-imports")).toBeUndefined();
+      expect(fake.objects("mauntic-dev-assets")).toEqual(["u/keep.png"]);
+    } finally {
+      await fake.stop();
+    }
   });
 
   it("two stack files claiming one zone's ruleset: exit 2, naming both", async () => {
@@ -185,3 +275,27 @@ describe("bindings", () => {
     expect(missing.stderr).toMatch(/lacks usable stack outputs: 'bindings': missing; 'kvCatalog': missing/);
   });
 });
+
+/**
+ * The order `pulumi destroy` deletes custom resources in: a resource goes only after every resource that depends on
+ * it (the engine deletes dependents first); ties keep the plan's order.
+ */
+function destroyOrder(all: PlanResource[]): PlanResource[] {
+  const custom = all.filter((r) => r.custom && !r.read);
+  const known = new Set(custom.map((r) => r.urn));
+  const dependents = new Map<string, string[]>();
+  for (const r of custom) {
+    for (const d of r.dependsOn) if (known.has(d)) dependents.set(d, [...(dependents.get(d) ?? []), r.urn]);
+  }
+  const done = new Set<string>();
+  const order: PlanResource[] = [];
+  while (order.length < custom.length) {
+    const ready = custom.filter((r) => !done.has(r.urn) && (dependents.get(r.urn) ?? []).every((u) => done.has(u)));
+    if (ready.length === 0) throw new Error("dependency cycle");
+    for (const r of ready) {
+      done.add(r.urn);
+      order.push(r);
+    }
+  }
+  return order;
+}
