@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rulesetImportFile, type ImportFile } from "../infra/cloudflare/ruleset-import";
 import type { Plan, PlanResource } from "../infra/offline/plan";
 import { FakeR2Api } from "./fakes/cloudflare-r2";
 import { planJson, ROOT, runCli } from "./helpers/cli";
@@ -196,6 +197,51 @@ describe("plan --json", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`(${prodZone}) is claimed by Pulumi.prod.yaml and the config given for stack dev`);
     expect(r.stderr).toContain("allowed: true in exactly one stack file per zone");
+  });
+});
+
+describe("ruleset-import: adopting a zone's existing entrypoints where the program declares them", () => {
+  const ID = "0123456789abcdef0123456789abcdef";
+
+  for (const stack of ["dev", "prod"]) {
+    it(`${stack}: each imported ruleset has the plan's name, type and parent component (created or from state)`, async () => {
+      const plan = plans[stack]!;
+      const r = await runCli(["ruleset-import", "--stack", stack, "--cache-headers", ID, "--cache-settings", ID]);
+      expect(r.code, r.stderr).toBe(0);
+      const file = JSON.parse(r.stdout) as ImportFile;
+      const byName = new Map(file.resources.map((x) => [x.name, x]));
+      const rulesets = file.resources.filter((x) => x.type === "cloudflare:index/ruleset:Ruleset");
+      expect(rulesets).toHaveLength(2);
+      const zoneId = resources(plan, "cloudflare:index/ruleset:Ruleset")[0]!.inputs.zoneId as string;
+      for (const imported of rulesets) {
+        expect(imported.id).toBe(`zones/${zoneId}/${ID}`);
+        const declared = plan.resources.find((x) => x.type === imported.type && x.name === imported.logicalName)!;
+        expect(declared, imported.logicalName).toBeDefined();
+        const parent = byName.get(imported.parent!)!;
+        const component = plan.resources.find((x) => x.urn === declared.parent)!;
+        expect([parent.type, parent.logicalName, parent.component]).toEqual([component.type, component.name, true]);
+      }
+      // Already deployed: the parents are the components' URNs in state.
+      const existing = rulesetImportFile(
+        stack,
+        "mauntic-infra",
+        zoneId,
+        { "cache-settings": ID },
+        { componentsExist: true },
+      );
+      const [only] = existing.resources;
+      const declared = plan.resources.find((x) => x.name === only!.logicalName && x.type === only!.type)!;
+      expect(existing.nameTable).toEqual({ [only!.parent!]: declared.parent });
+    });
+  }
+
+  it("a preview owns no zone ruleset; a ruleset id must be one: exit 2", async () => {
+    const preview = await runCli(["ruleset-import", "--stack", "pr-42", "--cache-headers", ID]);
+    expect(preview.code).toBe(2);
+    expect(preview.stderr).toContain("does not own zone mauntic.dev's rulesets");
+    const bad = await runCli(["ruleset-import", "--stack", "dev", "--cache-headers", "zones/x"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("ruleset id 'zones/x' is not valid");
   });
 });
 
