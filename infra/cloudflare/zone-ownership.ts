@@ -7,6 +7,7 @@
 import { ConfigError } from "../config/errors";
 import { committedStacks } from "../config/load";
 import type { StackConfig } from "../config/schema";
+import { parseStackName } from "../naming";
 
 export interface ZoneClaim {
   /** The stack file (or, for a config not from its file, a description of where it came from). */
@@ -28,6 +29,8 @@ function claimOfValues(stack: string, source: string, values: Record<string, unk
 /** Claims of the committed stack files. */
 export function committedClaims(committed = committedStacks()): ZoneClaim[] {
   return committed.flatMap(({ stack, raw }) => {
+    // A preview never owns its zone's rulesets (previewOverrides), whatever its own file holds.
+    if (parseStackName(stack).kind === "preview") return [];
     const claim = claimOfValues(stack, raw.source, raw.values);
     return claim ? [claim] : [];
   });

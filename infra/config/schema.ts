@@ -222,10 +222,12 @@ export const stackConfigSchema = z
           /* the shape errors of that section are reported already */
         }
       };
-      const workerNames = Object.keys(cfg.workers);
+      // A missing or malformed section is reported by its shape check; the rules below must not trip over it.
+      const workersOk = cfg.workers !== null && typeof cfg.workers === "object";
+      const workerNames = workersOk ? Object.keys(cfg.workers) : [];
       const knownWorkers = workerNames.join(", ") || "(none)";
       const checkWorker = (w: string, path: (string | number)[]) => {
-        if (!cfg.workers[w]) {
+        if (workersOk && !cfg.workers[w]) {
           ctx.addIssue({ code: "custom", path, message: `unknown worker '${w}'`, params: allowed(knownWorkers) });
         }
       };
