@@ -1,6 +1,6 @@
 /**
- * A zone has one entrypoint ruleset per phase: exactly one stack may own a zone's `http_response_headers_transform`
- * ruleset, or two stacks would overwrite each other's cache-header rules on every deploy. The committed stack files
+ * A zone has one entrypoint ruleset per phase: exactly one stack may own a zone's `http_request_cache_settings` and
+ * `http_response_headers_transform` rulesets, or two stacks would overwrite each other's cache rules on every deploy. The committed stack files
  * say which stack owns which zone (`cloudflare.ownsResponseHeaderRuleset`); this check reads them all through the
  * config loader and fails the plan, naming both files, when two claim one zone.
  */
@@ -47,8 +47,9 @@ export function assertOneOwnerPerZone(claims: ZoneClaim[]): void {
     owners.forEach((o) => sources.add(o.source));
     problems.push(
       `config.mauntic-infra:cloudflare.ownsResponseHeaderRuleset: zone ${owners[0]!.zoneName} (${zoneId}) is ` +
-        `claimed by ${owners.map((o) => o.source).join(" and ")}; a zone has one http_response_headers_transform ` +
-        `entrypoint ruleset (allowed: true in exactly one stack file per zone)`,
+        `claimed by ${owners.map((o) => o.source).join(" and ")}; a zone has one entrypoint ruleset per phase ` +
+        `(http_request_cache_settings, http_response_headers_transform) (allowed: true in exactly one stack file ` +
+        `per zone)`,
     );
   }
   if (problems.length) throw new ConfigError(problems, [...sources].join(", "));

@@ -165,7 +165,7 @@ export const stackConfigSchema = z
         /** The zone's plan: it sets the shortest edge TTL a cache rule may give (infra/cloudflare/cache-settings.ts). */
         plan: z.enum(ZONE_PLANS).default("business"),
       }),
-      /** Only one stack may own a zone's http_response_headers_transform entrypoint ruleset. */
+      /** Only one stack may own a zone's entrypoint rulesets (http_request_cache_settings, http_response_headers_transform). */
       ownsResponseHeaderRuleset: z.boolean(),
       hosts: z.strictObject({ api: hostname, assets: hostname, landing: hostname, tracking: hostname }),
       /** Hyperdrive origin: Neon's pooler (the platform notes) or the direct host (Cloudflare's guide). */
