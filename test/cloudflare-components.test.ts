@@ -224,8 +224,12 @@ describe("the whole Cloudflare part of a stack", () => {
       },
     ]);
 
-    const [ruleset, ...more] = of("ruleset:Ruleset", "mauntic-dev-");
-    expect(more).toEqual([]);
+    const rulesets = of("ruleset:Ruleset", "mauntic-dev-");
+    expect(rulesets.map((r) => r.inputs.phase)).toEqual([
+      "http_response_headers_transform",
+      "http_request_cache_settings",
+    ]);
+    const ruleset = rulesets[0];
     expect(ruleset!.inputs).toMatchObject({
       zoneId: config.cloudflare.zone.zoneId,
       kind: "zone",

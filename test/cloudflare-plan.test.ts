@@ -1,13 +1,16 @@
 /**
  * The Cloudflare part through the CLI, as a user runs it: `plan --json` for dev, prod and a preview, the zone-claim
- * conflict, and `bindings` fragments checked against the plan's ids.
+ * conflict, `bindings` fragments checked against the plan's ids, prod's protection and a preview's destroy order
+ * played against the local R2 fake.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Plan } from "../infra/offline/plan";
+import { rulesetImportFile, type ImportFile } from "../infra/cloudflare/ruleset-import";
+import type { Plan, PlanResource } from "../infra/offline/plan";
+import { FakeR2Api } from "./fakes/cloudflare-r2";
 import { planJson, ROOT, runCli } from "./helpers/cli";
 
 const HD = "cloudflare:index/hyperdriveConfig:HyperdriveConfig";
@@ -62,11 +65,56 @@ describe("plan --json", () => {
       }
       expect(JSON.stringify(plan)).not.toContain("pw-");
       expect(plan.outputs.hyperdriveBudget).toMatchObject({ thisStack: 6, committedTotal: 12, accountLimit: 25 });
-      const [ruleset] = resources(plan, "cloudflare:index/ruleset:Ruleset");
+      const [ruleset, settings, ...more] = resources(plan, "cloudflare:index/ruleset:Ruleset");
+      expect(more).toEqual([]);
       expect(ruleset!.inputs).toMatchObject({ phase: "http_response_headers_transform", kind: "zone" });
       expect((ruleset!.inputs.rules as unknown[]).length).toBe(5);
+      // The edge's behaviour per tier, where Cloudflare's cache reads it.
+      expect(settings!.inputs).toMatchObject({ phase: "http_request_cache_settings", kind: "zone" });
+      const edge = Object.fromEntries(
+        (settings!.inputs.rules as { ref: string; action: string; actionParameters: any }[]).map((r) => [
+          r.ref.replace(`mauntic-${stack}-edge-`, ""),
+          [r.action, r.actionParameters.cache, r.actionParameters.edgeTtl?.mode, r.actionParameters.edgeTtl?.default],
+        ]),
+      );
+      expect(edge).toEqual({
+        uploads: ["set_cache_settings", true, "override_origin", 86400],
+        "landing-html": ["set_cache_settings", true, "override_origin", 60],
+        "tracking-pixel": ["set_cache_settings", false, undefined, undefined],
+        "template-previews": ["set_cache_settings", false, undefined, undefined],
+        "api-responses": ["set_cache_settings", false, undefined, undefined],
+      });
+      expect(plan.outputs.cacheSettings).toMatchObject({
+        owner: true,
+        rulesetId: `mauntic-${stack}-cache-settings-id`,
+      });
+      // Only previews empty buckets.
+      expect(resources(plan, "command:local:Command").map((c) => c.name)).toEqual([`mauntic-${stack}-migrations-run`]);
     });
   }
+
+  it("prod: every R2 bucket (with its lifecycle, CORS, custom domain) and the KV namespace protected and retained", () => {
+    const kept = (plan: Plan) =>
+      plan.resources
+        .filter((r) => /cloudflare:index\/(r2|workersKvNamespace)/.test(r.type))
+        .map((r) => [r.name, r.protect, r.retainOnDelete]);
+    const prod = kept(plans.prod!);
+    expect(prod.map(([n]) => n).sort()).toEqual(
+      [
+        "mauntic-prod-assets",
+        "mauntic-prod-assets-cors",
+        "mauntic-prod-assets-domain",
+        "mauntic-prod-assets-lifecycle",
+        "mauntic-prod-cache",
+        "mauntic-prod-imports",
+        "mauntic-prod-imports-cors",
+        "mauntic-prod-imports-lifecycle",
+      ].sort(),
+    );
+    for (const r of prod) expect(r).toEqual([r[0], true, true]);
+    // dev and previews stay disposable.
+    for (const r of [...kept(plans.dev!), ...kept(plans["pr-42"]!)]) expect(r).toEqual([r[0], false, false]);
+  });
 
   it("pr-42: one shared Hyperdrive config within the documented budget, no zone ruleset, pr-42 names", () => {
     const plan = plans["pr-42"]!;
@@ -97,6 +145,49 @@ describe("plan --json", () => {
     expect(bindings.analytics!.hyperdrive.map((h) => h.binding)).toEqual(["DB", "DB_REPLICA"]);
   });
 
+  it("pr-42 destroy: each bucket's emptier runs before the bucket, its lifecycle, CORS and domain go", async () => {
+    const plan = plans["pr-42"]!;
+    const order = destroyOrder(plan.resources).filter((r) => r.urn.includes("AssetBuckets$"));
+    const names = order.map((r) => r.name);
+    for (const b of ["mauntic-pr-42-assets", "mauntic-pr-42-imports"]) {
+      const attached = names.filter((n) => n.startsWith(`${b}-`) && n !== `${b}-empty`);
+      expect(attached.length).toBeGreaterThanOrEqual(2);
+      for (const n of [...attached, b]) expect(names.indexOf(`${b}-empty`)).toBeLessThan(names.indexOf(n));
+    }
+
+    // Played against the R2 fake: the engine's order, each step doing what its provider does on delete.
+    const fake = new FakeR2Api();
+    const baseUrl = await fake.start();
+    try {
+      fake.addBucket("mauntic-pr-42-assets", ["u/1.png", "u/2.png", "landing/x.html"]);
+      fake.addBucket("mauntic-pr-42-imports", ["imports/contacts.csv"]);
+      fake.addBucket("mauntic-dev-assets", ["u/keep.png"]);
+      for (const r of order) {
+        if (r.type === "command:local:Command") {
+          expect(r.inputs.delete).toBe("./node_modules/.bin/tsx infra/cli/main.ts r2-empty");
+          const [cmd, ...args] = (r.inputs.delete as string).split(" ");
+          expect(cmd).toBe("./node_modules/.bin/tsx");
+          const env = r.inputs.environment as Record<string, string>;
+          const run = await runCli(args.slice(1), {
+            env: { ...env, CLOUDFLARE_API_TOKEN: fake.token, CLOUDFLARE_BASE_URL: baseUrl },
+          });
+          expect(run.code, run.stderr).toBe(0);
+        } else if (r.type === "cloudflare:index/r2Bucket:R2Bucket") {
+          const res = await fetch(`${baseUrl}/accounts/${r.inputs.accountId}/r2/buckets/${r.inputs.name}`, {
+            method: "DELETE",
+            headers: { authorization: `Bearer ${fake.token}` },
+          });
+          expect({ bucket: r.name, status: res.status }).toEqual({ bucket: r.name, status: 200 });
+        }
+      }
+      expect(fake.objects("mauntic-pr-42-assets")).toBeUndefined();
+      expect(fake.objects("mauntic-pr-42-imports")).toBeUndefined();
+      expect(fake.objects("mauntic-dev-assets")).toEqual(["u/keep.png"]);
+    } finally {
+      await fake.stop();
+    }
+  });
+
   it("two stack files claiming one zone's ruleset: exit 2, naming both", async () => {
     const devYaml = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
     const prodZone = /zoneId: ([0-9a-f]{32})/.exec(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"))![1]!;
@@ -106,6 +197,51 @@ describe("plan --json", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`(${prodZone}) is claimed by Pulumi.prod.yaml and the config given for stack dev`);
     expect(r.stderr).toContain("allowed: true in exactly one stack file per zone");
+  });
+});
+
+describe("ruleset-import: adopting a zone's existing entrypoints where the program declares them", () => {
+  const ID = "0123456789abcdef0123456789abcdef";
+
+  for (const stack of ["dev", "prod"]) {
+    it(`${stack}: each imported ruleset has the plan's name, type and parent component (created or from state)`, async () => {
+      const plan = plans[stack]!;
+      const r = await runCli(["ruleset-import", "--stack", stack, "--cache-headers", ID, "--cache-settings", ID]);
+      expect(r.code, r.stderr).toBe(0);
+      const file = JSON.parse(r.stdout) as ImportFile;
+      const byName = new Map(file.resources.map((x) => [x.name, x]));
+      const rulesets = file.resources.filter((x) => x.type === "cloudflare:index/ruleset:Ruleset");
+      expect(rulesets).toHaveLength(2);
+      const zoneId = resources(plan, "cloudflare:index/ruleset:Ruleset")[0]!.inputs.zoneId as string;
+      for (const imported of rulesets) {
+        expect(imported.id).toBe(`zones/${zoneId}/${ID}`);
+        const declared = plan.resources.find((x) => x.type === imported.type && x.name === imported.logicalName)!;
+        expect(declared, imported.logicalName).toBeDefined();
+        const parent = byName.get(imported.parent!)!;
+        const component = plan.resources.find((x) => x.urn === declared.parent)!;
+        expect([parent.type, parent.logicalName, parent.component]).toEqual([component.type, component.name, true]);
+      }
+      // Already deployed: the parents are the components' URNs in state.
+      const existing = rulesetImportFile(
+        stack,
+        "mauntic-infra",
+        zoneId,
+        { "cache-settings": ID },
+        { componentsExist: true },
+      );
+      const [only] = existing.resources;
+      const declared = plan.resources.find((x) => x.name === only!.logicalName && x.type === only!.type)!;
+      expect(existing.nameTable).toEqual({ [only!.parent!]: declared.parent });
+    });
+  }
+
+  it("a preview owns no zone ruleset; a ruleset id must be one: exit 2", async () => {
+    const preview = await runCli(["ruleset-import", "--stack", "pr-42", "--cache-headers", ID]);
+    expect(preview.code).toBe(2);
+    expect(preview.stderr).toContain("does not own zone mauntic.dev's rulesets");
+    const bad = await runCli(["ruleset-import", "--stack", "dev", "--cache-headers", "zones/x"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("ruleset id 'zones/x' is not valid");
   });
 });
 
@@ -185,3 +321,27 @@ describe("bindings", () => {
     expect(missing.stderr).toMatch(/lacks usable stack outputs: 'bindings': missing; 'kvCatalog': missing/);
   });
 });
+
+/**
+ * The order `pulumi destroy` deletes custom resources in: a resource goes only after every resource that depends on
+ * it (the engine deletes dependents first); ties keep the plan's order.
+ */
+function destroyOrder(all: PlanResource[]): PlanResource[] {
+  const custom = all.filter((r) => r.custom && !r.read);
+  const known = new Set(custom.map((r) => r.urn));
+  const dependents = new Map<string, string[]>();
+  for (const r of custom) {
+    for (const d of r.dependsOn) if (known.has(d)) dependents.set(d, [...(dependents.get(d) ?? []), r.urn]);
+  }
+  const done = new Set<string>();
+  const order: PlanResource[] = [];
+  while (order.length < custom.length) {
+    const ready = custom.filter((r) => !done.has(r.urn) && (dependents.get(r.urn) ?? []).every((u) => done.has(u)));
+    if (ready.length === 0) throw new Error("dependency cycle");
+    for (const r of ready) {
+      done.add(r.urn);
+      order.push(r);
+    }
+  }
+  return order;
+}

@@ -4,7 +4,10 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
+import { hyperdriveBudget } from "../infra/cloudflare/budget";
+import { checkZoneOwnership } from "../infra/cloudflare/zone-ownership";
 import {
+  committedStacks,
   ConfigError,
   loadStackConfigFromEngine,
   loadStackConfigFromFile,
@@ -349,5 +352,162 @@ describe("plan with a bad config (CLI)", () => {
     const r = await runCli(["plan", "--stack", "staging"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/stack name 'staging' is not allowed/);
+  });
+});
+
+describe("stack config: whatever a file holds, config errors only (exit 2, file and path)", () => {
+  const devText = () => fs.readFileSync(stackFilePath("dev"), "utf8");
+  const withoutWorkers = () => {
+    const doc = committed("dev");
+    delete doc.config[ns("workers")];
+    return writeConfig(doc);
+  };
+  const aliasBomb = () =>
+    writeConfig(
+      [
+        "config:",
+        '  a: &a ["x","x","x","x","x","x","x","x","x"]',
+        "  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]",
+        "  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]",
+        "  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]",
+        "  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]",
+        "  mauntic-infra:environment: [*e,*e,*e,*e,*e,*e,*e,*e,*e]",
+      ].join("\n"),
+    );
+  const plainToken = (key: string) => writeConfig(devText().replace("config:\n", `config:\n  ${key}: abc123\n`));
+
+  it.each([
+    ["a file without mauntic-infra:workers", withoutWorkers, "config.mauntic-infra:workers: is required"],
+    ["a YAML alias bomb", aliasBomb, "config: the YAML cannot be read: Excessive alias count"],
+    [
+      "a plain-text cloudflare:apiToken",
+      () => plainToken("cloudflare:apiToken"),
+      "config.cloudflare:apiToken: a plain-text secret (allowed: set it with 'pulumi config set --secret cloudflare:apiToken')",
+    ],
+  ])("plan with %s: exit 2 naming the file and the path", async (_, make, expected) => {
+    const file = make();
+    const r = await runCli(["plan", "--stack", "dev", "--config-file", file, "--json"]);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: "" });
+    expect(r.stderr).toContain(`invalid stack config (${path.basename(file)})`);
+    expect(r.stderr).toContain(expected);
+    expect(r.stderr).not.toMatch(/TypeError|Cannot convert|at .*\.ts:\d+/);
+  });
+
+  it("every credential key the README lists is refused in plain text, all at once", () => {
+    const file = writeConfig(
+      devText().replace(
+        "config:\n",
+        "config:\n  cloudflare:apiKey: k\n  cloudflare:apiUserServiceKey: v1.0-x\n  mauntic-infra:neonApiKey: n\n  mauntic-infra:flyApiToken: f\n",
+      ),
+    );
+    expect(() => loadStackConfigFromFile("dev", { configFile: file })).toThrow(ConfigError);
+    try {
+      loadStackConfigFromFile("dev", { configFile: file });
+    } catch (e) {
+      expect((e as ConfigError).problems.map((p) => p.split(":").slice(0, 2).join(":"))).toEqual([
+        "config.cloudflare:apiKey",
+        "config.cloudflare:apiUserServiceKey",
+        "config.mauntic-infra:neonApiKey",
+        "config.mauntic-infra:flyApiToken",
+      ]);
+    }
+  });
+
+  it("a secure: provider token and other provider keys pass", () => {
+    const file = writeConfig(
+      devText().replace(
+        "config:\n",
+        "config:\n  cloudflare:apiToken:\n    secure: v1:AAAA\n  cloudflare:baseUrl: https://x\n",
+      ),
+    );
+    expect(loadStackConfigFromFile("dev", { configFile: file }).environment).toBe("dev");
+  });
+
+  describe("a preview's own Pulumi.pr-<N>.yaml is read as the preview's", () => {
+    const project = fs.mkdtempSync(path.join(tmp, "project-"));
+    fs.copyFileSync(stackFilePath("dev"), path.join(project, "Pulumi.dev.yaml"));
+    fs.copyFileSync(stackFilePath("prod"), path.join(project, "Pulumi.prod.yaml"));
+    const write = (stack: string, text: string) => fs.writeFileSync(path.join(project, `Pulumi.${stack}.yaml`), text);
+
+    it("only an encryptionsalt (after `pulumi config set --secret`): the preview is dev's config; the committed-stack checks pass", () => {
+      write("pr-7", "encryptionsalt: v1:abc:v1:def:ghi\nconfig:\n  mauntic-infra:flyApiToken:\n    secure: v1:BBBB\n");
+      const pr = loadStackConfigFromFile("pr-7", { projectDir: project });
+      expect(pr).toEqual(loadStackConfigFromFile("pr-7"));
+      const all = committedStacks(project);
+      expect(all.map((c) => c.stack)).toEqual(["dev", "pr-7", "prod"]);
+      const dev = loadStackConfigFromFile("dev", { projectDir: project });
+      expect(hyperdriveBudget("dev", dev, all)).toMatchObject({ committed: { dev: 6, prod: 6 }, previewSlots: 13 });
+      expect(hyperdriveBudget("pr-7", pr, all)).toMatchObject({ thisStack: 1, committedTotal: 12 });
+      expect(() => checkZoneOwnership("dev", dev, all)).not.toThrow();
+    });
+
+    it("with values of its own: validated as a preview (environment preview or dev), errors name its file", () => {
+      const devDoc = committed("dev");
+      devDoc.config[ns("environment")] = "preview";
+      write("pr-8", YAML.stringify(devDoc));
+      expect(loadStackConfigFromFile("pr-8", { projectDir: project }).environment).toBe("preview");
+      devDoc.config[ns("environment")] = "prod";
+      devDoc.config[ns("neon")].region = "mars-1";
+      write("pr-8", YAML.stringify(devDoc));
+      const err = (() => {
+        try {
+          loadStackConfigFromFile("pr-8", { projectDir: project });
+        } catch (e) {
+          return e as ConfigError;
+        }
+      })();
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err!.source).toBe("Pulumi.pr-8.yaml");
+      expect(err!.problems).toContain(
+        "config.mauntic-infra:environment: 'prod' does not match stack 'pr-8' (allowed: preview, or dev)",
+      );
+      expect(err!.problems.join("\n")).toContain("config.mauntic-infra:neon.region");
+    });
+  });
+
+  it("fuzz: 150 seeded mutations of dev's file load or fail with a ConfigError, never anything else", () => {
+    // mulberry32: a tiny seeded PRNG, so a failure reproduces.
+    let seed = 20261204;
+    const rand = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const junk = [null, 0, -1, 1e308, "", "x", true, [], {}, [null], { a: null }, "*", "{", "0.25"] as const;
+    const paths = (v: unknown, at: (string | number)[] = []): (string | number)[][] =>
+      v && typeof v === "object"
+        ? [at, ...Object.entries(v).flatMap(([k, x]) => paths(x, [...at, Array.isArray(v) ? Number(k) : k]))]
+        : [at];
+    const outcomes = { loaded: 0, configErrors: 0 };
+    for (let i = 0; i < 150; i++) {
+      const doc = committed("dev") as { config: Record<string, unknown> };
+      for (let m = 1 + Math.floor(rand() * 3); m > 0; m--) {
+        const at = pick(paths(doc.config));
+        if (at.length === 0) {
+          doc.config = pick([{}, { x: 1 }]) as Record<string, unknown>;
+          continue;
+        }
+        let parent = doc.config as any;
+        for (const k of at.slice(0, -1)) parent = parent[k];
+        const last = at.at(-1)!;
+        if (rand() < 0.3) delete parent[last];
+        else parent[last] = structuredClone(pick(junk));
+      }
+      const file = writeConfig(doc as Doc);
+      for (const stack of ["dev", "pr-3"]) {
+        try {
+          loadStackConfigFromFile(stack, { configFile: file });
+          outcomes.loaded++;
+        } catch (e) {
+          if (!(e instanceof ConfigError)) throw new Error(`mutation ${i} (${stack}) threw ${String(e)}`);
+          expect(e.problems.length).toBeGreaterThan(0);
+          for (const p of e.problems) expect(p).toMatch(/^config(\.[^:\s]+:[^\s]+)?: /);
+          outcomes.configErrors++;
+        }
+      }
+    }
+    expect(outcomes.configErrors).toBeGreaterThan(150);
   });
 });

@@ -13,14 +13,17 @@ import { ROOT } from "./helpers/cli";
 describe("the Pulumi entry point", () => {
   const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
     name: string;
-    runtime: { name: string; options: { typescript: boolean } };
+    runtime: { name: string; options: { typescript: boolean; tsconfig?: string } };
     main: string;
   };
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as Record<string, unknown>;
 
   it("Pulumi.yaml names a TypeScript nodejs program whose main exists; the project is CommonJS", () => {
     expect(project.name).toBe("mauntic-infra");
-    expect(project.runtime).toEqual({ name: "nodejs", options: { typescript: true, packagemanager: "npm" } });
+    expect(project.runtime).toEqual({
+      name: "nodejs",
+      options: { typescript: true, tsconfig: "tsconfig.pulumi.json", packagemanager: "npm" },
+    });
     expect(fs.existsSync(path.join(ROOT, project.main))).toBe(true);
     expect(pkg.main).toBe(project.main);
     // Dynamic providers are serialized by Pulumi's closure serializer, which needs CommonJS.
@@ -37,5 +40,31 @@ describe("the Pulumi entry point", () => {
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("function");
+  });
+});
+
+describe("the language host's own loading (Pulumi.yaml runtime.options.tsconfig)", () => {
+  it("transpile-only from tsconfig.pulumi.json's noCheck, with the project's TypeScript, and main exports the program", () => {
+    // As @pulumi/pulumi cmd/run/run.js: project typescript/ts-node over the vendored ones, the tsconfig's
+    // compilerOptions over its defaults, `noCheck` deciding transpileOnly.
+    const script = `
+      const tsutils = require("@pulumi/pulumi/tsutils");
+      const { tsnodeRequire, typescriptRequire } = tsutils.typeScriptRequireStrings();
+      const compilerOptions = tsutils.loadTypeScriptCompilerOptions("tsconfig.pulumi.json");
+      require(tsnodeRequire).register({
+        compiler: typescriptRequire, transpileOnly: compilerOptions.noCheck, project: "tsconfig.pulumi.json", skipProject: false,
+        compilerOptions: { target: "ES2020", module: "nodenext", moduleResolution: "nodenext", sourceMap: "true", ...compilerOptions },
+      });
+      const program = require("./infra/index.ts");
+      process.stdout.write(JSON.stringify({ ts: typescriptRequire, tsnode: tsnodeRequire, transpileOnly: compilerOptions.noCheck, program: typeof program }));
+    `;
+    const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual({
+      ts: "typescript",
+      tsnode: "ts-node",
+      transpileOnly: true,
+      program: "function",
+    });
   });
 });

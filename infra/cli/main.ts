@@ -12,6 +12,8 @@ import { register as registerFixture } from "./commands/fixture";
 import { register as registerMigrate } from "./commands/migrate";
 import { register as registerPlan } from "./commands/plan";
 import { register as registerPreview } from "./commands/preview";
+import { register as registerR2Empty } from "./commands/r2-empty";
+import { register as registerRulesetImport } from "./commands/ruleset-import";
 import { register as registerRehearse } from "./commands/rehearse";
 import { register as registerSeedData } from "./commands/seed-data";
 import { NameError, StackNameError } from "../naming";
@@ -32,6 +34,8 @@ export function buildCli(): Command {
   registerExplain(program);
   registerBench(program);
   registerPreview(program);
+  registerR2Empty(program);
+  registerRulesetImport(program);
   return program;
 }
 

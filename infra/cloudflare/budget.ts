@@ -94,6 +94,8 @@ export function hyperdriveBudget(stack: string, config: StackConfig, committed =
   const accountLimit = HYPERDRIVE_ACCOUNT_LIMIT[plan];
   const counts: Record<string, number> = {};
   for (const { stack: other, raw } of committed) {
+    // A preview's own file (secrets, an encryption salt) never adds configs: previews are budgeted as slots.
+    if (other !== stack && parseStackName(other).kind === "preview") continue;
     const cfg = other === stack ? config : stackConfigFromValues(other, raw.values, raw.source);
     if (cfg.cloudflare.accountId !== accountId || cfg.environment === "preview") continue;
     counts[other] = hyperdriveLayout(other, cfg).length;

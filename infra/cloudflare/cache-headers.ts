@@ -4,13 +4,20 @@
  * the zone declares it (zone-ownership.ts); the dev stack's rules also serve preview hosts `pr-<N>-<host>`, since
  * previews share dev's zone and never own its ruleset.
  *
- * Adopting a zone whose entrypoint already exists (made in the dashboard): import it first
- * (`pulumi import cloudflare:index/ruleset:Ruleset <name> zones/<zoneId>/<rulesetId>`), or the create fails.
+ * These headers are for browsers and downstream caches only: they "will not change the way Cloudflare caches an object"
+ * and apply to every response, errors included (developers.cloudflare.com/rules/transform/response-header-modification).
+ * The edge's own behaviour is the cache rules' (cache-settings.ts). So a cacheable tier's long-lived headers apply to
+ * successful responses only (`http.response.code in {200 206 304}`, a field of response phases): a 404 fetched
+ * before an upload finishes keeps what the origin sent, never `immutable`.
+ *
+ * Adopting a zone whose entrypoint already exists (made in the dashboard): import it first (README), or the create
+ * fails.
  */
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { CacheTier, StackConfig } from "../config/schema";
 import { cloudName } from "../naming";
+import { asConfigError, isCacheable } from "./cache-settings";
 import { tierExpressions } from "./expression";
 
 export const RESPONSE_HEADERS_PHASE = "http_response_headers_transform";
@@ -52,7 +59,13 @@ export interface CacheRule {
 
 /** The rules in evaluation order (broad tiers first, narrower ones after and excluded from the broad ones). */
 export function cacheRules(args: Omit<CacheHeaderRulesArgs, "zoneId">): CacheRule[] {
-  return tierExpressions(args.tiers, args.hosts, { previewHosts: args.previewHosts }).map(({ tier, expression }) => {
+  const rules = asConfigError(() =>
+    tierExpressions(args.tiers, args.hosts, {
+      previewHosts: args.previewHosts,
+      successOnly: (tier) => isCacheable(tier, args.tiers[tier]!),
+    }),
+  );
+  return rules.map(({ tier, expression }) => {
     const spec = args.tiers[tier]!;
     return {
       ref: cloudName(args.stack, "ruleset", "tier", tier),

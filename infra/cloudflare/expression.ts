@@ -44,6 +44,23 @@ export function wildcardLiteral(pattern: string, opts: { literal?: boolean } = {
 const PATH = "http.request.uri.path";
 const HOST = "http.host";
 const MEDIA_TYPE = "http.response.content_type.media_type";
+const STATUS = "http.response.code";
+
+/**
+ * Where a rule runs. `response` phases (http_response_headers_transform) read request and response fields;
+ * `request` phases (http_request_cache_settings) run before the origin answers, so response fields such as
+ * `http.response.*` are not available there (developers.cloudflare.com/ruleset-engine/rules-language/fields/reference,
+ * each field's "phases"; cache/how-to/cache-rules/settings lists request fields only).
+ */
+export type RulePhase = "request" | "response";
+
+/** The statuses a cacheable tier's long-lived headers apply to: success, partial content, not modified. */
+export const SUCCESS_STATUSES = [200, 206, 304] as const;
+
+/** `http.response.code in {200 206 304}`: an inline set is space-separated (rules-language/values, "Lists"). */
+export function successCondition(): string {
+  return `${STATUS} in {${SUCCESS_STATUSES.join(" ")}}`;
+}
 
 /** One path pattern: exact paths compare with `eq`; patterns use `strict wildcard` (URL paths are case-sensitive). */
 export function pathCondition(pattern: string): string {
@@ -67,12 +84,13 @@ function anyOf(conditions: string[]): string {
 }
 
 /**
- * What a tier matches within its host, as conjuncts: any of its paths, and its content type when it has one.
+ * What a tier matches within its host, as conjuncts: any of its paths, and its content type when it has one (a
+ * response field: left out in the request phase, where the tier covers its paths whatever the type).
  * `http.response.content_type.media_type` is the lowercase type without parameters, so a parameter never matches.
  */
-function tierMatch(tier: Pick<CacheTier, "paths" | "contentType">): string[] {
+function tierMatch(tier: Pick<CacheTier, "paths" | "contentType">, phase: RulePhase = "response"): string[] {
   const parts = [anyOf([...new Set(tier.paths)].map(pathCondition))];
-  if (tier.contentType !== undefined) {
+  if (tier.contentType !== undefined && phase === "response") {
     if (tier.contentType.includes(";")) {
       throw new ExpressionError(
         `content type ${JSON.stringify(tier.contentType)} has parameters (allowed: a bare media type such as text/html)`,
@@ -123,15 +141,24 @@ export function patternsOverlap(a: string, b: string): boolean {
   return meet(0, 0);
 }
 
-function tiersOverlap(a: CacheTier, b: CacheTier): boolean {
+function tiersOverlap(a: CacheTier, b: CacheTier, phase: RulePhase = "response"): boolean {
   const [x, y] = [a.contentType?.trim().toLowerCase(), b.contentType?.trim().toLowerCase()];
-  const types = x === undefined || y === undefined || x === y;
+  const types = phase === "request" || x === undefined || y === undefined || x === y;
   return types && a.paths.some((x) => b.paths.some((y) => patternsOverlap(x, y)));
 }
 
 export interface TierRule {
   tier: string;
   expression: string;
+}
+
+export interface TierExpressionOptions {
+  /** Also match preview hosts `pr-*-<host>` (the dev stack). */
+  previewHosts?: boolean;
+  /** The phase the rules run in (default `response`). */
+  phase?: RulePhase;
+  /** Tiers whose rule applies to successful responses only (response phase): their headers are long-lived. */
+  successOnly?: (tier: string) => boolean;
 }
 
 /**
@@ -143,8 +170,12 @@ export interface TierRule {
 export function tierExpressions(
   tiers: Record<string, CacheTier>,
   hosts: Record<CacheTier["host"], string>,
-  opts: { previewHosts?: boolean } = {},
+  opts: TierExpressionOptions = {},
 ): TierRule[] {
+  const phase = opts.phase ?? "response";
+  if (phase === "request" && opts.successOnly) {
+    throw new ExpressionError("a request-phase rule cannot read the response status (http.response.code)");
+  }
   const names = Object.keys(tiers);
   const ordered = names
     .map((name, index) => ({ name, index, tier: tiers[name]!, rank: specificity(tiers[name]!) }))
@@ -155,7 +186,16 @@ export function tierExpressions(
     for (const other of ordered) {
       if (other.name === name || other.tier.host !== tier.host) continue;
       const cmp = compareSpecificity(other.rank, rank);
-      if (cmp > 0) narrower.push(`not (${tierMatch(other.tier).join(" and ")})`);
+      // Before the response, a tier narrower only by its content type cannot be told apart from this one.
+      const sharePaths = other.rank[0] === rank[0] && tiersOverlap(tier, other.tier, "request");
+      if (phase === "request" && sharePaths && !(cmp === 0 && tiersOverlap(tier, other.tier))) {
+        const [x, y] = [name, other.name].sort();
+        throw new ExpressionError(
+          `cache tiers '${x}' and '${y}' share paths on host '${tier.host}' and differ only by contentType, which ` +
+            `the cache rules (phase http_request_cache_settings) cannot read (allowed: give one of them a narrower path)`,
+        );
+      }
+      if (cmp > 0) narrower.push(`not (${tierMatch(other.tier, phase).join(" and ")})`);
       else if (cmp === 0 && tiersOverlap(tier, other.tier)) {
         const [x, y] = [name, other.name].sort();
         throw new ExpressionError(
@@ -165,7 +205,8 @@ export function tierExpressions(
       }
     }
     const host = hosts[tier.host];
-    const expression = [hostCondition(host, opts), ...tierMatch(tier), ...narrower].join(" and ");
+    const status = opts.successOnly?.(name) ? [successCondition()] : [];
+    const expression = [hostCondition(host, opts), ...tierMatch(tier, phase), ...status, ...narrower].join(" and ");
     if (expression.length > MAX_EXPRESSION_LENGTH) {
       throw new ExpressionError(
         `cache tier '${name}': its rule expression is ${expression.length} characters ` +

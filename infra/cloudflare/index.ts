@@ -10,6 +10,7 @@ import { resourceName } from "../naming";
 import { DB_BINDING, r2BindingName, REPLICA_BINDING } from "./bindings";
 import { hyperdriveBudget } from "./budget";
 import { CacheHeaderRules } from "./cache-headers";
+import { CacheSettingsRules } from "./cache-settings";
 import { WorkerHyperdrive } from "./hyperdrive";
 import { KvCache } from "./kv";
 import { AssetBuckets } from "./r2";
@@ -50,14 +51,19 @@ export function buildCloudflare(
     hosts: cf.hosts,
     r2: config.r2,
   });
+  // The zone-owning stack declares both entrypoints: what the edge caches, and the headers browsers see.
+  const tierRules = {
+    stack,
+    zoneId: cf.zone.zoneId,
+    hosts: cf.hosts,
+    tiers: config.cacheTiers,
+    previewHosts: config.environment === "dev",
+  };
   const cacheHeaders = cf.ownsResponseHeaderRuleset
-    ? new CacheHeaderRules(resourceName(stack, "cache-headers"), {
-        stack,
-        zoneId: cf.zone.zoneId,
-        hosts: cf.hosts,
-        tiers: config.cacheTiers,
-        previewHosts: config.environment === "dev",
-      })
+    ? new CacheHeaderRules(resourceName(stack, "cache-headers"), tierRules)
+    : undefined;
+  const cacheSettings = cf.ownsResponseHeaderRuleset
+    ? new CacheSettingsRules(resourceName(stack, "cache-settings"), { ...tierRules, zonePlan: cf.zone.plan })
     : undefined;
 
   const bindings = Object.fromEntries(
@@ -108,6 +114,14 @@ export function buildCloudflare(
           zone: cf.zone.name,
           rulesetId: cacheHeaders.rulesetId,
           tiers: cacheHeaders.rules.map((r) => r.tier),
+        }
+      : { owner: false, zone: cf.zone.name },
+    cacheSettings: cacheSettings
+      ? {
+          owner: true,
+          zone: cf.zone.name,
+          rulesetId: cacheSettings.rulesetId,
+          tiers: cacheSettings.rules.map((r) => r.tier),
         }
       : { owner: false, zone: cf.zone.name },
     bindings,

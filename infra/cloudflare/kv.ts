@@ -5,7 +5,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
-import { cloudName } from "../naming";
+import { cloudName, parseStackName } from "../naming";
 import { bindingName, cacheCatalog, type CatalogEntry } from "./cache-catalog";
 
 export interface KvCacheArgs {
@@ -33,7 +33,13 @@ export class KvCache extends pulumi.ComponentResource {
     this.namespaces = {};
     for (const [ns, spec] of Object.entries(args.kv.namespaces)) {
       const title = cloudName(args.stack, "kv", ns);
-      const resource = new cloudflare.WorkersKvNamespace(title, { accountId: args.accountId, title }, { parent: this });
+      // prod's cache survives a destroy and is never replaced (protected, retained on delete), like its data.
+      const keep = parseStackName(args.stack).kind === "prod" ? { protect: true, retainOnDelete: true } : {};
+      const resource = new cloudflare.WorkersKvNamespace(
+        title,
+        { accountId: args.accountId, title },
+        { parent: this, ...keep },
+      );
       this.namespaces[ns] = { title, binding: bindingName(ns), boundTo: [...spec.boundTo], id: resource.id };
     }
     this.catalog = Object.fromEntries(

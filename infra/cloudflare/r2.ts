@@ -2,11 +2,23 @@
  * R2: the stack's buckets (`mauntic-<stack>-<bucket>`), each with its location hint and jurisdiction, a lifecycle
  * rule that aborts incomplete multipart uploads, CORS for presigned uploads from the app's origins, and the
  * public custom domain when the bucket serves one of the stack's hosts.
+ *
+ * - prod: every bucket and its lifecycle, CORS and custom domain are protected and retained on delete (as Neon's), so
+ *   neither a replacement (a location or jurisdiction change) nor a destroy reaches the data or the public URLs.
+ * - a preview `pr-<N>`: a `command:local:Command` per bucket whose delete step empties the bucket (r2-empty.ts;
+ *   R2 refuses to delete a non-empty bucket). It depends on the bucket and on its lifecycle, CORS and domain, so a
+ *   destroy runs it first (the engine deletes dependents before what they depend on): if emptying fails, nothing of
+ *   the bucket is gone yet and the destroy can be rerun.
  */
+import * as command from "@pulumi/command";
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
-import { cloudName } from "../naming";
+import { cloudName, parseStackName } from "../naming";
+import { R2_EMPTY_ENV } from "./r2-empty";
+
+/** The emptier's delete step: the project's own CLI, run from the project folder as the post-deploy step is. */
+export const R2_EMPTY_COMMAND = "./node_modules/.bin/tsx infra/cli/main.ts r2-empty";
 
 export interface AssetBucketsArgs {
   stack: string;
@@ -44,16 +56,25 @@ export class AssetBuckets extends pulumi.ComponentResource {
   constructor(name: string, args: AssetBucketsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mauntic:cloudflare:AssetBuckets", name, {}, opts);
     const { jurisdiction, locationHint } = args.r2;
+    const { kind } = parseStackName(args.stack);
+    const child: pulumi.CustomResourceOptions = {
+      parent: this,
+      ...(kind === "prod" ? { protect: true, retainOnDelete: true } : {}),
+    };
+    // A token set with `pulumi config set --secret cloudflare:apiToken` reaches the emptier as a secret; without
+    // one, the command inherits CLOUDFLARE_API_TOKEN from the environment of `pulumi destroy`.
+    const token = kind === "preview" ? new pulumi.Config("cloudflare").getSecret("apiToken") : undefined;
     this.buckets = {};
     for (const [b, spec] of Object.entries(args.r2.buckets)) {
       const bucketName = cloudName(args.stack, "r2", b);
       const bucket = new cloudflare.R2Bucket(
         bucketName,
         { accountId: args.accountId, name: bucketName, location: locationHint, jurisdiction },
-        { parent: this },
+        child,
       );
+      const attached: pulumi.Resource[] = [];
       const onBucket = { accountId: args.accountId, bucketName: bucket.name, jurisdiction };
-      new cloudflare.R2BucketLifecycle(
+      const lifecycle = new cloudflare.R2BucketLifecycle(
         `${bucketName}-lifecycle`,
         {
           ...onBucket,
@@ -68,10 +89,11 @@ export class AssetBuckets extends pulumi.ComponentResource {
             },
           ],
         },
-        { parent: this },
+        child,
       );
+      attached.push(lifecycle);
       if (spec.corsOrigins.length > 0) {
-        new cloudflare.R2BucketCors(
+        const cors = new cloudflare.R2BucketCors(
           `${bucketName}-cors`,
           {
             ...onBucket,
@@ -88,15 +110,36 @@ export class AssetBuckets extends pulumi.ComponentResource {
               },
             ],
           },
-          { parent: this },
+          child,
         );
+        attached.push(cors);
       }
       const publicDomain = spec.publicHost ? args.hosts[spec.publicHost] : undefined;
       if (publicDomain) {
-        new cloudflare.R2CustomDomain(
+        const domain = new cloudflare.R2CustomDomain(
           `${bucketName}-domain`,
           { ...onBucket, domain: publicDomain, zoneId: args.zoneId, enabled: true, minTls: "1.2" },
-          { parent: this },
+          child,
+        );
+        attached.push(domain);
+      }
+      if (kind === "preview") {
+        new command.local.Command(
+          `${bucketName}-empty`,
+          {
+            // Nothing to do on create or update; the delete step runs when the bucket is about to be deleted.
+            delete: R2_EMPTY_COMMAND,
+            environment: {
+              [R2_EMPTY_ENV.stack]: args.stack,
+              [R2_EMPTY_ENV.accountId]: args.accountId,
+              [R2_EMPTY_ENV.bucket]: bucket.name,
+              [R2_EMPTY_ENV.jurisdiction]: jurisdiction,
+              FORCE_COLOR: "0",
+              ...(token ? { CLOUDFLARE_API_TOKEN: token } : {}),
+            },
+            addPreviousOutputInEnv: false,
+          },
+          { parent: this, dependsOn: attached },
         );
       }
       this.buckets[b] = {

@@ -1,12 +1,13 @@
 /**
- * A zone has one entrypoint ruleset per phase: exactly one stack may own a zone's `http_response_headers_transform`
- * ruleset, or two stacks would overwrite each other's cache-header rules on every deploy. The committed stack files
+ * A zone has one entrypoint ruleset per phase: exactly one stack may own a zone's `http_request_cache_settings` and
+ * `http_response_headers_transform` rulesets, or two stacks would overwrite each other's cache rules on every deploy. The committed stack files
  * say which stack owns which zone (`cloudflare.ownsResponseHeaderRuleset`); this check reads them all through the
  * config loader and fails the plan, naming both files, when two claim one zone.
  */
 import { ConfigError } from "../config/errors";
 import { committedStacks } from "../config/load";
 import type { StackConfig } from "../config/schema";
+import { parseStackName } from "../naming";
 
 export interface ZoneClaim {
   /** The stack file (or, for a config not from its file, a description of where it came from). */
@@ -28,6 +29,8 @@ function claimOfValues(stack: string, source: string, values: Record<string, unk
 /** Claims of the committed stack files. */
 export function committedClaims(committed = committedStacks()): ZoneClaim[] {
   return committed.flatMap(({ stack, raw }) => {
+    // A preview never owns its zone's rulesets (previewOverrides), whatever its own file holds.
+    if (parseStackName(stack).kind === "preview") return [];
     const claim = claimOfValues(stack, raw.source, raw.values);
     return claim ? [claim] : [];
   });
@@ -44,8 +47,9 @@ export function assertOneOwnerPerZone(claims: ZoneClaim[]): void {
     owners.forEach((o) => sources.add(o.source));
     problems.push(
       `config.mauntic-infra:cloudflare.ownsResponseHeaderRuleset: zone ${owners[0]!.zoneName} (${zoneId}) is ` +
-        `claimed by ${owners.map((o) => o.source).join(" and ")}; a zone has one http_response_headers_transform ` +
-        `entrypoint ruleset (allowed: true in exactly one stack file per zone)`,
+        `claimed by ${owners.map((o) => o.source).join(" and ")}; a zone has one entrypoint ruleset per phase ` +
+        `(http_request_cache_settings, http_response_headers_transform) (allowed: true in exactly one stack file ` +
+        `per zone)`,
     );
   }
   if (problems.length) throw new ConfigError(problems, [...sources].join(", "));

@@ -41,6 +41,18 @@ export interface RawStackConfig {
 /** Keys that may appear in a stack file beside the schema: secrets read by the credential helpers. */
 export const SECRET_KEYS = ["neonApiKey", "flyApiToken"] as const;
 
+/**
+ * Provider config keys that hold credentials and must be `secure:` (README "Credentials"): the Cloudflare
+ * provider's token, global API key and origin CA key (@pulumi/cloudflare config/vars.d.ts).
+ */
+export const PROVIDER_SECRET_KEYS = [
+  "cloudflare:apiToken",
+  "cloudflare:apiKey",
+  "cloudflare:apiUserServiceKey",
+] as const;
+
+const isSecure = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v) && "secure" in v;
+
 /** Duplicate map keys, as YAML paths (the YAML library can parse them; we report each one). */
 function configPathOfDuplicate(node: unknown, at: string[], out: string[]): void {
   if (!YAML.isMap(node)) return;
@@ -62,7 +74,18 @@ export function parseStackFile(text: string, source: string): RawStackConfig {
   problems.push(...dupes.map((d) => `${d}: duplicate key (allowed: each key once)`));
   if (problems.length) throw new ConfigError(problems, source);
 
-  const root = doc.toJS() as unknown;
+  let root: unknown;
+  try {
+    // yaml refuses documents whose aliases expand past its limit ("alias bomb") and other pathological input here.
+    root = doc.toJS();
+  } catch (e) {
+    throw new ConfigError(
+      [
+        `config: the YAML cannot be read: ${(e as Error).message} (allowed: plain YAML, aliases expanding to a small document)`,
+      ],
+      source,
+    );
+  }
   if (root === null || typeof root !== "object" || Array.isArray(root)) {
     throw new ConfigError([`config: the file is not a map (allowed: a map with a 'config' key)`], source);
   }
@@ -75,8 +98,12 @@ export function parseStackFile(text: string, source: string): RawStackConfig {
   const unknown: string[] = [];
   for (const [k, v] of Object.entries(config as Record<string, unknown>)) {
     // Encrypted secrets (`secure:`) are Pulumi's to decrypt; the credential helpers read them under the engine.
-    if (v && typeof v === "object" && !Array.isArray(v) && "secure" in v) continue;
-    if (!k.startsWith(`${CONFIG_NAMESPACE}:`)) continue; // provider keys such as cloudflare:apiToken
+    if (isSecure(v)) continue;
+    if ((PROVIDER_SECRET_KEYS as readonly string[]).includes(k)) {
+      unknown.push(`config.${k}: a plain-text secret (allowed: set it with 'pulumi config set --secret ${k}')`);
+      continue;
+    }
+    if (!k.startsWith(`${CONFIG_NAMESPACE}:`)) continue; // other provider keys, such as cloudflare:baseUrl
     const key = k.slice(CONFIG_NAMESPACE.length + 1);
     if ((CONFIG_KEYS as string[]).includes(key)) values[key] = v;
     else if ((SECRET_KEYS as readonly string[]).includes(key)) {
@@ -102,7 +129,13 @@ export function readStackFile(file: string): RawStackConfig {
 /** Validates raw values for a stack. Lists every problem, and checks the file is for this kind of stack. */
 export function parseStackConfig(stack: string, values: Record<string, unknown>, source: string): StackConfig {
   const { kind } = parseStackName(stack);
-  const result = stackConfigSchema.safeParse(values, { reportInput: true });
+  let result: ReturnType<typeof stackConfigSchema.safeParse>;
+  try {
+    result = stackConfigSchema.safeParse(values, { reportInput: true });
+  } catch (e) {
+    // A check that met a shape it did not expect: still a problem of this file, never a crash.
+    throw new ConfigError([`config: cannot be validated (${(e as Error).message})`], source);
+  }
   const problems = result.success ? [] : formatIssues(result.error.issues);
   const env = values.environment;
   if (typeof env === "string" && env !== kind) {
@@ -158,14 +191,39 @@ export interface LoadOptions {
  * preview overrides; dev and prod take their own.
  */
 export function stackConfigFromValues(stack: string, values: Record<string, unknown>, source: string): StackConfig {
-  if (parseStackName(stack).kind === "preview") return previewOverrides(parseStackConfig("dev", values, source), stack);
-  return parseStackConfig(stack, values, source);
+  if (parseStackName(stack).kind !== "preview") return parseStackConfig(stack, values, source);
+  // A preview's values are dev's (copied, or a preview's own file that says `environment: preview`).
+  const asDev = values.environment === "preview" ? { ...values, environment: "dev" } : values;
+  try {
+    return previewOverrides(parseStackConfig("dev", asDev, source), stack);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const env = yamlPath(["environment"]);
+    const problems = e.problems.map((p) =>
+      p.startsWith(`${env}: '`)
+        ? p.replace(
+            / does not match stack 'dev' \(allowed: dev\)$/,
+            ` does not match stack '${stack}' (allowed: preview, or dev)`,
+          )
+        : p,
+    );
+    throw new ConfigError(problems, source);
+  }
 }
 
-/** The file a stack's config is read from offline: its own, dev's for a preview, or the one given. */
+/**
+ * The file a stack's config is read from offline: the one given, or its own; a preview's own file counts only when
+ * it holds `mauntic-infra:` values (Pulumi writes one with just `encryptionsalt` or `secure:` secrets after
+ * `pulumi config set --secret -s pr-<N>`), else the preview takes dev's, as under the engine.
+ */
 export function configFileOf(stack: string, opts: LoadOptions = {}): string {
   const { kind } = parseStackName(stack);
-  return opts.configFile ?? stackFilePath(kind === "preview" ? "dev" : stack, opts.projectDir);
+  if (opts.configFile) return opts.configFile;
+  const own = stackFilePath(stack, opts.projectDir);
+  if (kind !== "preview") return own;
+  return fs.existsSync(own) && Object.keys(readStackFile(own).values).length > 0
+    ? own
+    : stackFilePath("dev", opts.projectDir);
 }
 
 /** Offline: the stack file through `yaml`. */

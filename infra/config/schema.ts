@@ -25,6 +25,7 @@ const sqlIdentifier = z
 
 export const ENVIRONMENTS = ["prod", "dev", "preview"] as const;
 export const HOST_KINDS = ["api", "assets", "landing", "tracking"] as const;
+export const ZONE_PLANS = ["free", "pro", "business", "enterprise"] as const;
 
 /** Neon compute sizes (CU) that the API accepts for autoscaling limits. */
 // Neon's compute sizes live with the providers that check them too (they must not import this module).
@@ -162,8 +163,13 @@ export const stackConfigSchema = z
     cloudflare: z.strictObject({
       accountId: cfId,
       plan: z.enum(["free", "paid"]).default("paid"),
-      zone: z.strictObject({ name: hostname, zoneId: cfId }),
-      /** Only one stack may own a zone's http_response_headers_transform entrypoint ruleset. */
+      zone: z.strictObject({
+        name: hostname,
+        zoneId: cfId,
+        /** The zone's plan: it sets the shortest edge TTL a cache rule may give (infra/cloudflare/cache-settings.ts). */
+        plan: z.enum(ZONE_PLANS).default("business"),
+      }),
+      /** Only one stack may own a zone's entrypoint rulesets (http_request_cache_settings, http_response_headers_transform). */
       ownsResponseHeaderRuleset: z.boolean(),
       hosts: z.strictObject({ api: hostname, assets: hostname, landing: hostname, tracking: hostname }),
       /** Hyperdrive origin: Neon's pooler (the platform notes) or the direct host (Cloudflare's guide). */
@@ -225,10 +231,12 @@ export const stackConfigSchema = z
           /* the shape errors of that section are reported already */
         }
       };
-      const workerNames = Object.keys(cfg.workers);
+      // A missing or malformed section is reported by its shape check; the rules below must not trip over it.
+      const workersOk = cfg.workers !== null && typeof cfg.workers === "object";
+      const workerNames = workersOk ? Object.keys(cfg.workers) : [];
       const knownWorkers = workerNames.join(", ") || "(none)";
       const checkWorker = (w: string, path: (string | number)[]) => {
-        if (!cfg.workers[w]) {
+        if (workersOk && !cfg.workers[w]) {
           ctx.addIssue({ code: "custom", path, message: `unknown worker '${w}'`, params: allowed(knownWorkers) });
         }
       };

@@ -81,10 +81,12 @@ export async function runOffline(stack: string, opts: OfflineOptions = {}): Prom
   // declared; then handed to the program exactly as the engine would (namespaced keys, JSON for objects). A
   // preview stack with no file of its own gets no config, so the program derives it from dev's file as under
   // `pulumi up`.
-  const raw = readStackFile(configFileOf(stack, opts));
+  const file = configFileOf(stack, opts);
+  const raw = readStackFile(file);
   stackConfigFromValues(stack, raw.values, raw.source);
   const config: Record<string, string> = {};
-  if (opts.configFile || kind !== "preview") {
+  // A preview reading dev's file gets no config of its own (the program derives it, as under `pulumi up`).
+  if (opts.configFile || kind !== "preview" || file !== configFileOf("dev")) {
     for (const [k, v] of Object.entries(raw.values)) {
       config[`${CONFIG_NAMESPACE}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     }
