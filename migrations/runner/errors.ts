@@ -12,6 +12,8 @@ export class MigrationError extends RunnerError {
     readonly reason: string,
     readonly file: string,
     readonly line?: number,
+    /** The SQLSTATE of the database error behind it, if any. */
+    readonly code?: string,
   ) {
     super(`${file}${line ? `:${line}` : ""}: ${reason}`);
   }

@@ -39,6 +39,10 @@ export function renderRun(r: RunResult): string {
       ...m.healed.map((h) => `rebuilt INVALID ${h}`),
       ...m.existing.map((h) => `${h} already existed`),
       ...(m.retries ? [`${m.retries} lock retr${m.retries > 1 ? "ies" : "y"}`] : []),
+      ...m.waits.map(
+        (w) =>
+          `waited ${fmtMs(w.ms)} ${w.phase.replace(/^waiting /, "")}${w.pids.length ? ` (pid ${w.pids.join(", ")})` : ""}`,
+      ),
     ];
     return [pad(m.version), m.name, m.status, dur(m.durationMs), notes.join("; ")];
   });

@@ -10,6 +10,7 @@ import { parseCount, parseDuration } from "../options";
 
 /** Milliseconds as the shortest duration text parseDuration reads back. */
 function durationText(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
@@ -26,6 +27,9 @@ interface MigrateOpts {
   lockRetries: string;
   retryBackoff: string;
   runLockWait: string;
+  connectTimeout: string;
+  statementTimeout: string;
+  buildDeadline: string;
 }
 
 function grantsOf(opts: MigrateOpts): GrantsSpec | undefined {
@@ -67,6 +71,21 @@ export function register(program: Command): void {
       "how long to wait for another run to finish",
       durationText(DEFAULTS.runLockWaitMs),
     )
+    .option(
+      "--connect-timeout <duration>",
+      "longest wait for the database to answer a connection",
+      durationText(DEFAULTS.connectTimeoutMs),
+    )
+    .option(
+      "--statement-timeout <duration>",
+      "longest any statement may run, index builds excepted",
+      durationText(DEFAULTS.statementTimeoutMs),
+    )
+    .option(
+      "--build-deadline <duration>",
+      "longest one index build may take, waits for other sessions included; at it the build is cancelled",
+      durationText(DEFAULTS.buildDeadlineMs),
+    )
     .addHelpText(
       "after",
       `
@@ -81,15 +100,21 @@ Exit codes: 0 done, 1 a migration or lock failed (file:line on stderr), 2 bad in
       if (opts.status && opts.dryRun) throw new UsageError("--status and --dry-run both given (allowed: one of them)");
       const databaseUrl = opts.databaseUrl ?? "";
       const out = (text: string) => process.stdout.write(text);
+      const session = {
+        databaseUrl,
+        dir: opts.dir,
+        connectTimeoutMs: parseDuration(opts.connectTimeout, "--connect-timeout"),
+        statementTimeoutMs: parseDuration(opts.statementTimeout, "--statement-timeout"),
+      };
       if (opts.status) {
-        const s = await status({ databaseUrl, dir: opts.dir });
+        const s = await status(session);
         out(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
         return;
       }
       const run = {
-        databaseUrl,
-        dir: opts.dir,
+        ...session,
         grants: grantsOf(opts),
+        buildDeadlineMs: parseDuration(opts.buildDeadline, "--build-deadline"),
         lockTimeoutMs: parseDuration(opts.lockTimeout, "--lock-timeout"),
         lockRetries: parseCount(opts.lockRetries, "--lock-retries", 0, 999),
         retryBackoffMs: parseDuration(opts.retryBackoff, "--retry-backoff"),
