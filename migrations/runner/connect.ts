@@ -4,6 +4,7 @@
 import { Client } from "pg";
 import { isPoolerHost } from "../../infra/neon/hosts";
 import { InputError, RunnerError } from "./errors";
+import { fmtMs } from "./report";
 
 export const APPLICATION_NAME = "mauntic-migrate";
 
@@ -85,7 +86,7 @@ export function connectionFailure(e: unknown, where: string, connectTimeoutMs: n
   const msg = err.message ?? String(e);
   let check: string;
   if (/timeout expired/.test(msg)) {
-    check = `no answer within the connect timeout ${connectTimeoutMs} ms (check: the host and port, that the endpoint is running (a suspended Neon compute wakes in a few seconds), that no firewall or VPN drops the traffic; raise --connect-timeout on a slow network)`;
+    check = `no answer within the connect timeout ${fmtMs(connectTimeoutMs)} (check: the host and port, that the endpoint is running (a suspended Neon compute wakes in a few seconds), that no firewall or VPN drops the traffic; raise --connect-timeout on a slow network)`;
   } else if (err.code === "ECONNREFUSED") {
     check = "connection refused (check: the port, and that PostgreSQL listens on this host)";
   } else if (err.code === "ENOTFOUND" || err.code === "EAI_AGAIN") {

@@ -23,3 +23,8 @@ export class MigrationError extends RunnerError {
 export class InputError extends Error {
   override name = "InputError";
 }
+
+/** The run was stopped by Ctrl-C (exit 130): the message says what it interrupted and what a rerun does. */
+export class Interrupted extends RunnerError {
+  override name = "Interrupted";
+}

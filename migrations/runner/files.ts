@@ -49,6 +49,8 @@ export interface MigrationFile {
   /** Path relative to the working directory, for messages. */
   displayPath: string;
   checksum: string;
+  /** sha256 of the bytes with CRLF made LF: tells a CRLF checkout from an edit. */
+  checksumLf: string;
   statements: Statement[];
   /** Statements run one by one outside a transaction (the file has a CONCURRENTLY statement). */
   concurrent: boolean;
@@ -236,6 +238,7 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFil
       file,
       displayPath,
       checksum: sha256(buf),
+      checksumLf: sha256(buf.toString("utf8").replace(/\r\n/g, "\n")),
       statements,
       concurrent: statements.some((s) => s.kind === "create-index-concurrently" || s.kind === "other-concurrently"),
     });

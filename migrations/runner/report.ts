@@ -39,6 +39,7 @@ export function renderRun(r: RunResult): string {
       ...m.healed.map((h) => `rebuilt INVALID ${h}`),
       ...m.existing.map((h) => `${h} already existed`),
       ...(m.retries ? [`${m.retries} lock retr${m.retries > 1 ? "ies" : "y"}`] : []),
+      ...(m.belowApplied ? [`out of order: numbered below applied ${pad(m.belowApplied)}`] : []),
       ...m.waits.map(
         (w) =>
           `waited ${fmtMs(w.ms)} ${w.phase.replace(/^waiting /, "")}${w.pids.length ? ` (pid ${w.pids.join(", ")})` : ""}`,

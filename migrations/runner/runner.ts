@@ -17,11 +17,12 @@ import {
   settingsSql,
   timeoutsSql,
 } from "./connect";
-import { MigrationError, RunnerError } from "./errors";
+import { Interrupted, MigrationError, RunnerError } from "./errors";
 import { readMigrations, type IndexTarget, type MigrationFile, type Statement } from "./files";
 import { applyGrants, planGrants, readGrantRows, type GrantPlan } from "./grants";
 import type { GrantsSpec } from "./grants-spec";
 import { explainFailure, statementErrorText } from "./hints";
+import { compareDefinition } from "./index-definition";
 import { checkLedger, ensureAndReadLedger, readLedger, recordAppliedQuery, type LedgerRow } from "./ledger";
 import { silentReporter, type Reporter } from "./progress";
 import { fmtMs } from "./report";
@@ -58,6 +59,8 @@ export interface RunOptions {
   /** How often a build's wait that goes on is reported again. */
   waitReportMs?: number;
   reporter?: Reporter;
+  /** Aborting it (Ctrl-C) ends the run's sessions at once; the run fails with Interrupted, saying what it stopped. */
+  signal?: AbortSignal;
 }
 
 export const DEFAULTS = {
@@ -75,7 +78,7 @@ export const DEFAULTS = {
 
 const MAX_BACKOFF_MS = 30_000;
 
-export type OutcomeStatus = "applied" | "already applied" | "pending" | "failed";
+export type OutcomeStatus = "applied" | "already applied" | "pending" | "failed" | "interrupted";
 
 export interface MigrationOutcome {
   version: number;
@@ -91,6 +94,8 @@ export interface MigrationOutcome {
   existing: string[];
   /** What its index builds waited for (other sessions' transactions and snapshots). */
   waits: BuildWait[];
+  /** The highest applied version, when this pending one is numbered below it. */
+  belowApplied?: number;
 }
 
 export interface RunResult {
@@ -114,7 +119,7 @@ export class RunFailed extends RunnerError {
   }
 }
 
-type Settings = Required<Omit<RunOptions, "databaseUrl" | "dir" | "grants" | "reporter">>;
+type Settings = Required<Omit<RunOptions, "databaseUrl" | "dir" | "grants" | "reporter" | "signal">>;
 
 function settingsOf(opts: RunOptions): Settings {
   return {
@@ -174,15 +179,47 @@ async function indexState(
 class Run {
   private monitor?: Client;
   private pid = 0;
+  /** What the run is doing now, and what a rerun does about it if the run stops here. */
+  private activity = "connecting: nothing was applied by this run; a rerun starts from the beginning";
+  private phase?: string;
+  private readonly reporter: Reporter;
 
   constructor(
     private readonly client: Client,
     private readonly url: string,
     private readonly s: Settings,
-    private readonly reporter: Reporter,
-  ) {}
+    reporter: Reporter,
+  ) {
+    this.reporter = {
+      ...reporter,
+      buildProgress: (label, p) => {
+        this.phase = p.phase;
+        reporter.buildProgress(label, p);
+      },
+    };
+  }
+
+  /** Ctrl-C: what was interrupted and what a rerun does about it. */
+  interrupted(): Interrupted {
+    const phase = this.phase ? ` (phase '${this.phase}')` : "";
+    return new Interrupted(`interrupted while ${this.activity.replace("%PHASE%", phase)}`);
+  }
+
+  /**
+   * Ends both sessions now. Closing the socket is what the server notices (client_connection_check_interval): it
+   * stops the statement, rolls back a transaction, and a concurrent build leaves an INVALID index.
+   */
+  async interrupt(): Promise<void> {
+    await Promise.all([this.client.end().catch(() => undefined), this.monitor?.end().catch(() => undefined)]);
+  }
+
+  doing(activity: string): void {
+    this.activity = activity;
+    this.phase = undefined;
+  }
 
   async acquireRunLock(): Promise<number> {
+    this.doing("waiting for the run lock: nothing was applied by this run; a rerun starts from the beginning");
     const started = Date.now();
     const first = (await this.client.query(
       `${settingsSql(this.s)}; SELECT pg_try_advisory_lock(${RUN_LOCK_KEY}) AS locked, pg_backend_pid() AS pid`,
@@ -231,6 +268,9 @@ class Run {
 
   /** A transactional file: every statement and its ledger row in one transaction, retried on lock waits. */
   async applyTransactional(m: MigrationFile, outcome: MigrationOutcome): Promise<void> {
+    this.doing(
+      `applying ${m.file}: its transaction is rolled back as the session ends, so nothing of it stays; a rerun applies it again`,
+    );
     const started = Date.now();
     for (let retry = 0; ; retry++) {
       let current: Statement | undefined;
@@ -326,6 +366,9 @@ class Run {
   async buildIndex(m: MigrationFile, stmt: Statement, outcome: MigrationOutcome): Promise<void> {
     const t = stmt.index!;
     const label = `${m.file}: ${t.name}`;
+    this.doing(
+      `building ${t.name} of ${m.file}%PHASE%: the server stops the build within ${fmtMs(this.s.connectionCheckMs)} and leaves an INVALID index, which a rerun drops and rebuilds`,
+    );
     const deadlineAt = Date.now() + this.s.buildDeadlineMs;
     const ctx = {
       label,
@@ -345,6 +388,15 @@ class Run {
           );
         }
         if (state?.valid) {
+          // IF NOT EXISTS checks the name only: an index of that name built otherwise is not this migration.
+          const def = await compareDefinition(this.client, stmt, state.qualified);
+          if (!def.same) {
+            throw new MigrationError(
+              `an index named ${t.name} already exists with another definition: ${def.existing}; this file builds: ${def.wanted} (allowed: drop or rename the existing index, or give this one another name)`,
+              m.displayPath,
+              stmt.line,
+            );
+          }
           outcome.existing.push(state.qualified);
           return;
         }
@@ -417,6 +469,26 @@ function outcomeOf(m: MigrationFile, status: OutcomeStatus): MigrationOutcome {
   return { version: m.version, name: m.name, file: m.file, status, healed: [], retries: 0, existing: [], waits: [] };
 }
 
+function outcomesOf(files: MigrationFile[], ledger: LedgerRow[]): MigrationOutcome[] {
+  const applied = new Set(ledger.map((r) => r.version));
+  return files.map((f) => outcomeOf(f, applied.has(f.version) ? "already applied" : "pending"));
+}
+
+/**
+ * A pending migration numbered below one already applied (two branches merged in another order, or one that
+ * waited for its table) is applied, and said so: index migrations do not depend on each other, and refusing would
+ * leave a file that waited for its table pending for ever.
+ */
+function noteOutOfOrder(outcomes: MigrationOutcome[], ledger: LedgerRow[], reporter: Reporter): void {
+  const highest = Math.max(0, ...ledger.map((r) => r.version));
+  for (const o of outcomes.filter((x) => x.status === "pending" && x.version < highest)) {
+    o.belowApplied = highest;
+    reporter.note(
+      `${o.file}: numbered below ${String(highest).padStart(4, "0")}, which is already applied: applying it out of order (rename it above ${String(highest).padStart(4, "0")} if it must come after)`,
+    );
+  }
+}
+
 /** Node's timers hold at most 2^31-1 ms (about 24.8 days). */
 const clampTimer = (ms: number): number => Math.max(1, Math.min(ms, 2 ** 31 - 1));
 
@@ -456,13 +528,17 @@ export async function migrate(opts: RunOptions): Promise<RunResult> {
   return withSession(opts, async (client, files, database) => {
     const run = new Run(client, opts.databaseUrl, s, reporter);
     const result: RunResult = { database, migrations: [], grants: NO_GRANTS, missingFiles: [], waitedForRunMs: 0 };
+    const onAbort = () => void run.interrupt();
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
     try {
+      if (opts.signal?.aborted) throw run.interrupted();
       result.waitedForRunMs = await run.acquireRunLock();
       const ledger = await ensureAndReadLedger(client);
+      // Counted before any check can fail, so that a failed run's summary still says what is applied.
+      result.migrations = outcomesOf(files, ledger);
       const { pending, missingFiles } = checkLedger(files, ledger);
       result.missingFiles = missingFiles;
-      const applied = new Set(ledger.map((r) => r.version));
-      result.migrations = files.map((f) => outcomeOf(f, applied.has(f.version) ? "already applied" : "pending"));
+      noteOutOfOrder(result.migrations, ledger, reporter);
       for (const m of pending) {
         const outcome = result.migrations.find((o) => o.version === m.version)!;
         try {
@@ -470,11 +546,12 @@ export async function migrate(opts: RunOptions): Promise<RunResult> {
           else await run.applyTransactional(m, outcome);
           outcome.status = "applied";
         } catch (e) {
-          outcome.status = "failed";
+          outcome.status = opts.signal?.aborted ? "interrupted" : "failed";
           throw e;
         }
       }
       if (opts.grants) {
+        run.doing("applying the worker grants: their transaction is rolled back; a rerun applies them again");
         const plan = planGrants(opts.grants, await readGrantRows(client, opts.grants));
         await run
           .retryLockWaits("grants", () => applyGrants(client, plan.changes))
@@ -483,8 +560,15 @@ export async function migrate(opts: RunOptions): Promise<RunResult> {
       }
       return result;
     } catch (e) {
+      if (opts.signal?.aborted) throw new RunFailed(run.interrupted(), result);
+      // Failed before the ledger was read (the run lock, a read-only database): read it now, for the summary.
+      if (!result.migrations.length) {
+        const rows = await readLedger(client).catch(() => undefined);
+        if (rows) result.migrations = outcomesOf(files, rows);
+      }
       throw new RunFailed((await explainFailure(e, client, database, s.statementTimeoutMs)) as Error, result);
     } finally {
+      opts.signal?.removeEventListener("abort", onAbort);
       await run.close();
     }
   });

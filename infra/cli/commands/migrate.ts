@@ -3,6 +3,7 @@ import { MIGRATIONS_DIR } from "../../../migrations/runner/checksum";
 import { grantsFromConfig, parseGrantsSpec, type GrantsSpec } from "../../../migrations/runner/grants-spec";
 import { reporterFor } from "../../../migrations/runner/progress";
 import { renderDryRun, renderRun, renderStatus } from "../../../migrations/runner/report";
+import { Interrupted } from "../../../migrations/runner/errors";
 import { DEFAULTS, dryRun, migrate, RunFailed, status } from "../../../migrations/runner/runner";
 import { loadStackConfigFromFile } from "../../config/load";
 import { UsageError } from "../errors";
@@ -94,7 +95,12 @@ Examples:
   DATABASE_URL=postgres://... npm run infra -- migrate --status
   npm run infra -- migrate --database-url postgres://... --dry-run --json
 
-Exit codes: 0 done, 1 a migration or lock failed (file:line on stderr), 2 bad input (a pooler URL, options).`,
+Waits of an index build for other sessions (open writers, old snapshots) are reported, never cut by
+--lock-timeout (they queue no writer); --build-deadline bounds each build. A statement that would block
+writers for a table scan or rewrite is refused unless a "-- mauntic:allow-blocking <reason>" line precedes it.
+
+Exit codes: 0 done, 1 a migration, lock or connection failed (file:line or host on stderr), 2 bad input
+(a pooler URL, options), 130 interrupted by Ctrl-C (a rerun heals what it stopped).`,
     )
     .action(async (opts: MigrateOpts) => {
       if (opts.status && opts.dryRun) throw new UsageError("--status and --dry-run both given (allowed: one of them)");
@@ -126,10 +132,31 @@ Exit codes: 0 done, 1 a migration or lock failed (file:line on stderr), 2 bad in
         out(opts.json ? `${JSON.stringify(d, null, 2)}\n` : renderDryRun(d));
         return;
       }
+      // Ctrl-C ends the run's sessions and reports what it stopped; a second Ctrl-C leaves at once.
+      // (A repeat within 2 s is the same Ctrl-C: tsx relays the signal its child may also have had from the terminal.)
+      const interrupt = new AbortController();
+      let interruptedAt = 0;
+      const onSigint = () => {
+        if (!interruptedAt) {
+          interruptedAt = Date.now();
+          interrupt.abort();
+        } else if (Date.now() - interruptedAt > 2000) process.exit(130);
+      };
+      process.on("SIGINT", onSigint);
       try {
-        const r = await migrate(run);
+        const r = await migrate({ ...run, signal: interrupt.signal });
         out(opts.json ? `${JSON.stringify({ ok: true, ...r }, null, 2)}\n` : renderRun(r));
       } catch (e) {
+        if (e instanceof RunFailed && e.failure instanceof Interrupted) {
+          out(
+            opts.json
+              ? `${JSON.stringify({ ok: false, error: e.message, ...e.result }, null, 2)}\n`
+              : renderRun(e.result),
+          );
+          process.stderr.write(`${e.message}\n`);
+          process.exitCode = 130; // 128 + SIGINT, as a shell reports a Ctrl-C
+          return;
+        }
         if (e instanceof RunFailed) {
           // What was applied before the failure stays applied: show it, then fail with the reason.
           out(
@@ -139,6 +166,8 @@ Exit codes: 0 done, 1 a migration or lock failed (file:line on stderr), 2 bad in
           );
         }
         throw e;
+      } finally {
+        process.off("SIGINT", onSigint);
       }
     });
 }
