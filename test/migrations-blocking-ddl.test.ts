@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { usePostgres } from "../migrations/embedded";
 import { MigrationError } from "../migrations/runner/errors";
 import { loadParser, splitStatements } from "../migrations/runner/files";
+import { silentReporter } from "../migrations/runner/progress";
+import { migrate } from "../migrations/runner/runner";
 import { runCli } from "./helpers/cli";
 import { fixtureDb, withClient } from "./helpers/db";
 
@@ -134,6 +136,40 @@ describe("blocking DDL", () => {
           ).rows[0],
       );
       expect(seen).toEqual({ l: null, i: null });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a marked statement is applied, and the run and the dry run say why it was allowed", async () => {
+    const url = await fixtureDb(pg);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mauntic-blocking-"));
+    try {
+      fs.writeFileSync(
+        path.join(dir, "0001_tags_name_length.sql"),
+        "-- mauntic:allow-blocking crm.tags is small and nothing writes to it yet\nALTER TABLE crm.tags ALTER COLUMN name TYPE varchar(200);\n",
+      );
+      const dry = await runCli(["migrate", "--database-url", url, "--dir", dir, "--dry-run"]);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain(
+        "blocks writers (ALTER TABLE crm.tags SET DATA TYPE (a rewrite unless the types are binary coercible): writers queue behind its lock until it ends); allowed by the file: crm.tags is small and nothing writes to it yet",
+      );
+      const notes: string[] = [];
+      const r = await migrate({ databaseUrl: url, dir, reporter: { ...silentReporter, note: (l) => notes.push(l) } });
+      expect(r.migrations[0]!.status).toBe("applied");
+      expect(notes).toContain(
+        "0001_tags_name_length.sql:2: ALTER TABLE crm.tags SET DATA TYPE (a rewrite unless the types are binary coercible): writers queue behind its lock until it ends; allowed by the file: crm.tags is small and nothing writes to it yet",
+      );
+      const type = await withClient(
+        url,
+        async (c) =>
+          (
+            await c.query(
+              "SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'crm.tags'::regclass AND attname = 'name'",
+            )
+          ).rows[0].t,
+      );
+      expect(type).toBe("character varying(200)");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -258,7 +258,7 @@ describe("clear lines for what the run cannot get right", () => {
     const r = await runCli(["migrate", "--database-url", url, "--dir", dir]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(
-      "0002_tags_created.sql: numbered below 0003, which is already applied: applying it out of order (rename it above 0003 if it must come after)",
+      "0002_tags_created.sql: numbered below 0003, which was already applied: applied out of order (rename it above 0003 if it must come after)",
     );
     expect(r.stdout).toMatch(/0002\s+tags_created\s+applied\s+\S+\s+out of order: numbered below applied 0003/);
     expect(await ledgerVersions(url)).toEqual([1, 2, 3]);

@@ -79,7 +79,10 @@ export function renderDryRun(d: DryRunResult): string {
   const out = [`dry run on ${d.database}: ${d.pending.length} migration(s) would be applied`];
   for (const p of d.pending) {
     out.push(`  ${p.file}`);
-    for (const s of p.statements) out.push(`    line ${s.line} (${s.kind}): ${s.sql.split("\n")[0]}`);
+    for (const s of p.statements) {
+      out.push(`    line ${s.line} (${s.kind}): ${s.sql.split("\n")[0]}`);
+      if (s.blocking) out.push(`      blocks writers (${s.blocking.what}); allowed by the file: ${s.blocking.reason}`);
+    }
   }
   for (const h of d.wouldHeal) out.push(`  INVALID ${h} would be dropped and rebuilt`);
   out.push(...grantLines(d.grants, "would be applied"));

@@ -271,6 +271,9 @@ class Run {
     this.doing(
       `applying ${m.file}: its transaction is rolled back as the session ends, so nothing of it stays; a rerun applies it again`,
     );
+    for (const b of m.statements.filter((x) => x.blocking)) {
+      this.reporter.note(`${m.file}:${b.line}: ${b.blocking!.what}; allowed by the file: ${b.blocking!.reason}`);
+    }
     const started = Date.now();
     for (let retry = 0; ; retry++) {
       let current: Statement | undefined;
@@ -475,18 +478,16 @@ function outcomesOf(files: MigrationFile[], ledger: LedgerRow[]): MigrationOutco
 }
 
 /**
- * A pending migration numbered below one already applied (two branches merged in another order, or one that
- * waited for its table) is applied, and said so: index migrations do not depend on each other, and refusing would
- * leave a file that waited for its table pending for ever.
+ * A migration applied below one already applied (two branches merged in another order, or one that waited for its
+ * table) is said so, not refused: index migrations do not depend on each other, and refusing would leave a file
+ * that waited for its table pending for ever.
  */
-function noteOutOfOrder(outcomes: MigrationOutcome[], ledger: LedgerRow[], reporter: Reporter): void {
-  const highest = Math.max(0, ...ledger.map((r) => r.version));
-  for (const o of outcomes.filter((x) => x.status === "pending" && x.version < highest)) {
-    o.belowApplied = highest;
-    reporter.note(
-      `${o.file}: numbered below ${String(highest).padStart(4, "0")}, which is already applied: applying it out of order (rename it above ${String(highest).padStart(4, "0")} if it must come after)`,
-    );
-  }
+function noteOutOfOrder(o: MigrationOutcome, highest: number, reporter: Reporter): void {
+  o.belowApplied = highest;
+  const h = String(highest).padStart(4, "0");
+  reporter.note(
+    `${o.file}: numbered below ${h}, which was already applied: applied out of order (rename it above ${h} if it must come after)`,
+  );
 }
 
 /** Node's timers hold at most 2^31-1 ms (about 24.8 days). */
@@ -538,13 +539,14 @@ export async function migrate(opts: RunOptions): Promise<RunResult> {
       result.migrations = outcomesOf(files, ledger);
       const { pending, missingFiles } = checkLedger(files, ledger);
       result.missingFiles = missingFiles;
-      noteOutOfOrder(result.migrations, ledger, reporter);
+      const highestApplied = Math.max(0, ...ledger.map((r) => r.version));
       for (const m of pending) {
         const outcome = result.migrations.find((o) => o.version === m.version)!;
         try {
           if (m.concurrent) await run.applyConcurrent(m, outcome);
           else await run.applyTransactional(m, outcome);
           outcome.status = "applied";
+          if (m.version < highestApplied) noteOutOfOrder(outcome, highestApplied, reporter);
         } catch (e) {
           outcome.status = opts.signal?.aborted ? "interrupted" : "failed";
           throw e;
@@ -638,7 +640,11 @@ export async function status(opts: SessionOptions): Promise<StatusResult> {
 
 export interface DryRunResult {
   database: string;
-  pending: { version: number; file: string; statements: { line: number; kind: string; sql: string }[] }[];
+  pending: {
+    version: number;
+    file: string;
+    statements: { line: number; kind: string; sql: string; blocking?: Statement["blocking"] }[];
+  }[];
   /** Indexes of pending migrations that are INVALID now: the run would drop and rebuild them. */
   wouldHeal: string[];
   grants: GrantPlan | { skipped: string };
@@ -664,7 +670,7 @@ export async function dryRun(opts: RunOptions): Promise<DryRunResult> {
         pending: pending.map((m) => ({
           version: m.version,
           file: m.file,
-          statements: m.statements.map((s) => ({ line: s.line, kind: s.kind, sql: s.sql })),
+          statements: m.statements.map((s) => ({ line: s.line, kind: s.kind, sql: s.sql, blocking: s.blocking })),
         })),
         wouldHeal,
         grants,
