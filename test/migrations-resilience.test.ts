@@ -236,6 +236,9 @@ describe("the runner under trouble", () => {
       );
       for (const m of r.migrations) expect(m.healed, m.file).toEqual([]);
       expect(builds(rec, "idx_contact_activity_org_contact")).toBe(1);
+      console.log(
+        `figure: 0001 waited ${snapshotWait!.ms} ms for old snapshots under lock_timeout ${fast.lockTimeoutMs} ms and statement_timeout 700 ms; built once, run ${r.migrations.reduce((t, m) => t + (m.durationMs ?? 0), 0)} ms`,
+      );
     });
     expect(await invalidIndexes(url)).toEqual([]);
     expect(await ledgerVersions(url)).toEqual(ALL);

@@ -173,15 +173,20 @@ export function watchBuild(
   let deadline: BuildDeadline | undefined;
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
-  // pg_blocking_pids takes the lock manager's locks briefly (its doc warns about frequent calls): only while the
-  // build waits on a lock. current_locker_pid names the transaction a lockers phase waits on.
-  const sql = `SELECT p.phase, p.blocks_total, p.blocks_done, p.tuples_total, p.tuples_done, p.lockers_total,
-         p.lockers_done, a.wait_event_type, a.wait_event,
-         (SELECT json_agg(${BLOCKER_JSON} ORDER BY b.pid) FROM pg_stat_activity b
-           WHERE a.wait_event_type = 'Lock'
-             AND (b.pid = ANY (pg_blocking_pids(a.pid)) OR b.pid = nullif(p.current_locker_pid, 0))) AS blockers
-    FROM pg_stat_activity a LEFT JOIN pg_stat_progress_create_index p ON p.pid = a.pid
-   WHERE a.pid = $1`;
+  // pg_blocking_pids needs exclusive access to the lock manager's shared state for a short time, so frequent calls
+  // cost (https://www.postgresql.org/docs/17/functions-info.html): called only while the build waits on a lock, and
+  // once per poll (MATERIALIZED), not once per pg_stat_activity row. current_locker_pid names the transaction a
+  // lockers phase waits on.
+  const sql = `WITH w AS MATERIALIZED (
+      SELECT a.pid, a.wait_event_type, a.wait_event,
+             CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS pids
+        FROM pg_stat_activity a WHERE a.pid = $1)
+    SELECT p.phase, p.blocks_total, p.blocks_done, p.tuples_total, p.tuples_done, p.lockers_total,
+           p.lockers_done, w.wait_event_type, w.wait_event,
+           (SELECT json_agg(${BLOCKER_JSON} ORDER BY b.pid) FROM pg_stat_activity b
+             WHERE w.wait_event_type = 'Lock'
+               AND (b.pid = ANY (w.pids) OR b.pid = nullif(p.current_locker_pid, 0))) AS blockers
+      FROM w LEFT JOIN pg_stat_progress_create_index p ON p.pid = w.pid`;
   const poll = () => {
     inFlight = monitor
       .query<PollRow>(sql, [pid])
