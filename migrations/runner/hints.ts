@@ -20,6 +20,16 @@ export function statementErrorText(e: DatabaseError): string {
   return `${e.message}${hint}`;
 }
 
+/** The session is gone or stuck (nothing more can be asked on it). */
+export function connectionLost(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  return (
+    /Connection terminated|ECONNRESET|ETIMEDOUT|EPIPE|Query read timeout/.test(
+      `${err.message ?? ""} ${err.code ?? ""}`,
+    ) || err.code === "57P01"
+  );
+}
+
 /** A connection lost or the statement timeout run out, naming the host; undefined for other errors. */
 export function sessionFailureHint(e: unknown, where: string, statementTimeoutMs: number): string | undefined {
   const err = e as { code?: string; message?: string };
@@ -27,7 +37,7 @@ export function sessionFailureHint(e: unknown, where: string, statementTimeoutMs
   if (err.code === "57014" && /statement timeout/.test(text)) {
     return `the runner's statement timeout (${fmtMs(statementTimeoutMs)}) ran out on ${where} (check: what else runs there now; raise --statement-timeout, or SET statement_timeout in the file for a statement known to be long)`;
   }
-  if (/Connection terminated|ECONNRESET|ETIMEDOUT|EPIPE|Query read timeout/.test(text) || err.code === "57P01") {
+  if (connectionLost(e)) {
     return `the connection to ${where} was lost (check: the network, and whether the endpoint was suspended or restarted); a rerun continues where this one stopped`;
   }
   return undefined;

@@ -21,7 +21,7 @@ import { Interrupted, MigrationError, RunnerError } from "./errors";
 import { readMigrations, type IndexTarget, type MigrationFile, type Statement } from "./files";
 import { applyGrants, planGrants, readGrantRows, type GrantPlan } from "./grants";
 import type { GrantsSpec } from "./grants-spec";
-import { explainFailure, statementErrorText } from "./hints";
+import { connectionLost, explainFailure, statementErrorText } from "./hints";
 import { compareDefinition } from "./index-definition";
 import { checkLedger, ensureAndReadLedger, readLedger, recordAppliedQuery, type LedgerRow } from "./ledger";
 import { silentReporter, type Reporter } from "./progress";
@@ -564,7 +564,7 @@ export async function migrate(opts: RunOptions): Promise<RunResult> {
     } catch (e) {
       if (opts.signal?.aborted) throw new RunFailed(run.interrupted(), result);
       // Failed before the ledger was read (the run lock, a read-only database): read it now, for the summary.
-      if (!result.migrations.length) {
+      if (!result.migrations.length && !connectionLost(e)) {
         const rows = await readLedger(client).catch(() => undefined);
         if (rows) result.migrations = outcomesOf(files, rows);
       }

@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .option("--dir <path>", "folder of NNNN_<name>.sql migrations", MIGRATIONS_DIR)
     .option(
       "--lock-timeout <duration>",
-      "longest wait for any lock (writers never wait longer)",
+      "longest wait for a lock that writers would queue behind (then retried); not index builds' waits",
       durationText(DEFAULTS.lockTimeoutMs),
     )
     .option("--lock-retries <n>", "retries after a lock wait times out", String(DEFAULTS.lockRetries))
