@@ -103,6 +103,31 @@ describe("connections are bounded", () => {
   });
 });
 
+describe("a connection lost mid-run", () => {
+  it("names the host, says what to check and that a rerun continues", async () => {
+    const url = await fixtureDb(pg);
+    const dir = migrationsDir({ "0001_slow.sql": "SELECT pg_sleep(60);\n" }, false);
+    const run = migrate({ databaseUrl: url, dir }).catch((e: unknown) => e);
+    await withClient(url, async (c) => {
+      const pid = await until("the slow statement", async () => {
+        const { rows } = await c.query(
+          "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'",
+        );
+        return rows[0]?.pid as number | undefined;
+      });
+      await c.query("SELECT pg_terminate_backend($1)", [pid]); // what a restart or failover of the endpoint does
+    });
+    const err = await run;
+    const host = new URL(url);
+    expect(err).toBeInstanceOf(RunFailed);
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `0001_slow\\.sql:1: terminating connection due to administrator command: the connection to ${host.hostname}:${host.port}${host.pathname} was lost \\(check: the network, and whether the endpoint was suspended or restarted\\); a rerun continues where this one stopped$`,
+      ),
+    );
+  });
+});
+
 describe("Ctrl-C", () => {
   /** Starts `migrate` as a user would, in its own process group, and sends SIGINT to the group once `ready`. */
   async function interruptWhen(args: string[], ready: () => Promise<boolean | undefined>) {
