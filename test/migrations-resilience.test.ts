@@ -1,6 +1,7 @@
 /**
- * The runner under trouble, on embedded PostgreSQL 17: killed with SIGKILL mid-build, lock waits that end in time
- * or outlast the bound, a build that times out after it began (INVALID, healed), and writers during a run.
+ * The runner under trouble, on embedded PostgreSQL 17: killed with SIGKILL mid-build, builds that wait for other
+ * sessions (open writers, old snapshots, a writer that starts mid-build) past the lock timeout, the build's
+ * deadline, and writers during a run.
  */
 import { spawn } from "node:child_process";
 import * as path from "node:path";
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadFixture } from "../migrations/fixture/load";
 import { readMigrations } from "../migrations/runner/files";
 import { lineReporter, type Reporter } from "../migrations/runner/progress";
+import { renderRun } from "../migrations/runner/report";
 import { dryRun, migrate, RunFailed, status, type RunOptions } from "../migrations/runner/runner";
 import { ROOT, runCli } from "./helpers/cli";
 import { usePostgres } from "../migrations/embedded";
@@ -73,6 +75,20 @@ function recorder(onNote: (line: string) => void = () => undefined) {
 
 const fast: Partial<RunOptions> = { lockTimeoutMs: 300, lockRetries: 3, retryBackoffMs: 100 };
 
+const pidOf = async (c: Client): Promise<number> => (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+
+/** How long a "still <phase> after <duration>" note says the runner has waited, in ms; 0 for other lines. */
+function stillWaitingMs(line: string, phase: string): number {
+  const m = new RegExp(`still waiting for ${phase.replace(/[()]/g, "\\$&")}.* after (\\d+(?:\\.\\d+)?)(ms|s):`).exec(
+    line,
+  );
+  return m ? Number(m[1]) * (m[2] === "s" ? 1000 : 1) : 0;
+}
+
+/** How many times the run started building an index. */
+const builds = (rec: ReturnType<typeof recorder>, index: string): number =>
+  rec.events.filter((e) => e.label.endsWith(index) && e.what === "start").length;
+
 /** Transactions left open by a second session while the runner works. */
 const OPEN = {
   // An open write transaction on 0001's table: CREATE INDEX CONCURRENTLY would have to wait for it.
@@ -80,7 +96,7 @@ const OPEN = {
     "BEGIN",
     "INSERT INTO analytics.contact_activity (organization_id, contact_id, event_type) VALUES (gen_random_uuid(), gen_random_uuid(), 'open')",
   ],
-  // A long transaction's snapshot: the build passes its lock checks, then times out waiting for old snapshots.
+  // A long transaction's snapshot: the build passes its lock checks, then waits for old snapshots.
   snapshot: ["BEGIN ISOLATION LEVEL REPEATABLE READ", "SELECT 1"],
 };
 
@@ -138,32 +154,151 @@ describe("the runner under trouble", () => {
     expect(await ledgerVersions(url)).toEqual(ALL);
   });
 
-  it("a transaction holding a conflicting lock: the runner retries and succeeds once it is released", async () => {
+  it("a write transaction open before the build: the runner waits for it past the lock timeout, says so, builds once", async () => {
     const url = await fixtureDb(pg);
     await holding(url, "write", async (holder) => {
+      const holderPid = await pidOf(holder);
       let released: Promise<unknown> | undefined;
       const rec = recorder((line) => {
-        if (/retry 1\//.test(line)) released ??= holder.query("COMMIT");
+        // Released only once the wait has outlasted the lock timeout three times over.
+        if (stillWaitingMs(line, "open transactions that wrote to the table") >= 3 * fast.lockTimeoutMs!) {
+          released ??= holder.query("COMMIT");
+        }
       });
-      const r = await migrate({ databaseUrl: url, ...fast, reporter: rec.reporter });
+      const r = await migrate({ databaseUrl: url, ...fast, waitReportMs: 100, reporter: rec.reporter });
       await released;
+      expect(released).toBeDefined();
       expect(r.migrations.every((m) => m.status === "applied")).toBe(true);
-      expect(r.migrations[0]!.retries).toBeGreaterThanOrEqual(1);
-      expect(rec.lines.join("\n")).toMatch(/held a conflicting lock on "analytics"."contact_activity" .*retry 1\/3/);
+      expect(r.migrations[0]!).toMatchObject({ retries: 0, healed: [] });
+      expect(r.migrations[0]!.waits).toEqual([
+        {
+          phase: "waiting for open transactions that wrote to the table (before the build starts)",
+          pids: [holderPid],
+          ms: expect.any(Number),
+        },
+      ]);
+      expect(r.migrations[0]!.waits[0]!.ms).toBeGreaterThanOrEqual(3 * fast.lockTimeoutMs!);
+      expect(rec.lines.join("\n")).toMatch(
+        new RegExp(
+          `idx_contact_activity_org_contact: waiting for open transactions .*: pid ${holderPid} idle in transaction, transaction open [^;]*; this wait blocks no writer`,
+        ),
+      );
+      expect(builds(rec, "idx_contact_activity_org_contact")).toBe(1);
+      expect(renderRun(r)).toMatch(
+        new RegExp(
+          `0001 .* applied .*waited \\S+ for open transactions that wrote to the table .*\\(pid ${holderPid}\\)`,
+        ),
+      );
     });
     expect(await invalidIndexes(url)).toEqual([]);
     expect(await ledgerVersions(url)).toEqual(ALL);
   });
 
-  it("the lock held past the bound: the run fails cleanly, names the holder, and leaves nothing INVALID", async () => {
+  it("a long query on another table during the builds: each waits 'for old snapshots' uncut, is applied once, never rebuilt", async () => {
+    const url = await fixtureDb(pg);
+    await withClient(url, async (reader) => {
+      const readerPid = await pidOf(reader);
+      // The issue's 40 s SELECT on another table, ended by the test once the runner has waited long enough.
+      const query = reader.query("SELECT count(*) FROM crm.tags CROSS JOIN pg_sleep(120)").catch((e: Error) => e);
+      await withClient(url, (c) =>
+        until("the long query", async () =>
+          (await c.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'", [readerPid])).rowCount
+            ? true
+            : undefined,
+        ),
+      );
+      let cancelled: Promise<unknown> | undefined;
+      const rec = recorder((line) => {
+        if (stillWaitingMs(line, "old snapshots") >= 3 * fast.lockTimeoutMs!) {
+          cancelled ??= withClient(url, (c) => c.query("SELECT pg_cancel_backend($1)", [readerPid]));
+        }
+      });
+      // A statement timeout below the wait too: the build lifts it for itself.
+      const r = await migrate({
+        databaseUrl: url,
+        ...fast,
+        statementTimeoutMs: 700,
+        waitReportMs: 100,
+        reporter: rec.reporter,
+      });
+      await cancelled;
+      expect(((await query) as Error).message).toMatch(/canceling statement due to user request/);
+      expect(r.migrations.every((m) => m.status === "applied")).toBe(true);
+      const first = r.migrations[0]!;
+      expect(first).toMatchObject({ retries: 0, healed: [] });
+      const snapshotWait = first.waits.find((w) => w.phase === "waiting for old snapshots");
+      expect(snapshotWait?.pids).toEqual([readerPid]);
+      expect(snapshotWait!.ms).toBeGreaterThanOrEqual(3 * fast.lockTimeoutMs!);
+      expect(rec.lines.join("\n")).toMatch(
+        new RegExp(
+          `idx_contact_activity_org_contact: waiting for old snapshots: pid ${readerPid} active, transaction open \\S+, snapshot xmin \\d+; this wait blocks no writer`,
+        ),
+      );
+      for (const m of r.migrations) expect(m.healed, m.file).toEqual([]);
+      expect(builds(rec, "idx_contact_activity_org_contact")).toBe(1);
+      console.log(
+        `figure: 0001 waited ${snapshotWait!.ms} ms for old snapshots under lock_timeout ${fast.lockTimeoutMs} ms and statement_timeout 700 ms; built once, run ${r.migrations.reduce((t, m) => t + (m.durationMs ?? 0), 0)} ms`,
+      );
+    });
+    expect(await invalidIndexes(url)).toEqual([]);
+    expect(await ledgerVersions(url)).toEqual(ALL);
+  });
+
+  it("a writer that starts mid-build and stays open: the build waits for it before validation, uncut, and is applied once", async () => {
+    const url = await pg.newDatabase({ template: "big" });
+    const rec = recorder((line) => {
+      if (stillWaitingMs(line, "writers before validation") >= 3 * fast.lockTimeoutMs!)
+        writerDone ??= writer.query("COMMIT");
+    });
+    let writerDone: Promise<unknown> | undefined;
+    const writer = new Client({ connectionString: url });
+    await writer.connect();
+    try {
+      const writerPid = await pidOf(writer);
+      const run = migrate({ databaseUrl: url, ...fast, waitReportMs: 100, reporter: rec.reporter });
+      await withClient(url, (c) =>
+        until("the GIN build's table scan", async () => {
+          const { rows } = await c.query(
+            `SELECT 1 FROM pg_stat_progress_create_index p JOIN pg_class i ON i.oid = p.index_relid
+              WHERE i.relname = $1 AND p.phase LIKE 'building index%'`,
+            [GIN],
+          );
+          return rows.length ? true : undefined;
+        }),
+      );
+      await writer.query("BEGIN");
+      await writer.query(
+        "INSERT INTO crm.contacts (organization_id, email, custom_fields) VALUES (gen_random_uuid(), 'mid@example.com', '{}')",
+      );
+      const r = await run;
+      await writerDone;
+      expect(writerDone).toBeDefined();
+      const gin = r.migrations.find((m) => m.name === "contacts_custom_fields_gin")!;
+      expect(gin).toMatchObject({ status: "applied", retries: 0, healed: [] });
+      const wait = gin.waits.find((w) => w.phase === "waiting for writers before validation");
+      expect(wait?.pids).toEqual([writerPid]);
+      expect(wait!.ms).toBeGreaterThanOrEqual(3 * fast.lockTimeoutMs!);
+      expect(rec.lines.join("\n")).toMatch(
+        new RegExp(`${GIN}: waiting for writers before validation: pid ${writerPid} idle in transaction`),
+      );
+      expect(builds(rec, GIN)).toBe(1);
+    } finally {
+      await writer.end();
+    }
+    expect(await invalidIndexes(url)).toEqual([]);
+    expect(await ledgerVersions(url)).toEqual(ALL);
+  });
+
+  it("the build's deadline: before the build or inside it, the run fails naming what it waited for, and leaves nothing INVALID", async () => {
+    // A write transaction that stays: the runner waits before the build creates anything.
     const url = await fixtureDb(pg);
     await holding(url, "write", async (holder) => {
-      const holderPid = (await holder.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
-      const err = await migrate({ databaseUrl: url, ...fast }).catch((e: unknown) => e);
+      const holderPid = await pidOf(holder);
+      const err = await migrate({ databaseUrl: url, ...fast, buildDeadlineMs: 1000 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RunFailed);
       expect((err as Error).message).toMatch(
         new RegExp(
-          `0001_contact_activity_org_contact\\.sql:2: idx_contact_activity_org_contact: gave up after 4 lock waits of 300ms: pid ${holderPid} RowExclusiveLock`,
+          `0001_contact_activity_org_contact\\.sql:2: idx_contact_activity_org_contact: the build reached its deadline 1\\.0s while waiting for open transactions that wrote to the table \\(before the build starts\\): pid ${holderPid} idle in transaction.*; it was cancelled and nothing INVALID is left \\(allowed: end those sessions or raise --build-deadline, and rerun\\)`,
         ),
       );
       // Checked while the holder still holds its lock: nothing was left half-built.
@@ -171,29 +306,16 @@ describe("the runner under trouble", () => {
       await holder.query("ROLLBACK");
     });
     expect(await ledgerVersions(url)).toEqual([]);
-  });
 
-  it("a build that times out after it began (an old snapshot) leaves INVALID: the retry heals it; past the bound it is dropped", async () => {
-    const url = await fixtureDb(pg);
-    await holding(url, "snapshot", async (holder) => {
-      let released: Promise<unknown> | undefined;
-      const rec = recorder((line) => {
-        if (/retry 2\//.test(line)) released ??= holder.query("COMMIT");
-      });
-      const r = await migrate({ databaseUrl: url, ...fast, reporter: rec.reporter });
-      await released;
-      expect(r.migrations[0]!.healed).toEqual(["analytics.idx_contact_activity_org_contact"]);
-      expect(rec.lines.join("\n")).toContain(
-        "INVALID index analytics.idx_contact_activity_org_contact left by an earlier run",
-      );
-    });
-    expect(await invalidIndexes(url)).toEqual([]);
-
+    // A snapshot that stays: the build is cancelled while waiting for it, and its INVALID index dropped.
     const url2 = await fixtureDb(pg);
     await holding(url2, "snapshot", async (holder) => {
-      const err = await migrate({ databaseUrl: url2, ...fast, lockRetries: 1 }).catch((e: unknown) => e);
+      const holderPid = await pidOf(holder);
+      const err = await migrate({ databaseUrl: url2, ...fast, buildDeadlineMs: 1500 }).catch((e: unknown) => e);
       expect((err as Error).message).toMatch(
-        /gave up after 2 lock waits of 300ms: canceling statement due to lock timeout/,
+        new RegExp(
+          `deadline 1\\.5s while waiting for old snapshots: pid ${holderPid} idle in transaction.*it was cancelled and nothing INVALID is left`,
+        ),
       );
       expect(await invalidIndexes(url2)).toEqual([]);
       await holder.query("COMMIT");

@@ -308,7 +308,7 @@ describe("the runner on embedded PostgreSQL 17", () => {
     });
     await migrate({ databaseUrl: url, dir, lockTimeoutMs: 1234 });
     const seen = await withClient(url, async (c) => (await c.query("SELECT * FROM crm.settings_seen")).rows[0]);
-    expect(seen).toEqual({ mwm: "64MB", lt: "1234ms", st: "0" });
+    expect(seen).toEqual({ mwm: "64MB", lt: "1234ms", st: "5min" });
   });
 
   it("worker grants: each role reads its own schemas, is denied another's, covers future tables, exactly and idempotently", async () => {

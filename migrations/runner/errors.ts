@@ -12,6 +12,8 @@ export class MigrationError extends RunnerError {
     readonly reason: string,
     readonly file: string,
     readonly line?: number,
+    /** The SQLSTATE of the database error behind it, if any. */
+    readonly code?: string,
   ) {
     super(`${file}${line ? `:${line}` : ""}: ${reason}`);
   }
@@ -20,4 +22,9 @@ export class MigrationError extends RunnerError {
 /** Bad input the user can fix before anything runs: a pooler URL, a malformed option (exit 2). */
 export class InputError extends Error {
   override name = "InputError";
+}
+
+/** The run was stopped by Ctrl-C (exit 130): the message says what it interrupted and what a rerun does. */
+export class Interrupted extends RunnerError {
+  override name = "Interrupted";
 }

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadModule, parseSync } from "libpg-query";
+import { ALLOW_MARKER, allowBlockingReason, BlockingDdl } from "./blocking-ddl";
 import { MIGRATIONS_DIR } from "./checksum";
 import { MigrationError } from "./errors";
 
@@ -36,6 +37,8 @@ export interface Statement {
   line: number;
   kind: StatementKind;
   index?: IndexTarget;
+  /** A statement that blocks writers (blocking-ddl.ts), applied because the file says why it is safe. */
+  blocking?: { what: string; reason: string };
 }
 
 export interface MigrationFile {
@@ -46,6 +49,8 @@ export interface MigrationFile {
   /** Path relative to the working directory, for messages. */
   displayPath: string;
   checksum: string;
+  /** sha256 of the bytes with CRLF made LF: tells a CRLF checkout from an edit. */
+  checksumLf: string;
   statements: Statement[];
   /** Statements run one by one outside a transaction (the file has a CONCURRENTLY statement). */
   concurrent: boolean;
@@ -143,6 +148,7 @@ export function splitStatements(sql: string, displayPath: string): Statement[] {
   // Parser locations are byte offsets into the UTF-8 text; comments may hold non-ASCII characters.
   const bytes = Buffer.from(sql, "utf8");
   const out: Statement[] = [];
+  const blockingDdl = new BlockingDdl();
   for (const s of parsed.stmts ?? []) {
     const start = s.stmt_location ?? 0;
     const end = s.stmt_len ? start + s.stmt_len : bytes.length;
@@ -167,7 +173,22 @@ export function splitStatements(sql: string, displayPath: string): Statement[] {
         );
       }
     }
-    out.push({ sql: raw.slice(skip).replace(/;\s*$/, "").trimEnd(), line, kind, ...(index ? { index } : {}) });
+    const blocking = blockingDdl.check(s.stmt);
+    const reason = blocking ? allowBlockingReason(raw.slice(0, skip)) : undefined;
+    if (blocking && !reason) {
+      throw new MigrationError(
+        `${blocking}; refused before anything runs (allowed: a form that does not block writers, or a comment line "-- ${ALLOW_MARKER} <why it is safe here>" right before the statement${reason === "" ? ": the marker is there but gives no reason" : ""})`,
+        displayPath,
+        line,
+      );
+    }
+    out.push({
+      sql: raw.slice(skip).replace(/;\s*$/, "").trimEnd(),
+      line,
+      kind,
+      ...(index ? { index } : {}),
+      ...(blocking ? { blocking: { what: blocking, reason: reason! } } : {}),
+    });
   }
   const concurrentAt = out.find((s) => s.kind === "create-index-concurrently" || s.kind === "other-concurrently");
   const transactionalAt = out.find((s) => s.kind === "transactional");
@@ -217,6 +238,7 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFil
       file,
       displayPath,
       checksum: sha256(buf),
+      checksumLf: sha256(buf.toString("utf8").replace(/\r\n/g, "\n")),
       statements,
       concurrent: statements.some((s) => s.kind === "create-index-concurrently" || s.kind === "other-concurrently"),
     });

@@ -104,6 +104,12 @@ export function checkLedger(files: MigrationFile[], rows: LedgerRow[]): LedgerCh
   const applied = new Map(rows.map((r) => [r.version, r]));
   for (const f of files) {
     const row = applied.get(f.version);
+    if (row && row.checksum !== f.checksum && row.checksum === f.checksumLf) {
+      throw new MigrationError(
+        `differs from what was applied (${row.appliedAt.toISOString()}) only in its line endings: this checkout has CRLF where the file has LF (allowed: check it out with LF, which .gitattributes pins: git add --renormalize . && git checkout -- migrations, or a fresh clone)`,
+        f.displayPath,
+      );
+    }
     if (row && row.checksum !== f.checksum) {
       throw new MigrationError(
         `changed after it was applied (${row.appliedAt.toISOString()}, checksum ${row.checksum.slice(0, 12)}, now ${f.checksum.slice(0, 12)}): applied migrations are never edited (allowed: restore the file and add a new NNNN_<name>.sql)`,

@@ -1,9 +1,8 @@
 /**
  * What the runner shows while it works: index-build progress from `pg_stat_progress_create_index` (a bar on a
- * TTY, plain lines otherwise), notes (waits, retries, heals), and the summary table at the end.
+ * TTY, plain lines otherwise) and notes (waits, retries, heals); build-wait.ts polls the build.
  */
 import { SingleBar } from "cli-progress";
-import type { Client } from "pg";
 
 export interface BuildProgress {
   /** PostgreSQL's phase name, e.g. `building index: scanning table`. */
@@ -85,8 +84,8 @@ export function reporterFor(out: NodeJS.WriteStream): Reporter {
   return out.isTTY ? barReporter(out) : lineReporter(out);
 }
 
-interface ProgressRow {
-  phase: string;
+/** Counters of a pg_stat_progress_create_index row (bigint columns arrive as strings). */
+export interface ProgressCounters {
   blocks_total: string;
   blocks_done: string;
   tuples_total: string;
@@ -96,7 +95,7 @@ interface ProgressRow {
 }
 
 /** Percent within the phase: blocks while scanning, tuples while loading, lockers while waiting. */
-export function percentOf(r: ProgressRow): number | null {
+export function percentOf(r: ProgressCounters): number | null {
   for (const [done, total] of [
     [r.blocks_done, r.blocks_total],
     [r.tuples_done, r.tuples_total],
@@ -106,47 +105,4 @@ export function percentOf(r: ProgressRow): number | null {
     if (t > 0) return Math.min(100, (100 * Number(done)) / t);
   }
   return null;
-}
-
-/**
- * Polls the build of backend `pid` from a second session until stopped. Polls never overlap; a failed poll
- * (the monitor session dropped) only ends the display, never the build.
- */
-export function watchIndexBuild(
-  monitor: Client,
-  pid: number,
-  onProgress: (p: BuildProgress) => void,
-  intervalMs = 500,
-): { stop(): Promise<void> } {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<void> = Promise.resolve();
-  const poll = () => {
-    inFlight = monitor
-      .query<ProgressRow>(
-        `SELECT phase, blocks_total, blocks_done, tuples_total, tuples_done, lockers_total, lockers_done
-           FROM pg_stat_progress_create_index WHERE pid = $1`,
-        [pid],
-      )
-      .then(
-        ({ rows }) => {
-          if (stopped || !rows[0]) return;
-          onProgress({ phase: rows[0].phase, percent: percentOf(rows[0]) });
-        },
-        () => {
-          stopped = true;
-        },
-      )
-      .finally(() => {
-        if (!stopped) timer = setTimeout(poll, intervalMs);
-      });
-  };
-  timer = setTimeout(poll, Math.min(100, intervalMs));
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await inFlight;
-    },
-  };
 }

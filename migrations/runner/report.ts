@@ -42,6 +42,11 @@ export function renderRun(r: RunResult): string {
       ...m.existing.map((h) => `${h} already existed`),
       ...(m.retries ? [`${m.retries} lock retr${m.retries > 1 ? "ies" : "y"}`] : []),
       ...(m.waitingFor ? [`waits for ${m.waitingFor.join(", ")}`] : []),
+      ...(m.belowApplied ? [`out of order: numbered below applied ${pad(m.belowApplied)}`] : []),
+      ...m.waits.map(
+        (w) =>
+          `waited ${fmtMs(w.ms)} ${w.phase.replace(/^waiting /, "")}${w.pids.length ? ` (pid ${w.pids.join(", ")})` : ""}`,
+      ),
     ];
     return [pad(m.version), m.name, m.status, dur(m.durationMs), notes.join("; ")];
   });
@@ -83,7 +88,10 @@ export function renderDryRun(d: DryRunResult): string {
   const out = [`dry run on ${d.database}: ${d.pending.length} migration(s) would be applied`];
   for (const p of d.pending) {
     out.push(`  ${p.file}`);
-    for (const s of p.statements) out.push(`    line ${s.line} (${s.kind}): ${s.sql.split("\n")[0]}`);
+    for (const s of p.statements) {
+      out.push(`    line ${s.line} (${s.kind}): ${s.sql.split("\n")[0]}`);
+      if (s.blocking) out.push(`      blocks writers (${s.blocking.what}); allowed by the file: ${s.blocking.reason}`);
+    }
   }
   for (const h of d.wouldHeal) out.push(`  INVALID ${h} would be dropped and rebuilt`);
   for (const w of d.waiting) out.push(`  ${w.file} would wait for ${w.waitingFor.join(", ")}`);
