@@ -1,0 +1,97 @@
+/**
+ * The one definition of the Redis that BullMQ runs on: its redis.conf, the command that starts it, and the URL the
+ * workers connect with. The Fly machine (./component.ts), the real-Redis test and the rehearsal all take their
+ * Redis from here, so what is proven locally is what runs on Fly.
+ */
+
+/** The port Redis listens on inside its Fly machine (reached over the 6PN private network only). */
+export const REDIS_PORT = 6379;
+/** Where the Fly volume is mounted: Redis keeps its AOF here. */
+export const REDIS_DATA_DIR = "/data";
+/** Written into the machine by Fly's `files` (the config holds no password). */
+export const REDIS_CONFIG_PATH = "/etc/redis/mauntic.conf";
+/** The app secret (an env var in the machine) the password comes from. */
+export const REDIS_PASSWORD_ENV = "REDIS_PASSWORD";
+/**
+ * maxmemory as a share of the VM's memory. The rest is headroom for the AOF rewrite, which forks: under writes the
+ * child's copy-on-write pages can approach the dataset's size (Redis docs, "Redis persistence"), plus the kernel and
+ * Redis's own buffers. With noeviction, reaching maxmemory makes writes fail loudly instead of killing the VM.
+ */
+export const REDIS_MAXMEMORY_SHARE = 0.6;
+
+export interface RedisServerOptions {
+  /** The VM's memory; maxmemory is REDIS_MAXMEMORY_SHARE of it. */
+  memoryMb: number;
+  port?: number;
+  dataDir?: string;
+  configPath?: string;
+}
+
+export interface RedisServerSpec {
+  /** redis.conf contents (no secret in it). */
+  config: string;
+  configPath: string;
+  /** argv that starts Redis: a POSIX shell that reads the password from REDIS_PASSWORD_ENV. */
+  command: string[];
+  maxmemoryMb: number;
+  port: number;
+  dataDir: string;
+}
+
+export const maxmemoryMb = (memoryMb: number) => Math.floor(memoryMb * REDIS_MAXMEMORY_SHARE);
+
+/**
+ * Redis for BullMQ. BullMQ's production guide: `maxmemory-policy noeviction` (evicted keys corrupt queues) and AOF
+ * with `appendfsync everysec` (at most about a second of acknowledged writes lost on a crash).
+ */
+export function redisServerSpec(opts: RedisServerOptions): RedisServerSpec {
+  const port = opts.port ?? REDIS_PORT;
+  const dataDir = opts.dataDir ?? REDIS_DATA_DIR;
+  const configPath = opts.configPath ?? REDIS_CONFIG_PATH;
+  const maxmemory = maxmemoryMb(opts.memoryMb);
+  const config = [
+    "# mauntic-infra: Redis for BullMQ (infra/fly/redis.ts). The password is not here: it comes on stdin.",
+    // Every interface, IPv6 optional ("-" prefix, Redis 7): on Fly the 6PN address is IPv6 and there are no public
+    // services, so only the app's private network reaches this port.
+    "bind * -::*",
+    `port ${port}`,
+    `dir ${dataDir}`,
+    "appendonly yes",
+    "appendfsync everysec",
+    'appendfilename "appendonly.aof"',
+    // AOF is the durability story; RDB snapshots would add a second fork for nothing.
+    'save ""',
+    `maxmemory ${maxmemory}mb`,
+    "maxmemory-policy noeviction",
+    // Fly restarts the machine (restart policy always); no supervisor inside.
+    "daemonize no",
+    "",
+  ].join("\n");
+  // `redis-server <file> -` also reads config from stdin (Redis 7 main(): "-" as the last argument). The password
+  // goes there from the app secret, so it is in no file, no argv and no machine config. `exec` makes redis-server
+  // the process Fly's init signals on stop. `${VAR:?}` refuses to start without a password.
+  const script = [
+    `exec redis-server ${configPath} - <<EOF`,
+    `requirepass \${${REDIS_PASSWORD_ENV}:?${REDIS_PASSWORD_ENV} is not set}`,
+    "EOF",
+  ].join("\n");
+  return { config, configPath, command: ["/bin/sh", "-c", script], maxmemoryMb: maxmemory, port, dataDir };
+}
+
+/**
+ * The URL BullMQ's ioredis connects with. On Fly, `<app>.internal` resolves to the machines' 6PN IPv6 addresses
+ * only, and ioredis looks up IPv4 unless told otherwise: `family=6` (ioredis parseURL turns it into a number).
+ */
+export function redisUrl(host: string, password: string, port = REDIS_PORT): string {
+  return `redis://default:${encodeURIComponent(password)}@${host}:${port}/0?family=6`;
+}
+
+/** `<app>.internal`: Fly's private DNS name for an app's started machines. */
+export const internalHost = (app: string) => `${app}.internal`;
+
+/** A password Redis takes on a config line unquoted: 40 hex characters (160 bits). */
+export function newRedisPassword(): string {
+  const bytes = new Uint8Array(20);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
