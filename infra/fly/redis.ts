@@ -83,7 +83,8 @@ export function redisServerSpec(opts: RedisServerOptions): RedisServerSpec {
  * only, and ioredis looks up IPv4 unless told otherwise: `family=6` (ioredis parseURL turns it into a number).
  */
 export function redisUrl(host: string, password: string, port = REDIS_PORT): string {
-  return `redis://default:${encodeURIComponent(password)}@${host}:${port}/0?family=6`;
+  const h = host.includes(":") ? `[${host}]` : host; // an IPv6 literal (the local proof uses ::1)
+  return `redis://default:${encodeURIComponent(password)}@${h}:${port}/0?family=6`;
 }
 
 /** `<app>.internal`: Fly's private DNS name for an app's started machines. */
