@@ -46,7 +46,8 @@ const DEFAULTS = {
   retryBudgetMs: 3 * 60_000,
   backoffBaseMs: 500,
   backoffMaxMs: 10_000,
-  ratePerSecond: 1,
+  // A little under Fly's 1/s, so network jitter between two paced requests does not earn a 429.
+  ratePerSecond: 0.9,
   burst: 3,
   stateTimeoutMs: 10 * 60_000,
   waitSeconds: MAX_WAIT_SECONDS,
@@ -108,8 +109,15 @@ export function isFlyApiError(e: unknown): e is FlyApiError {
 export const isNotFound = (e: unknown) => isFlyApiError(e) && e.status === 404;
 /** Certainly not applied: Fly refused before acting (rate limit, lease held). */
 const notApplied = (e: FlyApiError) => e.status === 429 || e.status === 409;
+/**
+ * Fly's answers in words: not applied, and another try will not help now. insufficient_capacity comes as a 503
+ * (fly-go flaps_error_test), so it must not count as a hiccup.
+ */
+export const isRefusal = (e: FlyApiError) =>
+  ["insufficient_capacity", "volume_placement_capacity", "name_taken"].includes(e.flyStatus);
 /** May or may not have been applied. */
-export const outcomeUnknown = (e: FlyApiError) => e.status === undefined || (e.status !== undefined && e.status >= 500);
+export const outcomeUnknown = (e: FlyApiError) =>
+  !isRefusal(e) && (e.status === undefined || (e.status !== undefined && e.status >= 500));
 
 export function credentialsError(): Error {
   return Object.assign(
