@@ -19,6 +19,7 @@ import {
   type VolumeInputs,
 } from "../infra/fly/providers";
 import { flyType } from "../infra/fly/resources";
+import type { StackConfig } from "../infra/config/schema";
 import { FakeFly } from "./fakes/fly";
 import { EngineLifecycle, UNKNOWN } from "./helpers/engine-lifecycle";
 
@@ -54,7 +55,7 @@ afterEach(async () => {
 });
 
 const REDIS = { image: "redis:7.4-alpine", vmSize: "shared-cpu-1x", memoryMb: 512, volumeSizeGb: 5 } as const;
-const WORKER = {
+const WORKER: StackConfig["fly"]["queueWorkers"][string] = {
   image: "registry.fly.io/mauntic-workers:2026.11.3",
   command: ["node", "dist/workers/delivery-sender.js"],
   queues: ["delivery.email", "delivery.sms"],
@@ -66,7 +67,7 @@ const WORKER = {
   stopTimeoutSeconds: 60,
   longestJobSeconds: 30,
   databaseRole: "delivery",
-} as const;
+};
 
 const appInputs = (name = "mauntic-dev-redis"): AppInputs => ({ name, org_slug: ORG });
 const volumeInputs = (app = "mauntic-dev-redis", over: Partial<VolumeInputs> = {}): VolumeInputs => ({
@@ -87,13 +88,13 @@ function lifecycle<I extends Record<string, unknown>>(kind: "App" | "Volume" | "
 
 /** The Redis app as the component declares it, through the engine: app, secrets, volume, machine. */
 async function upRedis() {
-  const app = lifecycle<AppInputs & Record<string, unknown>>("App", "redis-app");
+  const app = lifecycle<AppInputs>("App", "redis-app");
   await app.up(appInputs());
-  const secrets = lifecycle<SecretsInputs & Record<string, unknown>>("Secrets", "redis-secrets");
+  const secrets = lifecycle<SecretsInputs>("Secrets", "redis-secrets");
   const s = await secrets.up({ app_name: "mauntic-dev-redis", values: {}, generate: ["REDIS_PASSWORD"] });
-  const volume = lifecycle<VolumeInputs & Record<string, unknown>>("Volume", "redis-volume");
+  const volume = lifecycle<VolumeInputs>("Volume", "redis-volume");
   const v = await volume.up(volumeInputs());
-  const machine = lifecycle<MachineInputs & Record<string, unknown>>("Machine", "redis-machine");
+  const machine = lifecycle<MachineInputs>("Machine", "redis-machine");
   const machineInputs = (): MachineInputs => ({
     app_name: "mauntic-dev-redis",
     name: "mauntic-dev-redis-0",
@@ -113,7 +114,7 @@ const only = <T>(xs: T[]): T => {
 describe("the Redis app through the engine's lifecycle", () => {
   test("preview with unknowns, create, a second up changes nothing (after refresh too), destroy leaves nothing", async () => {
     // Preview before anything exists: the volume id the machine mounts is unknown; nothing is written.
-    const previewMachine = lifecycle<MachineInputs & Record<string, unknown>>("Machine", "redis-machine");
+    const previewMachine = lifecycle<MachineInputs>("Machine", "redis-machine");
     const pv = await previewMachine.preview({
       app_name: "mauntic-dev-redis",
       name: "mauntic-dev-redis-0",
@@ -201,12 +202,12 @@ describe("the Redis app through the engine's lifecycle", () => {
 describe("queue workers: secrets and machines rolled one at a time", () => {
   const APP = "mauntic-dev-delivery-sender";
   async function upWorkers(count = 3) {
-    await lifecycle<AppInputs & Record<string, unknown>>("App", "w-app").up(appInputs(APP));
-    const secrets = lifecycle<SecretsInputs & Record<string, unknown>>("Secrets", "w-secrets");
+    await lifecycle<AppInputs>("App", "w-app").up(appInputs(APP));
+    const secrets = lifecycle<SecretsInputs>("Secrets", "w-secrets");
     const values = { REDIS_URL: "redis://default:x@mauntic-dev-redis.internal:6379/0?family=6", DATABASE_URL: "postgresql://a:b@h/db" };
     const s = await secrets.up({ app_name: APP, values });
-    const machines = Array.from({ length: count }, (_, i) => lifecycle<MachineInputs & Record<string, unknown>>("Machine", `w-${i}`));
-    const inputs = (i: number, version: number, image = WORKER.image): MachineInputs => ({
+    const machines = Array.from({ length: count }, (_, i) => lifecycle<MachineInputs>("Machine", `w-${i}`));
+    const inputs = (i: number, version: number, image: string = WORKER.image): MachineInputs => ({
       app_name: APP,
       name: `${APP}-${i}`,
       region: REGION,

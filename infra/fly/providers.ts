@@ -85,17 +85,17 @@ interface FlyApp {
 
 // ---- inputs and outputs ---------------------------------------------------------------------------------------
 
-export interface AppInputs {
+export type AppInputs = {
   name: string;
   org_slug: string;
   /** A custom 6PN network; absent: the organization's default network. */
   network?: string;
 }
-export interface AppOutputs extends AppInputs {
+export type AppOutputs = AppInputs & {
   app_id: string;
 }
 
-export interface VolumeInputs {
+export type VolumeInputs = {
   app_name: string;
   /** Fly volume names: lowercase letters, digits and underscores, at most 30. */
   name: string;
@@ -105,11 +105,11 @@ export interface VolumeInputs {
   /** Days of daily snapshots Fly keeps (1..60). */
   snapshot_retention: number;
 }
-export interface VolumeOutputs extends VolumeInputs {
+export type VolumeOutputs = VolumeInputs & {
   volume_id: string;
 }
 
-export interface MachineInputs {
+export type MachineInputs = {
   app_name: string;
   name: string;
   region: string;
@@ -117,7 +117,7 @@ export interface MachineInputs {
   /** The app's secrets version this machine must see (Secrets output `version`): a new version rolls the machine. */
   min_secrets_version?: number;
 }
-export interface MachineOutputs extends MachineInputs {
+export type MachineOutputs = MachineInputs & {
   machine_id: string;
   /** Fly's machine version (instance_id): each config update makes a new one. */
   version: string;
@@ -125,14 +125,14 @@ export interface MachineOutputs extends MachineInputs {
   private_ip: string;
 }
 
-export interface SecretsInputs {
+export type SecretsInputs = {
   app_name: string;
   /** Secret values to set (a Pulumi secret). */
   values: Record<string, string>;
   /** Names whose values this resource generates once (40 hex characters) and keeps; e.g. REDIS_PASSWORD. */
   generate?: string[];
 }
-export interface SecretsOutputs extends SecretsInputs {
+export type SecretsOutputs = SecretsInputs & {
   /** Every value set, generated ones included (additionalSecretOutputs). */
   values: Record<string, string>;
   /** Fly's secrets version after the last write: machines take it as min_secrets_version. */
