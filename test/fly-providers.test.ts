@@ -359,8 +359,8 @@ describe("faults", () => {
     await Promise.all(Array.from({ length: 6 }, read));
     const limited = fake.requests.filter((q) => q.status === 429).length;
     expect(limited).toBeGreaterThan(0);
-    // Paced a little under the limit, as the defaults are under Fly's 1/s.
-    configureFlyClient({ ...FAST, baseUrl, token: TOKEN, ratePerSecond: 9, burst: 3 });
+    // Paced under the limit, as the defaults are under Fly's 1/s (with room for this busy machine's jitter).
+    configureFlyClient({ ...FAST, baseUrl, token: TOKEN, ratePerSecond: 5, burst: 2 });
     await new Promise((r) => setTimeout(r, 400)); // the fake's bucket refills
     await Promise.all(Array.from({ length: 6 }, read));
     expect(fake.requests.filter((q) => q.status === 429).length).toBe(limited);
@@ -386,4 +386,18 @@ describe("faults", () => {
     }
     expect(createFlyClient({ token: "plain" }).settings.baseUrl).toBe("https://api.machines.dev/v1");
   });
+});
+
+test("a new volume replaces the Redis machine (Fly cannot move a machine to another volume), name freed first", async () => {
+  const r = await upRedis();
+  const v2 = await volumeProvider.create(volumeInputs(undefined, { name: "redis_data_2" }));
+  const inputs = { ...r.machineInputs(), config: redisMachineConfig(REDIS, v2.id, "dev") };
+  const up = await r.machine.up(inputs as never);
+  expect(up.op).toBe("replace");
+  expect(up.diff?.replaces).toEqual(["config.mounts"]);
+  expect(r.machine.calls.slice(-2)).toEqual(["delete", "create"]);
+  const app = only(fake.snapshot());
+  expect(only(app.machines).id).toBe(up.id);
+  expect(app.volumes.find((v) => v.id === v2.id)!.attached_machine_id).toBe(up.id);
+  expect(app.volumes.find((v) => v.id === r.v.id)!.attached_machine_id).toBeUndefined();
 });

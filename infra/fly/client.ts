@@ -1,7 +1,7 @@
 /**
  * The careful Fly Machines API client (`https://api.machines.dev/v1`) every Fly dynamic provider goes through:
  * - requests are paced client-side per action and machine (Fly's documented limit: about 1 request/s per action
- *   per machine, bursts of 3; https://fly.io/docs/machines/api/#rate-limits) so a rolling update does not earn 429s;
+ *   per machine, bursts of 3; https://fly.io/docs/machines/api/working-with-machines-api/#rate-limits) so a rolling update does not earn 429s;
  * - 429 (with Retry-After when Fly sends one), 5xx and dropped connections are retried with backoff, and so are 409
  *   lease conflicts where the caller says a lease may be held; every retry loop stops at a bounded total time;
  * - Fly's error bodies (`{error, status}`, status one of unknown / insufficient_capacity /

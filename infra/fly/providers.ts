@@ -392,6 +392,7 @@ export const volumeProvider: Provider = {
 
 // ---- Machine --------------------------------------------------------------------------------------------------
 
+const mountedVolumes = (c: MachineConfig | undefined) => (c?.mounts ?? []).map((m) => m.volume);
 const machineVersion = (m: FlyMachine) => m.version ?? m.instance_id ?? "";
 const machinePath = (app: string, id: string) => `/apps/${app}/machines/${id}`;
 
@@ -484,13 +485,22 @@ export const machineProvider: Provider = {
   },
   async diff(_id: string, olds: MachineOutputs, news: MachineInputs) {
     // Machine names are unique in an app: a region move frees the name first.
-    return diffOf(
+    const d = diffOf(
       olds as never,
       news as never,
       ["app_name", "name", "region"],
       ["config", "min_secrets_version"],
       olds.name === news.name,
     );
+    // "You cannot change which volume a Machine is attached to by updating the Machine's config" (Fly docs,
+    // Machines resource): a new volume means a new machine.
+    if (!same(mountedVolumes(olds.config), mountedVolumes(news.config))) {
+      d.replaces = [...(d.replaces ?? []), "config.mounts"];
+      d.stables = (d.stables ?? []).filter((k) => k !== "config");
+      d.changes = true;
+      d.deleteBeforeReplace = olds.name === news.name;
+    }
+    return d;
   },
   async create(inputs: MachineInputs) {
     const client = flyClient();
@@ -563,7 +573,8 @@ export const machineProvider: Provider = {
         retry: "all",
         paceKey: `stop ${id}`,
       });
-      await client.waitForState(app, id, "stopped");
+      // Waiting for `stopped` needs the machine's version (Fly docs, Machines resource: wait).
+      await client.waitForState(app, id, "stopped", machineVersion(m) || undefined);
     }
     try {
       await client.request({

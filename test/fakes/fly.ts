@@ -565,6 +565,11 @@ export class FakeFly {
           throw new HttpError(400, `min_secrets_version ${minSecrets} is newer than the app's secrets (${a.secretsVersion})`);
         }
         const config = this.withDefaults(body.config as Record<string, unknown>);
+        const volumes = (c: Record<string, unknown>) => JSON.stringify(((c.mounts as { volume: string }[] | undefined) ?? []).map((x) => x.volume));
+        if (volumes(config) !== volumes(m.config)) {
+          // Fly docs (Machines resource): the volume a machine is attached to cannot change by an update.
+          throw new HttpError(400, "cannot change the volume a machine is attached to; destroy it and create a new one");
+        }
         this.attachMounts(a, m, config);
         m.config = config;
         m.version = ulid();
@@ -628,6 +633,8 @@ export class FakeFly {
         const m = this.machine(a, p.machine_id!);
         const want = query.state ?? "started";
         const version = query.version ?? query.instance_id;
+        // Fly docs (Machines resource: wait): instance_id is required when waiting for `stopped`.
+        if (want === "stopped" && !version) throw new HttpError(400, "instance_id is required to wait for stopped");
         const timeout = Math.min(Number(query.timeout ?? 60), 60);
         const deadline = Date.now() + timeout * this.secondMs;
         for (;;) {
