@@ -494,13 +494,8 @@ export const machineProvider: Provider = {
     );
     // "You cannot change which volume a Machine is attached to by updating the Machine's config" (Fly docs,
     // Machines resource): a new volume means a new machine.
-    if (!same(mountedVolumes(olds.config), mountedVolumes(news.config))) {
-      d.replaces = [...(d.replaces ?? []), "config.mounts"];
-      d.stables = (d.stables ?? []).filter((k) => k !== "config");
-      d.changes = true;
-      d.deleteBeforeReplace = olds.name === news.name;
-    }
-    return d;
+    if (same(mountedVolumes(olds.config), mountedVolumes(news.config))) return d;
+    return { ...d, changes: true, replaces: [...(d.replaces ?? []), "config.mounts"], deleteBeforeReplace: olds.name === news.name };
   },
   async create(inputs: MachineInputs) {
     const client = flyClient();
