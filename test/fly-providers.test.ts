@@ -154,6 +154,11 @@ describe("the Redis app through the engine's lifecycle", () => {
     expect((await r.secrets.up({ app_name: "mauntic-dev-redis", values: {}, generate: ["REDIS_PASSWORD"] })).op).toBe("same");
     expect(fake.secretValue("mauntic-dev-redis", "REDIS_PASSWORD")).toBe(password);
 
+    // A preview whose secrets version is not known yet (the secrets are changing): an update of the machine, in place.
+    const pu = await r.machine.preview({ ...r.machineInputs(), min_secrets_version: UNKNOWN } as never);
+    expect(pu.op).toBe("update");
+    expect(pu.diff?.replaces).toEqual([]);
+
     // Destroy in dependency order: machine (stopped gracefully first), volume, secrets, app.
     await r.machine.destroy();
     expect(fake.calls("POST", /\/machines\/[^/]+\/stop$/)).toHaveLength(1);
@@ -258,11 +263,13 @@ describe("faults", () => {
     fake.inject({ method: "GET", path: /^\/apps\/[^/]+$/, fault: { kind: "status", status: 502 } });
     fake.inject({ method: "POST", path: /\/volumes$/, fault: { kind: "status", status: 500 } });
     fake.inject({ method: "GET", path: /\/wait$/, fault: { kind: "status", status: 503 } });
+    fake.inject({ method: "GET", path: /\/machines$/, fault: { kind: "drop" } });
     await upRedis();
     const [app] = fake.snapshot();
     expect(app!.volumes).toHaveLength(1);
     expect(app!.machines).toHaveLength(1);
     expect(fake.requests.filter((q) => q.status === 429 || (typeof q.status === "number" && q.status >= 500))).toHaveLength(4);
+    expect(fake.requests.filter((q) => q.status === "dropped")).toHaveLength(1);
   });
 
   test("an app create whose answer is lost is retried with the same idempotency key: one app", async () => {
