@@ -34,7 +34,7 @@ export function guestOf(vmSize: string, memoryMb: number): MachineGuest {
 /** The BullMQ key prefix of a stack's queues: a preview's workers never share keys with dev's or prod's. */
 export const queuePrefix = (stack: string) => `mauntic:${stack}`;
 
-/** The Redis machine's whole config: command, redis.conf, volume mount, health check; no services, no password. */
+/** The Redis machine's whole config: command and options, volume mount, health check; no services, no password. */
 export function redisMachineConfig(redis: StackConfig["fly"]["redis"], volumeId: string, stack: string): MachineConfig {
   const spec = redisServerSpec({ memoryMb: redis.memoryMb });
   return {
@@ -43,7 +43,6 @@ export function redisMachineConfig(redis: StackConfig["fly"]["redis"], volumeId:
     // The image's entrypoint would run as the redis user after a chown; our command replaces it (runs as root in
     // the machine's own VM) so the password can come from the app secret on stdin (./redis.ts).
     init: { exec: spec.command },
-    files: [{ guest_path: spec.configPath, raw_value: Buffer.from(spec.config).toString("base64") }],
     mounts: [{ volume: volumeId, path: REDIS_DATA_DIR }],
     restart: { policy: "always" },
     checks: {
@@ -143,7 +142,13 @@ export function queueWorkerMachineConfig(stack: string, worker: string, spec: Qu
     restart: { policy: "always" },
     // Fly's default is SIGINT after 5 s: both set, the timeout covering the longest job (the config refuses less).
     stop_config: { signal: spec.stopSignal, timeout: `${spec.stopTimeoutSeconds}s` },
-    metadata: { mauntic_stack: stack, mauntic_role: "queue-worker", mauntic_worker: worker },
+    // What the worker-stop-timeout policy compares stop_config.timeout with.
+    metadata: {
+      mauntic_stack: stack,
+      mauntic_role: "queue-worker",
+      mauntic_worker: worker,
+      longest_job_seconds: String(spec.longestJobSeconds),
+    },
   };
 }
 

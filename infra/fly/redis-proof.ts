@@ -1,13 +1,13 @@
 /**
  * The Redis for BullMQ proven on a real Redis: runs Debian's `redis-server` with exactly what ./redis.ts gives the
- * Fly machine (the same redis.conf, the same wrapper command reading the password from the environment) and
+ * Fly machine (the same wrapper command and options, the password read from the environment) and
  * connects with exactly the REDIS_URL form the workers get (`family=6`, here over ::1). Checks: CONFIG GET, a client
  * without the password refused, a BullMQ queue and worker processing jobs, and `kill -9` of redis-server mid-run then
  * a restart on the same data dir losing no job acknowledged more than a second before the kill. Used by the test and
  * by the rehearsal (`npm start`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -29,7 +29,7 @@ export interface RedisProofReport {
   /** The error a client without the password got. */
   refusedWithoutPassword: string;
   refusedWrongPassword: string;
-  /** The password in redis-server's argv or in its config file (must be false). */
+  /** The password in redis-server's argv or in the machine's command (must be false). */
   passwordExposed: boolean;
   jobsAdded: number;
   /** Jobs acknowledged as added more than 1 s before the kill. */
@@ -119,8 +119,7 @@ export async function proveRedis(opts: RedisProofOptions): Promise<RedisProofRep
   const dataDir = join(dir, "data");
   mkdirSync(dataDir);
   const port = await freePort();
-  const spec = redisServerSpec({ memoryMb: opts.memoryMb, port, dataDir, configPath: join(dir, "mauntic.conf") });
-  writeFileSync(spec.configPath, spec.config);
+  const spec = redisServerSpec({ memoryMb: opts.memoryMb, port, dataDir });
   const password = newRedisPassword();
   report.expectedMaxmemoryBytes = spec.maxmemoryMb * 1024 * 1024;
   // Exactly the production URL form, on the IPv6 loopback as Fly's 6PN is IPv6.
@@ -202,8 +201,8 @@ export async function proveRedis(opts: RedisProofOptions): Promise<RedisProofRep
       report.problems.push(`a client with a wrong password was not refused (${report.refusedWrongPassword || "PONG"})`);
     }
     const cmdline = readFileSync(`/proc/${server.pid}/cmdline`, "utf8").replace(/\0/g, " ");
-    report.passwordExposed = cmdline.includes(password) || readFileSync(spec.configPath, "utf8").includes(password);
-    if (report.passwordExposed) report.problems.push("the password is in redis-server's argv or config file");
+    report.passwordExposed = cmdline.includes(password) || spec.command.join(" ").includes(password);
+    if (report.passwordExposed) report.problems.push("the password is in redis-server's argv or the machine's command");
 
     // BullMQ on it: a queue under the stack's prefix, a worker, jobs added while the worker runs.
     const prefix = queuePrefix(opts.stack ?? "dev");

@@ -1,5 +1,5 @@
 /**
- * The one definition of the Redis that BullMQ runs on: its redis.conf, the command that starts it, and the URL the
+ * The one definition of the Redis that BullMQ runs on: its options, the command that starts it, and the URL the
  * workers connect with. The Fly machine (./component.ts), the real-Redis test and the rehearsal all take their
  * Redis from here, so what is proven locally is what runs on Fly.
  */
@@ -8,8 +8,6 @@
 export const REDIS_PORT = 6379;
 /** Where the Fly volume is mounted: Redis keeps its AOF here. */
 export const REDIS_DATA_DIR = "/data";
-/** Written into the machine by Fly's `files` (the config holds no password). */
-export const REDIS_CONFIG_PATH = "/etc/redis/mauntic.conf";
 /** The app secret (an env var in the machine) the password comes from. */
 export const REDIS_PASSWORD_ENV = "REDIS_PASSWORD";
 /**
@@ -24,14 +22,12 @@ export interface RedisServerOptions {
   memoryMb: number;
   port?: number;
   dataDir?: string;
-  configPath?: string;
 }
 
 export interface RedisServerSpec {
-  /** redis.conf contents (no secret in it). */
-  config: string;
-  configPath: string;
-  /** argv that starts Redis: a POSIX shell that reads the password from REDIS_PASSWORD_ENV. */
+  /** redis-server's options, `--name value` pairs (no secret among them): what the plan and the policies read. */
+  args: string[];
+  /** argv that starts Redis: a POSIX shell that hands the password from REDIS_PASSWORD_ENV to redis-server. */
   command: string[];
   maxmemoryMb: number;
   port: number;
@@ -40,6 +36,9 @@ export interface RedisServerSpec {
 
 export const maxmemoryMb = (memoryMb: number) => Math.floor(memoryMb * REDIS_MAXMEMORY_SHARE);
 
+/** One POSIX shell word. */
+const shellWord = (w: string) => (/^[A-Za-z0-9_./:=@-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
 /**
  * Redis for BullMQ. BullMQ's production guide: `maxmemory-policy noeviction` (evicted keys corrupt queues) and AOF
  * with `appendfsync everysec` (at most about a second of acknowledged writes lost on a crash).
@@ -47,35 +46,29 @@ export const maxmemoryMb = (memoryMb: number) => Math.floor(memoryMb * REDIS_MAX
 export function redisServerSpec(opts: RedisServerOptions): RedisServerSpec {
   const port = opts.port ?? REDIS_PORT;
   const dataDir = opts.dataDir ?? REDIS_DATA_DIR;
-  const configPath = opts.configPath ?? REDIS_CONFIG_PATH;
   const maxmemory = maxmemoryMb(opts.memoryMb);
-  const config = [
-    "# mauntic-infra: Redis for BullMQ (infra/fly/redis.ts). The password is not here: it comes on stdin.",
+  const args = [
     // Every interface, IPv6 optional ("-" prefix, Redis 7): on Fly the 6PN address is IPv6 and there are no public
     // services, so only the app's private network reaches this port.
-    "bind * -::*",
-    `port ${port}`,
-    `dir ${dataDir}`,
-    "appendonly yes",
-    "appendfsync everysec",
-    'appendfilename "appendonly.aof"',
+    "--bind", "* -::*",
+    "--port", String(port),
+    "--dir", dataDir,
+    "--appendonly", "yes",
+    "--appendfsync", "everysec",
     // AOF is the durability story; RDB snapshots would add a second fork for nothing.
-    'save ""',
-    `maxmemory ${maxmemory}mb`,
-    "maxmemory-policy noeviction",
-    // Fly restarts the machine (restart policy always); no supervisor inside.
-    "daemonize no",
-    "",
-  ].join("\n");
-  // `redis-server <file> -` also reads config from stdin (Redis 7 main(): "-" as the last argument). The password
-  // goes there from the app secret, so it is in no file, no argv and no machine config. `exec` makes redis-server
-  // the process Fly's init signals on stop. `${VAR:?}` refuses to start without a password.
+    "--save", "",
+    "--maxmemory", `${maxmemory}mb`,
+    "--maxmemory-policy", "noeviction",
+  ];
+  // `-` as the last argument makes redis-server also read config from stdin (Redis 7 main()). The password goes
+  // there from the app secret, so it is in no file, no argv and no machine config. `exec` makes redis-server the
+  // process Fly's init signals on stop. `${VAR:?}` refuses to start without a password.
   const script = [
-    `exec redis-server ${configPath} - <<EOF`,
+    `exec redis-server ${args.map(shellWord).join(" ")} - <<EOF`,
     `requirepass \${${REDIS_PASSWORD_ENV}:?${REDIS_PASSWORD_ENV} is not set}`,
     "EOF",
   ].join("\n");
-  return { config, configPath, command: ["/bin/sh", "-c", script], maxmemoryMb: maxmemory, port, dataDir };
+  return { args, command: ["/bin/sh", "-c", script], maxmemoryMb: maxmemory, port, dataDir };
 }
 
 /**
