@@ -30,7 +30,7 @@ describe("rehearse (npm start)", () => {
     // progress went to stderr, not into the summary
     expect(r.stderr).toMatch(/seed \[2\/10\] crm.contacts/);
     expect(out).not.toMatch(/seed \[2\/10\]/);
-  });
+  }, 180_000); // three parts (plan, database, Redis) on a shared 2-core machine
 
   it("exits 2 on a bad scale before starting anything", async () => {
     const r = await runCli(["rehearse", "--scale", "lots"]);

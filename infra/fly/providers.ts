@@ -568,6 +568,8 @@ export const machineProvider: Provider = {
         retry: "all",
         paceKey: `stop ${id}`,
       });
+    }
+    if (["started", "starting", "stopping"].includes(m.state)) {
       // Waiting for `stopped` needs the machine's version (Fly docs, Machines resource: wait).
       await client.waitForState(app, id, "stopped", machineVersion(m) || undefined);
     }
