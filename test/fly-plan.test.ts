@@ -97,6 +97,16 @@ describe.each(STACKS)("%s", (stack) => {
     }
   });
 
+  test("every worker's secrets come from this stack's own Redis (a preview never reaches dev's or prod's queues)", () => {
+    const plan = plans[stack]!;
+    const redisSecrets = one(childrenOf(plan, one(ofType(plan, T.redis)), T.secrets));
+    for (const w of ofType(plan, T.worker)) {
+      const secrets = one(childrenOf(plan, w, T.secrets));
+      expect(secrets.dependsOn).toContain(redisSecrets.urn);
+      expect(secrets.urn).toContain(`urn:pulumi:${stack}::`);
+    }
+  });
+
   test("outputs: the Redis URL secret, the stack's own queue prefix; no URL or password in clear anywhere", () => {
     const plan = plans[stack]!;
     expect(plan.outputs).toMatchObject({

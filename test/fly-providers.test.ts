@@ -204,6 +204,15 @@ describe("the Redis app through the engine's lifecycle", () => {
   });
 });
 
+test("an app moving to another organization is deleted before its replacement takes the (global) name", async () => {
+  const app = lifecycle<AppInputs>("App", "redis-app");
+  await app.up(appInputs());
+  const moved = await app.up({ ...appInputs(), org_slug: "mauntic-eu" });
+  expect(moved.op).toBe("replace");
+  expect(app.calls.slice(-2)).toEqual(["delete", "create"]);
+  expect(fake.snapshot().map((a) => [a.name, a.org])).toEqual([["mauntic-dev-redis", "mauntic-eu"]]);
+});
+
 describe("queue workers: secrets and machines rolled one at a time", () => {
   const APP = "mauntic-dev-delivery-sender";
   async function upWorkers(count = 3) {
