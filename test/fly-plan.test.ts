@@ -75,7 +75,9 @@ describe.each(STACKS)("%s", (stack) => {
     const plan = plans[stack]!;
     const workers = ofType(plan, T.worker);
     expect(workers.map((w) => w.name).sort()).toEqual(
-      Object.keys(config.fly.queueWorkers).map((w) => `mauntic-${stack}-fly-${w}`).sort(),
+      Object.keys(config.fly.queueWorkers)
+        .map((w) => `mauntic-${stack}-fly-${w}`)
+        .sort(),
     );
     for (const [name, spec] of Object.entries(config.fly.queueWorkers)) {
       const w = one(workers.filter((x) => x.name === `mauntic-${stack}-fly-${name}`));
@@ -88,7 +90,11 @@ describe.each(STACKS)("%s", (stack) => {
         expect(m.inputs.config).toMatchObject({
           image: spec.image,
           init: { cmd: spec.command },
-          env: { QUEUES: spec.queues.join(","), CONCURRENCY: String(spec.concurrency), BULLMQ_PREFIX: `mauntic:${stack}` },
+          env: {
+            QUEUES: spec.queues.join(","),
+            CONCURRENCY: String(spec.concurrency),
+            BULLMQ_PREFIX: `mauntic:${stack}`,
+          },
           stop_config: { signal: spec.stopSignal, timeout: `${spec.stopTimeoutSeconds}s` },
         });
         expect(spec.stopTimeoutSeconds).toBeGreaterThanOrEqual(spec.longestJobSeconds);

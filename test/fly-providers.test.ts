@@ -6,7 +6,13 @@
  * duplicated, nothing leaked, no request the spec rejects.
  */
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { configureFlyClient, createFlyClient, flyClient, isFlyApiError, setConfiguredFlyToken } from "../infra/fly/client";
+import {
+  configureFlyClient,
+  createFlyClient,
+  flyClient,
+  isFlyApiError,
+  setConfiguredFlyToken,
+} from "../infra/fly/client";
 import { queueWorkerMachineConfig, redisMachineConfig } from "../infra/fly/component";
 import {
   appProvider,
@@ -81,8 +87,15 @@ const volumeInputs = (app = "mauntic-dev-redis", over: Partial<VolumeInputs> = {
 });
 
 function lifecycle<I extends Record<string, unknown>>(kind: "App" | "Volume" | "Machine" | "Secrets", name: string) {
-  const provider = { App: appProvider, Volume: volumeProvider, Machine: machineProvider, Secrets: secretsProvider }[kind];
-  const outputs = { App: ["app_id"], Volume: ["volume_id"], Machine: ["machine_id", "version", "private_ip"], Secrets: ["version"] }[kind];
+  const provider = { App: appProvider, Volume: volumeProvider, Machine: machineProvider, Secrets: secretsProvider }[
+    kind
+  ];
+  const outputs = {
+    App: ["app_id"],
+    Volume: ["volume_id"],
+    Machine: ["machine_id", "version", "private_ip"],
+    Secrets: ["version"],
+  }[kind];
   return new EngineLifecycle<I>(provider, { name, type: flyType(kind), outputs });
 }
 
@@ -144,14 +157,18 @@ describe("the Redis app through the engine's lifecycle", () => {
     const writes = () => fake.requests.filter((q) => q.method !== "GET").length;
     const before = writes();
     expect((await r.app.up(appInputs())).op).toBe("same");
-    expect((await r.secrets.up({ app_name: "mauntic-dev-redis", values: {}, generate: ["REDIS_PASSWORD"] })).op).toBe("same");
+    expect((await r.secrets.up({ app_name: "mauntic-dev-redis", values: {}, generate: ["REDIS_PASSWORD"] })).op).toBe(
+      "same",
+    );
     expect((await r.volume.up(volumeInputs())).op).toBe("same");
     expect((await r.machine.up(r.machineInputs() as never)).op).toBe("same");
     expect(writes()).toBe(before);
     // ... and after a refresh, which reads Fly's view back.
     for (const l of [r.app, r.secrets, r.volume, r.machine]) expect(await l.refresh()).toEqual({ gone: false });
     expect((await r.machine.up(r.machineInputs() as never)).op).toBe("same");
-    expect((await r.secrets.up({ app_name: "mauntic-dev-redis", values: {}, generate: ["REDIS_PASSWORD"] })).op).toBe("same");
+    expect((await r.secrets.up({ app_name: "mauntic-dev-redis", values: {}, generate: ["REDIS_PASSWORD"] })).op).toBe(
+      "same",
+    );
     expect(fake.secretValue("mauntic-dev-redis", "REDIS_PASSWORD")).toBe(password);
 
     // A preview whose secrets version is not known yet (the secrets are changing): an update of the machine, in place.
@@ -218,7 +235,10 @@ describe("queue workers: secrets and machines rolled one at a time", () => {
   async function upWorkers(count = 3) {
     await lifecycle<AppInputs>("App", "w-app").up(appInputs(APP));
     const secrets = lifecycle<SecretsInputs>("Secrets", "w-secrets");
-    const values = { REDIS_URL: "redis://default:x@mauntic-dev-redis.internal:6379/0?family=6", DATABASE_URL: "postgresql://a:b@h/db" };
+    const values = {
+      REDIS_URL: "redis://default:x@mauntic-dev-redis.internal:6379/0?family=6",
+      DATABASE_URL: "postgresql://a:b@h/db",
+    };
     const s = await secrets.up({ app_name: APP, values });
     const machines = Array.from({ length: count }, (_, i) => lifecycle<MachineInputs>("Machine", `w-${i}`));
     const inputs = (i: number, version: number, image: string = WORKER.image): MachineInputs => ({
@@ -239,7 +259,9 @@ describe("queue workers: secrets and machines rolled one at a time", () => {
     // Another deploy holds machine 1's lease when we come to it: 409s until it expires, then our update goes through.
     fake.inject({ method: "POST", path: /\/machines\/[^/]+\/lease$/, fault: { kind: "foreignLease", ms: 150 } });
     for (const [i, l] of w.machines.entries()) {
-      expect((await l.up(w.inputs(i, w.version, "registry.fly.io/mauntic-workers:2026.12.0") as never)).op).toBe("update");
+      expect((await l.up(w.inputs(i, w.version, "registry.fly.io/mauntic-workers:2026.12.0") as never)).op).toBe(
+        "update",
+      );
     }
     const ms = only(fake.snapshot()).machines;
     expect(ms.map((m) => [m.state, (m.config as { image: string }).image, m.leased])).toEqual(
@@ -248,7 +270,10 @@ describe("queue workers: secrets and machines rolled one at a time", () => {
     expect(fake.maxUpdatingAtOnce.get(APP)).toBe(1);
     expect(fake.requests.some((q) => q.status === 409 && /\/lease$/.test(q.path))).toBe(true);
     // stop_config: the configured signal, a timeout covering the longest job (Fly's default would be SIGINT, 5 s).
-    expect(ms[0]!.config).toMatchObject({ stop_config: { signal: "SIGTERM", timeout: "60s" }, init: { cmd: WORKER.command } });
+    expect(ms[0]!.config).toMatchObject({
+      stop_config: { signal: "SIGTERM", timeout: "60s" },
+      init: { cmd: WORKER.command },
+    });
   });
 
   test("a changed secret bumps Fly's secrets version and every machine is updated to see it", async () => {
@@ -277,7 +302,9 @@ describe("faults", () => {
     const [app] = fake.snapshot();
     expect(app!.volumes).toHaveLength(1);
     expect(app!.machines).toHaveLength(1);
-    expect(fake.requests.filter((q) => q.status === 429 || (typeof q.status === "number" && q.status >= 500))).toHaveLength(4);
+    expect(
+      fake.requests.filter((q) => q.status === 429 || (typeof q.status === "number" && q.status >= 500)),
+    ).toHaveLength(4);
     expect(fake.requests.filter((q) => q.status === "dropped")).toHaveLength(1);
   });
 
@@ -346,7 +373,12 @@ describe("faults", () => {
       fault: { kind: "status", status: 503, flyStatus: "insufficient_capacity", message: "out of capacity" },
     });
     const err = await machineProvider
-      .create({ app_name: "mauntic-dev-redis", name: "m-0", region: REGION, config: { image: "redis", guest: { cpu_kind: "performance", cpus: 16, memory_mb: 32768 } } })
+      .create({
+        app_name: "mauntic-dev-redis",
+        name: "m-0",
+        region: REGION,
+        config: { image: "redis", guest: { cpu_kind: "performance", cpus: 16, memory_mb: 32768 } },
+      })
       .catch((e: unknown) => e);
     expect(isFlyApiError(err)).toBe(true);
     expect((err as Error).message).toMatch(
@@ -371,7 +403,8 @@ describe("faults", () => {
   test("Fly's rate limit: unpaced bursts earn 429s that are retried; the client's own pacing earns none", async () => {
     fake.rateLimit = { perSecond: 10, burst: 3 };
     await appProvider.create(appInputs());
-    const read = () => appProvider.read!("mauntic-dev-redis", { name: "mauntic-dev-redis", org_slug: ORG, app_id: "x" });
+    const read = () =>
+      appProvider.read!("mauntic-dev-redis", { name: "mauntic-dev-redis", org_slug: ORG, app_id: "x" });
     await Promise.all(Array.from({ length: 6 }, read));
     const limited = fake.requests.filter((q) => q.status === 429).length;
     expect(limited).toBeGreaterThan(0);
@@ -394,7 +427,9 @@ describe("faults", () => {
     const saved = process.env.FLY_API_TOKEN;
     delete process.env.FLY_API_TOKEN;
     try {
-      expect(() => flyClient()).toThrow(/no Fly API token: set FLY_API_TOKEN, or run `pulumi config set --secret mauntic-infra:flyApiToken <token>`/);
+      expect(() => flyClient()).toThrow(
+        /no Fly API token: set FLY_API_TOKEN, or run `pulumi config set --secret mauntic-infra:flyApiToken <token>`/,
+      );
       setConfiguredFlyToken("from-config");
       expect(flyClient().settings.baseUrl).toBe("http://127.0.0.1:1/v1");
     } finally {

@@ -21,11 +21,17 @@ describe("the Redis machine's command and config", () => {
     expect(option("dir")).toBe("/data");
     expect(spec.args.join(" ")).not.toMatch(/requirepass/);
     // The options appear as written in the command the machine runs (what the plan and the policies read).
-    expect(spec.command[2]).toContain("--appendonly yes --appendfsync everysec --save '' --maxmemory 307mb --maxmemory-policy noeviction -");
+    expect(spec.command[2]).toContain(
+      "--appendonly yes --appendfsync everysec --save '' --maxmemory 307mb --maxmemory-policy noeviction -",
+    );
     expect(spec.command.join(" ")).toContain("${REDIS_PASSWORD:?");
   });
   test("the machine config: volume at the data dir, restart always, a health check, no services, no password", () => {
-    const c = redisMachineConfig({ image: "redis:7.4-alpine", vmSize: "shared-cpu-1x", memoryMb: 512, volumeSizeGb: 5 }, "vol_1", "dev");
+    const c = redisMachineConfig(
+      { image: "redis:7.4-alpine", vmSize: "shared-cpu-1x", memoryMb: 512, volumeSizeGb: 5 },
+      "vol_1",
+      "dev",
+    );
     expect(c.mounts).toEqual([{ volume: "vol_1", path: "/data" }]);
     expect(c.restart).toEqual({ policy: "always" });
     expect(c.checks?.redis).toMatchObject({ type: "tcp", port: 6379 });

@@ -11,7 +11,11 @@ let report: {
   serialized: Record<string, { chars: number; containsToken: boolean; containsSecrets: boolean }>;
   error?: string;
   diff: { changes: boolean; replaces: string[] };
-  afterCreate: { machines: { state: string; config: { guest: { memory_mb: number } } }[]; volumes: unknown[]; secrets: string[] }[];
+  afterCreate: {
+    machines: { state: string; config: { guest: { memory_mb: number } } }[];
+    volumes: unknown[];
+    secrets: string[];
+  }[];
   failure?: { name: string; message: string };
   final: unknown[];
   violations: string[];
@@ -24,7 +28,8 @@ beforeAll(() => {
 
 test("every provider serializes without the token or any secret in its text", () => {
   expect(Object.keys(report.serialized).sort()).toEqual(["app", "machine", "secrets", "volume"]);
-  for (const s of Object.values(report.serialized)) expect(s).toMatchObject({ containsToken: false, containsSecrets: false });
+  for (const s of Object.values(report.serialized))
+    expect(s).toMatchObject({ containsToken: false, containsSecrets: false });
 });
 
 test("the deserialized providers create, update and delete against Fly with the configured token", () => {
@@ -41,5 +46,7 @@ test("the deserialized providers create, update and delete against Fly with the 
 
 test("errors keep their name and Fly's message after serialization", () => {
   expect(report.failure).toMatchObject({ name: "FlyApiError" });
-  expect(report.failure!.message).toMatch(/list volumes of app no-such-app failed: HTTP 404: app no-such-app not found/);
+  expect(report.failure!.message).toMatch(
+    /list volumes of app no-such-app failed: HTTP 404: app no-such-app not found/,
+  );
 });

@@ -23,7 +23,9 @@ describe("rehearse (npm start)", () => {
       expect(out).toMatch(new RegExp(`^${q.name}\\s+${q.rewrite ? "REWRITE" : "ok"}\\s`, "m"));
     }
     // the Redis part: the Fly machine's config on redis-server, BullMQ jobs through kill -9 and restart
-    expect(out).toMatch(/redis: redis-server [\d.]+ with the Fly machine's config: maxmemory-policy noeviction, appendonly yes, appendfsync everysec/);
+    expect(out).toMatch(
+      /redis: redis-server [\d.]+ with the Fly machine's config: maxmemory-policy noeviction, appendonly yes, appendfsync everysec/,
+    );
     expect(out).toMatch(/redis: BullMQ jobs added \d+, processed \d+, lost after kill -9 and restart 0 /);
     expect(out).toMatch(/== rehearsal ok in [\d.]+m?s/);
     expect(out.indexOf("== plan")).toBeLessThan(out.indexOf("== database"));

@@ -83,7 +83,9 @@ const ADVICE: Record<string, string> = {
     "the name is taken; Fly app names are one global namespace, so another organization may hold it (allowed: a name no one holds)",
 };
 
-export function flyApiError(f: Omit<FlyApiError, "name" | "message" | "attempts"> & { attempts?: number }): FlyApiError {
+export function flyApiError(
+  f: Omit<FlyApiError, "name" | "message" | "attempts"> & { attempts?: number },
+): FlyApiError {
   const attempts = f.attempts ?? 1;
   const advice = ADVICE[f.flyStatus];
   const message =

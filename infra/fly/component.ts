@@ -168,7 +168,9 @@ export class QueueWorker extends pulumi.ComponentResource {
     if (spec.databaseRole) {
       const role = database.workers[spec.databaseRole];
       if (!role) {
-        throw new Error(`queue worker '${worker}': database role '${spec.databaseRole}' has no Neon role (allowed: ${Object.keys(database.workers).join(", ")})`);
+        throw new Error(
+          `queue worker '${worker}': database role '${spec.databaseRole}' has no Neon role (allowed: ${Object.keys(database.workers).join(", ")})`,
+        );
       }
       // The platform notes: Fly services connect through Neon's pooler, each worker as its own role.
       values.DATABASE_URL = postgresUri(role, database.pooledHost, database.databaseName);

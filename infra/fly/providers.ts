@@ -90,10 +90,10 @@ export type AppInputs = {
   org_slug: string;
   /** A custom 6PN network; absent: the organization's default network. */
   network?: string;
-}
+};
 export type AppOutputs = AppInputs & {
   app_id: string;
-}
+};
 
 export type VolumeInputs = {
   app_name: string;
@@ -104,10 +104,10 @@ export type VolumeInputs = {
   encrypted: boolean;
   /** Days of daily snapshots Fly keeps (1..60). */
   snapshot_retention: number;
-}
+};
 export type VolumeOutputs = VolumeInputs & {
   volume_id: string;
-}
+};
 
 export type MachineInputs = {
   app_name: string;
@@ -116,14 +116,14 @@ export type MachineInputs = {
   config: MachineConfig;
   /** The app's secrets version this machine must see (Secrets output `version`): a new version rolls the machine. */
   min_secrets_version?: number;
-}
+};
 export type MachineOutputs = MachineInputs & {
   machine_id: string;
   /** Fly's machine version (instance_id): each config update makes a new one. */
   version: string;
   /** The machine's 6PN IPv6 address. */
   private_ip: string;
-}
+};
 
 export type SecretsInputs = {
   app_name: string;
@@ -131,13 +131,13 @@ export type SecretsInputs = {
   values: Record<string, string>;
   /** Names whose values this resource generates once (40 hex characters) and keeps; e.g. REDIS_PASSWORD. */
   generate?: string[];
-}
+};
 export type SecretsOutputs = SecretsInputs & {
   /** Every value set, generated ones included (additionalSecretOutputs). */
   values: Record<string, string>;
   /** Fly's secrets version after the last write: machines take it as min_secrets_version. */
   version: number;
-}
+};
 
 // ---- shared pieces ------------------------------------------------------------------------------------------
 
@@ -281,7 +281,8 @@ export const appProvider: Provider = {
 // ---- Volume ---------------------------------------------------------------------------------------------------
 
 const VOLUME_NAME = /^[a-z0-9_]{1,30}$/;
-const volumeGone = (v: FlyVolume) => ["destroyed", "destroying", "pending_destroy", "scheduling_destroy"].includes(v.state);
+const volumeGone = (v: FlyVolume) =>
+  ["destroyed", "destroying", "pending_destroy", "scheduling_destroy"].includes(v.state);
 
 async function findVolume(client: FlyClient, inputs: VolumeInputs): Promise<FlyVolume | undefined> {
   const list = await client.request<FlyVolume[]>({
@@ -328,7 +329,12 @@ export const volumeProvider: Provider = {
     return { inputs: news, failures };
   },
   async diff(_id: string, olds: VolumeOutputs, news: VolumeInputs) {
-    return diffOf(olds as never, news as never, ["app_name", "name", "region", "encrypted"], ["size_gb", "snapshot_retention"]);
+    return diffOf(
+      olds as never,
+      news as never,
+      ["app_name", "name", "region", "encrypted"],
+      ["size_gb", "snapshot_retention"],
+    );
   },
   async create(inputs: VolumeInputs) {
     const client = flyClient();
@@ -495,7 +501,12 @@ export const machineProvider: Provider = {
     // "You cannot change which volume a Machine is attached to by updating the Machine's config" (Fly docs,
     // Machines resource): a new volume means a new machine.
     if (same(mountedVolumes(olds.config), mountedVolumes(news.config))) return d;
-    return { ...d, changes: true, replaces: [...(d.replaces ?? []), "config.mounts"], deleteBeforeReplace: olds.name === news.name };
+    return {
+      ...d,
+      changes: true,
+      replaces: [...(d.replaces ?? []), "config.mounts"],
+      deleteBeforeReplace: olds.name === news.name,
+    };
   },
   async create(inputs: MachineInputs) {
     const client = flyClient();
@@ -642,7 +653,8 @@ export const secretsProvider: Provider = {
     const failures = required(news as never, ["app_name"]);
     const names = [...Object.keys(news.values ?? {}), ...(news.generate ?? [])];
     for (const n of names) {
-      if (!SECRET_NAME.test(n)) failures.push({ property: `values.${n}`, reason: "(allowed: an env var name, A-Z 0-9 _)" });
+      if (!SECRET_NAME.test(n))
+        failures.push({ property: `values.${n}`, reason: "(allowed: an env var name, A-Z 0-9 _)" });
     }
     if (names.length === 0) failures.push({ property: "values", reason: "is empty (allowed: at least one secret)" });
     return { inputs: news, failures };

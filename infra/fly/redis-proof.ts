@@ -78,7 +78,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ""}`);
     await sleep(25);
   }
 }
@@ -179,7 +180,12 @@ export async function proveRedis(opts: RedisProofOptions): Promise<RedisProofRep
 
     // What Redis answers a client: the first error, from the handshake (AUTH) or from the first command.
     const refused = async (u: string) => {
-      const c = new IORedis(u, { lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const c = new IORedis(u, {
+        lazyConnect: true,
+        enableReadyCheck: false,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       let first = "";
       c.on("error", (e: Error) => (first ||= e.message));
       try {
@@ -195,7 +201,9 @@ export async function proveRedis(opts: RedisProofOptions): Promise<RedisProofRep
     report.refusedWithoutPassword = await refused(`redis://[::1]:${port}/0?family=6`);
     report.refusedWrongPassword = await refused(redisUrl("::1", "not-the-password", port));
     if (!/NOAUTH/.test(report.refusedWithoutPassword)) {
-      report.problems.push(`a client without the password was not refused (${report.refusedWithoutPassword || "PONG"})`);
+      report.problems.push(
+        `a client without the password was not refused (${report.refusedWithoutPassword || "PONG"})`,
+      );
     }
     if (!/WRONGPASS/.test(report.refusedWrongPassword)) {
       report.problems.push(`a client with a wrong password was not refused (${report.refusedWrongPassword || "PONG"})`);
@@ -241,12 +249,17 @@ export async function proveRedis(opts: RedisProofOptions): Promise<RedisProofRep
     report.jobsAckedBeforeCutoff = early.length;
     // Let the worker drain what is waiting; jobs that were active at the kill stay where they are (BullMQ retries
     // them as stalled after lockDuration): present, not lost.
-    await until("the worker drains the queue", async () => ((await queue!.getWaitingCount()) === 0 ? true : undefined), 20_000);
+    await until(
+      "the worker drains the queue",
+      async () => ((await queue!.getWaitingCount()) === 0 ? true : undefined),
+      20_000,
+    );
     for (const { id } of early) if (!(await queue.getJob(id))) report.jobsLost++;
     report.jobsProcessed = processed.size;
     if (processed.size === 0) report.problems.push("the worker processed no job");
     if (early.length === 0) report.problems.push("no job was acknowledged more than 1 s before the kill");
-    if (report.jobsLost > 0) report.problems.push(`${report.jobsLost} acknowledged job(s) lost after kill -9 and restart`);
+    if (report.jobsLost > 0)
+      report.problems.push(`${report.jobsLost} acknowledged job(s) lost after kill -9 and restart`);
     report.ok = report.problems.length === 0;
     return report;
   } finally {

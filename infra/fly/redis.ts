@@ -47,6 +47,7 @@ export function redisServerSpec(opts: RedisServerOptions): RedisServerSpec {
   const port = opts.port ?? REDIS_PORT;
   const dataDir = opts.dataDir ?? REDIS_DATA_DIR;
   const maxmemory = maxmemoryMb(opts.memoryMb);
+  // prettier-ignore
   const args = [
     // Every interface, IPv6 optional ("-" prefix, Redis 7): on Fly the 6PN address is IPv6 and there are no public
     // services, so only the app's private network reaches this port.

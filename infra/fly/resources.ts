@@ -70,13 +70,19 @@ export class Secrets extends pulumi.dynamic.Resource {
 
   constructor(
     name: string,
-    args: { app_name: pulumi.Input<string>; values: pulumi.Input<Record<string, pulumi.Input<string>>>; generate?: string[] },
+    args: {
+      app_name: pulumi.Input<string>;
+      values: pulumi.Input<Record<string, pulumi.Input<string>>>;
+      generate?: string[];
+    },
     opts?: pulumi.CustomResourceOptions,
   ) {
     super(
       secretsProvider,
       name,
-      { ...args, values: pulumi.secret(args.values), version: undefined } satisfies Args<Omit<SecretsInputs, "values">> &
+      { ...args, values: pulumi.secret(args.values), version: undefined } satisfies Args<
+        Omit<SecretsInputs, "values">
+      > &
         Record<string, unknown>,
       pulumi.mergeOptions(opts, { additionalSecretOutputs: ["values"] }),
       FLY_MODULE,

@@ -119,7 +119,12 @@ let shared: OpenAPIBackend | undefined;
 let apiReady: Promise<unknown> = Promise.resolve();
 function validator(): OpenAPIBackend {
   if (!shared) {
-    shared = new OpenAPIBackend({ definition: strict(SPEC) as Document, quick: false, validate: true, coerceTypes: true });
+    shared = new OpenAPIBackend({
+      definition: strict(SPEC) as Document,
+      quick: false,
+      validate: true,
+      coerceTypes: true,
+    });
     apiReady = shared.init();
   }
   return shared;
@@ -127,7 +132,8 @@ function validator(): OpenAPIBackend {
 
 const iso = () => new Date().toISOString();
 const hex = (n: number) => Array.from({ length: n }, () => "0123456789abcdef"[Math.floor(Math.random() * 16)]).join("");
-const ulid = () => Array.from({ length: 26 }, () => "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[Math.floor(Math.random() * 32)]).join("");
+const ulid = () =>
+  Array.from({ length: 26 }, () => "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[Math.floor(Math.random() * 32)]).join("");
 
 export interface FakeFlyOptions {
   token?: string;
@@ -274,7 +280,12 @@ export class FakeFly {
     record.operation = operation.operationId;
     const valid = this.api.validateRequest(request, operation);
     if (!valid.valid) {
-      const why = (valid.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`).join("; ");
+      const why = (valid.errors ?? [])
+        .map(
+          (e) =>
+            `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`,
+        )
+        .join("; ");
       this.violations.push(`request ${operation.operationId}: ${why}`);
       return fail(new HttpError(400, `invalid request: ${why}`));
     }
@@ -288,13 +299,24 @@ export class FakeFly {
     if (fault?.kind === "status") {
       const extra: Record<string, string> =
         fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {};
-      return fail(new HttpError(fault.status, fault.message ?? http.STATUS_CODES[fault.status] ?? "error", fault.flyStatus), extra);
+      return fail(
+        new HttpError(fault.status, fault.message ?? http.STATUS_CODES[fault.status] ?? "error", fault.flyStatus),
+        extra,
+      );
     }
     if (fault?.kind === "slow") await new Promise((r) => setTimeout(r, fault.ms));
-    const params = operation.operationId ? (this.api.router.parseRequest(request, operation).params as Record<string, string>) : {};
+    const params = operation.operationId
+      ? (this.api.router.parseRequest(request, operation).params as Record<string, string>)
+      : {};
     if (fault?.kind === "foreignLease") {
       const m = this.apps.get(params.app_name!)?.machines.get(params.machine_id!);
-      if (m) m.lease = { nonce: hex(16), owner: "someone-else@example.com", description: "flyctl deploy", expiresAt: Date.now() + fault.ms };
+      if (m)
+        m.lease = {
+          nonce: hex(16),
+          owner: "someone-else@example.com",
+          description: "flyctl deploy",
+          expiresAt: Date.now() + fault.ms,
+        };
     }
     const limited = this.limit(method, operation.path ?? path, params.machine_id ?? params.app_name ?? "");
     if (limited) return fail(new HttpError(429, "rate limit exceeded"), { "retry-after": "1" });
@@ -302,7 +324,14 @@ export class FakeFly {
     let status = 200;
     let out: unknown;
     try {
-      [status, out] = await this.route(operation.operationId!, params, query, body as Record<string, unknown>, headers, fault);
+      [status, out] = await this.route(
+        operation.operationId!,
+        params,
+        query,
+        body as Record<string, unknown>,
+        headers,
+        fault,
+      );
     } catch (e) {
       if (e instanceof HttpError) return fail(e);
       throw e;
@@ -323,9 +352,12 @@ export class FakeFly {
     const result = documented[String(status)]
       ? this.api.validateResponse(payload, operation, status)
       : this.api.validator.validateResponse(payload, operation, 400);
-    if (!documented[String(status)] && status < 400) this.violations.push(`response ${what}: undocumented status ${status}`);
+    if (!documented[String(status)] && status < 400)
+      this.violations.push(`response ${what}: undocumented status ${status}`);
     if (result.errors?.length) {
-      this.violations.push(`response ${what} ${status}: ${result.errors.map((e) => `${e.instancePath} ${e.message}`).join("; ")}`);
+      this.violations.push(
+        `response ${what} ${status}: ${result.errors.map((e) => `${e.instancePath} ${e.message}`).join("; ")}`,
+      );
     }
   }
 
@@ -387,7 +419,13 @@ export class FakeFly {
       updated_at: m.updated_at,
       host_status: "ok" as const,
       ...(m.lease && m.lease.expiresAt > Date.now()
-        ? { lease: { owner: m.lease.owner, description: m.lease.description, expires_at: Math.floor(m.lease.expiresAt / 1000) } }
+        ? {
+            lease: {
+              owner: m.lease.owner,
+              description: m.lease.description,
+              expires_at: Math.floor(m.lease.expiresAt / 1000),
+            },
+          }
         : {}),
     };
   }
@@ -446,7 +484,8 @@ export class FakeFly {
     for (const mount of mounts) {
       const v = a.volumes.get(mount.volume);
       if (!v) throw new HttpError(400, `volume ${mount.volume} not found`);
-      if (v.region !== m.region) throw new HttpError(400, `volume ${v.id} is in ${v.region}, the machine in ${m.region}`);
+      if (v.region !== m.region)
+        throw new HttpError(400, `volume ${v.id} is in ${v.region}, the machine in ${m.region}`);
       if (v.attached_machine_id && v.attached_machine_id !== m.id) {
         throw new HttpError(400, `volume ${v.id} is already attached to machine ${v.attached_machine_id}`);
       }
@@ -467,7 +506,8 @@ export class FakeFly {
     c.restart ??= { policy: "on-failure", max_retries: 10 };
     c.init ??= {};
     c.metadata = { ...(c.metadata as object), fly_platform_version: "v2" };
-    if (c.guest && typeof c.guest === "object") (c.guest as Record<string, unknown>).max_memory_mb ??= (c.guest as { memory_mb?: number }).memory_mb;
+    if (c.guest && typeof c.guest === "object")
+      (c.guest as Record<string, unknown>).max_memory_mb ??= (c.guest as { memory_mb?: number }).memory_mb;
     for (const m of (c.mounts as Record<string, unknown>[] | undefined) ?? []) m.name ??= "data";
     return c;
   }
@@ -484,7 +524,10 @@ export class FakeFly {
       case "Apps_create": {
         const name = String(body.name ?? "");
         if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(name)) {
-          throw new HttpError(422, "Validation failed: Name under 63 chars using numbers, lowercase letters and dashes");
+          throw new HttpError(
+            422,
+            "Validation failed: Name under 63 chars using numbers, lowercase letters and dashes",
+          );
         }
         const existing = this.apps.get(name);
         // CreateAppRequest.idempotency_key: the same key and name return the app the first request made.
@@ -510,7 +553,17 @@ export class FakeFly {
       }
       case "Apps_show": {
         const a = this.app(p.app_name!);
-        return [200, { id: a.id, name: a.name, status: "deployed", organization: { slug: a.org_slug, name: a.org_slug }, machine_count: a.machines.size, volume_count: a.volumes.size }];
+        return [
+          200,
+          {
+            id: a.id,
+            name: a.name,
+            status: "deployed",
+            organization: { slug: a.org_slug, name: a.org_slug },
+            machine_count: a.machines.size,
+            volume_count: a.volumes.size,
+          },
+        ];
       }
       case "Apps_delete": {
         const a = this.app(p.app_name!);
@@ -527,7 +580,10 @@ export class FakeFly {
         const name = String(body.name ?? `machine-${hex(4)}`);
         const minSecrets = body.min_secrets_version as number | undefined;
         if (minSecrets !== undefined && minSecrets > a.secretsVersion) {
-          throw new HttpError(400, `min_secrets_version ${minSecrets} is newer than the app's secrets (${a.secretsVersion})`);
+          throw new HttpError(
+            400,
+            `min_secrets_version ${minSecrets} is newer than the app's secrets (${a.secretsVersion})`,
+          );
         }
         const config = this.withDefaults(body.config as Record<string, unknown>);
         if (!config.image) throw new HttpError(400, "config.image is required");
@@ -559,16 +615,24 @@ export class FakeFly {
         const a = this.app(p.app_name!);
         const m = this.machine(a, p.machine_id!);
         this.checkLease(m, headers);
-        if (body.current_version && body.current_version !== m.version) throw new HttpError(409, "machine version changed");
+        if (body.current_version && body.current_version !== m.version)
+          throw new HttpError(409, "machine version changed");
         const minSecrets = body.min_secrets_version as number | undefined;
         if (minSecrets !== undefined && minSecrets > a.secretsVersion) {
-          throw new HttpError(400, `min_secrets_version ${minSecrets} is newer than the app's secrets (${a.secretsVersion})`);
+          throw new HttpError(
+            400,
+            `min_secrets_version ${minSecrets} is newer than the app's secrets (${a.secretsVersion})`,
+          );
         }
         const config = this.withDefaults(body.config as Record<string, unknown>);
-        const volumes = (c: Record<string, unknown>) => JSON.stringify(((c.mounts as { volume: string }[] | undefined) ?? []).map((x) => x.volume));
+        const volumes = (c: Record<string, unknown>) =>
+          JSON.stringify(((c.mounts as { volume: string }[] | undefined) ?? []).map((x) => x.volume));
         if (volumes(config) !== volumes(m.config)) {
           // Fly docs (Machines resource): the volume a machine is attached to cannot change by an update.
-          throw new HttpError(400, "cannot change the volume a machine is attached to; destroy it and create a new one");
+          throw new HttpError(
+            400,
+            "cannot change the volume a machine is attached to; destroy it and create a new one",
+          );
         }
         this.attachMounts(a, m, config);
         m.config = config;
@@ -597,16 +661,34 @@ export class FakeFly {
         const m = this.machine(a, p.machine_id!);
         const held = m.lease && m.lease.expiresAt > Date.now();
         if (held && headers["fly-machine-lease-nonce"] !== m.lease!.nonce) {
-          throw new HttpError(409, `lease currently held by ${m.lease!.owner}, expires at ${Math.floor(m.lease!.expiresAt / 1000)}`);
+          throw new HttpError(
+            409,
+            `lease currently held by ${m.lease!.owner}, expires at ${Math.floor(m.lease!.expiresAt / 1000)}`,
+          );
         }
         const ttl = Number(body.ttl ?? 30);
-        m.lease = { nonce: held ? m.lease!.nonce : hex(16), owner: "deployer@example.com", description: String(body.description ?? ""), expiresAt: Date.now() + ttl * this.secondMs };
-        return [201, { nonce: m.lease.nonce, owner: m.lease.owner, description: m.lease.description, expires_at: Math.floor(m.lease.expiresAt / 1000), version: m.version }];
+        m.lease = {
+          nonce: held ? m.lease!.nonce : hex(16),
+          owner: "deployer@example.com",
+          description: String(body.description ?? ""),
+          expiresAt: Date.now() + ttl * this.secondMs,
+        };
+        return [
+          201,
+          {
+            nonce: m.lease.nonce,
+            owner: m.lease.owner,
+            description: m.lease.description,
+            expires_at: Math.floor(m.lease.expiresAt / 1000),
+            version: m.version,
+          },
+        ];
       }
       case "Machines_release_lease": {
         const a = this.app(p.app_name!);
         const m = this.machine(a, p.machine_id!);
-        if (m.lease && headers["fly-machine-lease-nonce"] !== m.lease.nonce) throw new HttpError(409, "lease nonce mismatch");
+        if (m.lease && headers["fly-machine-lease-nonce"] !== m.lease.nonce)
+          throw new HttpError(409, "lease nonce mismatch");
         delete m.lease;
         return [200, undefined];
       }
@@ -638,17 +720,31 @@ export class FakeFly {
         const timeout = Math.min(Number(query.timeout ?? 60), 60);
         const deadline = Date.now() + timeout * this.secondMs;
         for (;;) {
-          const reached = want === "destroyed" ? !a.machines.has(m.id) : m.state === want && (!version || m.version === version);
+          const reached =
+            want === "destroyed" ? !a.machines.has(m.id) : m.state === want && (!version || m.version === version);
           if (reached) return [200, { ok: true, state: m.state, version: m.version }];
           if (Date.now() >= deadline) {
-            throw new HttpError(408, `deadline_exceeded: machine ${m.id} is ${m.state}, not ${want}${version ? ` at version ${version}` : ""}`);
+            throw new HttpError(
+              408,
+              `deadline_exceeded: machine ${m.id} is ${m.state}, not ${want}${version ? ` at version ${version}` : ""}`,
+            );
           }
           await new Promise((r) => setTimeout(r, 5));
         }
       }
       case "Secrets_list": {
         const a = this.app(p.app_name!);
-        return [200, { secrets: [...a.secrets.entries()].map(([name, s]) => ({ name, digest: hex(16), created_at: s.created_at, updated_at: s.updated_at })) }];
+        return [
+          200,
+          {
+            secrets: [...a.secrets.entries()].map(([name, s]) => ({
+              name,
+              digest: hex(16),
+              created_at: s.created_at,
+              updated_at: s.updated_at,
+            })),
+          },
+        ];
       }
       case "Secrets_update": {
         const a = this.app(p.app_name!);
@@ -673,7 +769,8 @@ export class FakeFly {
       case "Volumes_create": {
         const a = this.app(p.app_name!);
         const name = String(body.name ?? "");
-        if (!/^[a-z0-9_]{1,30}$/.test(name)) throw new HttpError(400, "volume name must be lowercase letters, numbers and underscores, at most 30");
+        if (!/^[a-z0-9_]{1,30}$/.test(name))
+          throw new HttpError(400, "volume name must be lowercase letters, numbers and underscores, at most 30");
         const v: FakeVolume = {
           id: `vol_${hex(16)}`,
           name,
@@ -714,7 +811,11 @@ export class FakeFly {
         const a = this.app(p.app_name!);
         const v = a.volumes.get(p.volume_id!);
         if (!v) throw new HttpError(404, `volume ${p.volume_id} not found`);
-        if (v.attached_machine_id) throw new HttpError(412, `failed_precondition: volume ${v.id} is attached to machine ${v.attached_machine_id}`);
+        if (v.attached_machine_id)
+          throw new HttpError(
+            412,
+            `failed_precondition: volume ${v.id} is attached to machine ${v.attached_machine_id}`,
+          );
         a.volumes.delete(v.id);
         return [200, { ...this.volumeView(v), state: "pending_destroy" }];
       }
