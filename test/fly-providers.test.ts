@@ -1,6 +1,6 @@
 /**
- * The Fly dynamic providers against the local fake Machines API (every request and answer validated against Fly's
- * OpenAPI document), driven as the Pulumi engine drives them (test/helpers/engine-lifecycle.ts): preview with
+ * The Fly dynamic providers against the local fake Machines API (every request and answer checked against our model
+ * of Fly's Machines API contract, test/fakes/fly-contract.ts), driven as the Pulumi engine drives them (test/helpers/engine-lifecycle.ts): preview with
  * unknowns, create, a second up that changes nothing, updates rolled one machine at a time, replacement, refresh
  * after an outside delete, destroy; and every injected fault. Each test asserts the fake's final state: nothing
  * duplicated, nothing leaked, no request the spec rejects.
@@ -451,4 +451,53 @@ test("a new volume replaces the Redis machine (Fly cannot move a machine to anot
   expect(only(app.machines).id).toBe(up.id);
   expect(app.volumes.find((v) => v.id === v2.id)!.attached_machine_id).toBe(up.id);
   expect(app.volumes.find((v) => v.id === r.v.id)!.attached_machine_id).toBeUndefined();
+});
+
+describe("the fake keeps Fly's contract (test/fakes/fly-contract.ts)", () => {
+  const call = (method: string, path: string, body?: unknown) =>
+    fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `FlyV1 ${TOKEN}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  test("a misspelt field is refused with a 400 and recorded, top level or nested, and nothing is made", async () => {
+    // The Machines docs' prose says app_name; the OpenAPI CreateAppRequest field is name.
+    const res = await call("POST", "/apps", { app_name: "mauntic-dev-redis", org_slug: ORG });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/invalid request: .*app_name/);
+    expect(fake.snapshot()).toEqual([]);
+
+    await appProvider.create(appInputs());
+    const machine = { region: REGION, config: { image: "redis:7.4-alpine", guest: { cpus: 1, memory: 512 } } };
+    expect((await call("POST", "/apps/mauntic-dev-redis/machines", machine)).status).toBe(400);
+    // A real Fly field the contract does not model yet is refused too, until someone models it.
+    const services = { region: REGION, config: { image: "redis:7.4-alpine", services: [] } };
+    expect((await call("POST", "/apps/mauntic-dev-redis/machines", services)).status).toBe(400);
+    expect((await call("GET", "/apps/mauntic-dev-redis/machines/x/wait?timeout=soon")).status).toBe(400);
+    expect(fake.snapshot()[0]!.machines).toEqual([]);
+    expect(fake.violations).toEqual([
+      expect.stringMatching(/^request Apps_create: body .*app_name/),
+      expect.stringMatching(/^request Machines_create: body \/config\/guest .*memory/),
+      expect.stringMatching(/^request Machines_create: body \/config .*services/),
+      expect.stringMatching(/^request Machines_wait: query \/timeout/),
+    ]);
+    fake.violations.length = 0; // seen; the afterEach check is for the tests above
+  });
+
+  test("an answer that breaks the contract is recorded as a violation", async () => {
+    await appProvider.create(appInputs());
+    const res = await call("POST", "/apps/mauntic-dev-redis/volumes", {
+      name: "redis_data",
+      region: REGION,
+      size_gb: 1,
+    });
+    const volume = (await res.json()) as { id: string };
+    (fake.apps.get("mauntic-dev-redis")!.volumes.get(volume.id) as { size_gb: unknown }).size_gb = "1GB";
+    expect((await call("GET", `/apps/mauntic-dev-redis/volumes/${volume.id}`)).status).toBe(200);
+    expect(fake.violations).toEqual([
+      expect.stringMatching(new RegExp(`^response GET /apps/mauntic-dev-redis/volumes/${volume.id} 200: /size_gb`)),
+    ]);
+    fake.violations.length = 0;
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * A local fake of Fly's Machines API (HTTP on 127.0.0.1, port 0) for the operations the Fly providers use. Every
- * request and every answer is validated against Fly's OpenAPI document (./fly-machines-openapi.json, a subset of
- * superfly/docs machines-api/openapi.json) with openapi-backend; a request the spec rejects gets a 400 and is
+ * request and every answer is checked against our model of Fly's Machines API contract (./fly-contract.ts, zod
+ * schemas whose field names follow Fly's OpenAPI document); a request that breaks it gets a 400 and is
  * recorded in `violations`. Fly's own behaviour is modelled: machines move through created / starting / started /
  * stopping / stopped / destroyed on timers, `/wait` blocks up to its timeout and answers 408, leases lock a machine
  * (409 for anyone without the nonce) and expire, requests are rate-limited per action and machine (429), app names
@@ -10,11 +10,9 @@
  * 5xx or 503 insufficient_capacity, dropped connections, answers after the change was applied, slow answers, a
  * lease someone else holds, slow machine starts). Written by hand: no library fakes Fly's control plane.
  */
-import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { join } from "node:path";
-import OpenAPIBackend, { type Document, type Operation } from "openapi-backend";
+import { checkRequest, checkResponse, matchOperation, type Operation } from "./fly-contract";
 
 export type Fault =
   /** Answer with this status and Fly's error body (`status` word optional) without touching state. */
@@ -101,35 +99,6 @@ class HttpError extends Error {
   }
 }
 
-const SPEC = JSON.parse(readFileSync(join(__dirname, "fly-machines-openapi.json"), "utf8")) as Record<string, unknown>;
-
-/** Objects with named properties accept no others: a misspelt field (app_name for name) is a 400, not ignored. */
-function strict(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(strict);
-  if (schema && typeof schema === "object") {
-    const o = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, strict(v)]));
-    if (o.properties && o.additionalProperties === undefined && !o.allOf) o.additionalProperties = false;
-    return o;
-  }
-  return schema;
-}
-
-/** One validator per process: compiling the document's schemas is the slow part, and they never change. */
-let shared: OpenAPIBackend | undefined;
-let apiReady: Promise<unknown> = Promise.resolve();
-function validator(): OpenAPIBackend {
-  if (!shared) {
-    shared = new OpenAPIBackend({
-      definition: strict(SPEC) as Document,
-      quick: false,
-      validate: true,
-      coerceTypes: true,
-    });
-    apiReady = shared.init();
-  }
-  return shared;
-}
-
 const iso = () => new Date().toISOString();
 const hex = (n: number) => Array.from({ length: n }, () => "0123456789abcdef"[Math.floor(Math.random() * 16)]).join("");
 const ulid = () =>
@@ -151,7 +120,7 @@ export class FakeFly {
   /** App names held by other organizations (name_taken for us). */
   readonly foreignAppNames = new Set<string>();
   readonly requests: RecordedRequest[] = [];
-  /** Requests or answers that broke the OpenAPI document. */
+  /** Requests or answers that broke the Machines API contract (./fly-contract.ts). */
   readonly violations: string[] = [];
   /** Per app: the most machines that were in an update's restart at the same time. */
   readonly maxUpdatingAtOnce = new Map<string, number>();
@@ -164,7 +133,6 @@ export class FakeFly {
   private readonly sockets = new Set<Socket>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private server?: http.Server;
-  private api = validator();
 
   constructor(opts: FakeFlyOptions = {}) {
     this.token = opts.token ?? "fly-test-token";
@@ -176,7 +144,6 @@ export class FakeFly {
 
   /** Starts listening; resolves to the base URL the client takes (`.../v1`). */
   async start(): Promise<string> {
-    await apiReady;
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.on("connection", (s) => {
       this.sockets.add(s);
@@ -274,19 +241,14 @@ export class FakeFly {
 
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
     const query = Object.fromEntries(url.searchParams.entries());
-    const request = { method, path: `/v1${path}`, headers, query, body };
-    operation = this.api.matchOperation(request);
-    if (!operation) return fail(new HttpError(404, `no such route ${method} /v1${path}`));
-    record.operation = operation.operationId;
-    const valid = this.api.validateRequest(request, operation);
-    if (!valid.valid) {
-      const why = (valid.errors ?? [])
-        .map(
-          (e) =>
-            `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`,
-        )
-        .join("; ");
-      this.violations.push(`request ${operation.operationId}: ${why}`);
+    const matched = matchOperation(method, path);
+    if (!matched) return fail(new HttpError(404, `no such route ${method} /v1${path}`));
+    operation = matched.operation;
+    const params = matched.params;
+    record.operation = operation.id;
+    const why = checkRequest(operation, query, headers, body);
+    if (why) {
+      this.violations.push(`request ${operation.id}: ${why}`);
       return fail(new HttpError(400, `invalid request: ${why}`));
     }
 
@@ -305,9 +267,6 @@ export class FakeFly {
       );
     }
     if (fault?.kind === "slow") await new Promise((r) => setTimeout(r, fault.ms));
-    const params = operation.operationId
-      ? (this.api.router.parseRequest(request, operation).params as Record<string, string>)
-      : {};
     if (fault?.kind === "foreignLease") {
       const m = this.apps.get(params.app_name!)?.machines.get(params.machine_id!);
       if (m)
@@ -318,20 +277,13 @@ export class FakeFly {
           expiresAt: Date.now() + fault.ms,
         };
     }
-    const limited = this.limit(method, operation.path ?? path, params.machine_id ?? params.app_name ?? "");
+    const limited = this.limit(method, operation.path, params.machine_id ?? params.app_name ?? "");
     if (limited) return fail(new HttpError(429, "rate limit exceeded"), { "retry-after": "1" });
 
     let status = 200;
     let out: unknown;
     try {
-      [status, out] = await this.route(
-        operation.operationId!,
-        params,
-        query,
-        body as Record<string, unknown>,
-        headers,
-        fault,
-      );
+      [status, out] = await this.route(operation.id, params, query, body as Record<string, unknown>, headers, fault);
     } catch (e) {
       if (e instanceof HttpError) return fail(e);
       throw e;
@@ -346,19 +298,8 @@ export class FakeFly {
   }
 
   private checkResponse(operation: Operation | undefined, status: number, payload: unknown, what: string) {
-    if (!operation) return;
-    const documented = (operation.responses ?? {}) as Record<string, unknown>;
-    // Statuses the document does not list for this operation (404, 408, 409, 412, 429, 5xx) carry ErrorResponse.
-    const result = documented[String(status)]
-      ? this.api.validateResponse(payload, operation, status)
-      : this.api.validator.validateResponse(payload, operation, 400);
-    if (!documented[String(status)] && status < 400)
-      this.violations.push(`response ${what}: undocumented status ${status}`);
-    if (result.errors?.length) {
-      this.violations.push(
-        `response ${what} ${status}: ${result.errors.map((e) => `${e.instancePath} ${e.message}`).join("; ")}`,
-      );
-    }
+    const why = checkResponse(operation, status, payload);
+    if (why) this.violations.push(`response ${what} ${status}: ${why}`);
   }
 
   private takeFault(method: string, path: string): Fault | undefined {
