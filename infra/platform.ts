@@ -4,6 +4,7 @@
  */
 import type { StackConfig } from "./config/schema";
 import { buildCloudflare } from "./cloudflare";
+import { buildFly } from "./fly/component";
 import { NeonDatabase } from "./neon/component";
 import { parseStackName, resourceName } from "./naming";
 import { postDeployMigrations } from "./postdeploy";
@@ -15,6 +16,8 @@ export async function buildPlatform(stack: string, config: StackConfig): Promise
   const database = neon.connection;
   // Cloudflare: Hyperdrive on the Neon hosts and worker roles, KV, R2, cache headers, worker bindings.
   const cloudflare = buildCloudflare(stack, config, database, { dependsOn: [neon] });
+  // Fly: Redis for BullMQ and the queue workers, whose DATABASE_URL is their own role on the Neon pooler.
+  const fly = buildFly(stack, config, database, { dependsOn: [neon] });
   // Post-deploy: index migrations and worker grants, once the database and its roles exist.
   const migrations = postDeployMigrations(stack, config, database, { dependsOn: [neon] });
   return {
@@ -23,6 +26,7 @@ export async function buildPlatform(stack: string, config: StackConfig): Promise
     kind,
     ...neon.stackOutputs(),
     ...cloudflare,
+    ...fly,
     migrationsChecksum: migrations.checksum,
   };
 }

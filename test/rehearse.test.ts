@@ -26,12 +26,17 @@ describe("rehearse (npm start)", () => {
     for (const q of KEY_QUERIES) {
       expect(out).toMatch(new RegExp(`^${q.name}\\s+${q.rewrite ? "REWRITE" : "ok"}\\s`, "m"));
     }
+    // the Redis part: the Fly machine's config on redis-server, BullMQ jobs through kill -9 and restart
+    expect(out).toMatch(
+      /redis: redis-server [\d.]+ with the Fly machine's config: maxmemory-policy noeviction, appendonly yes, appendfsync everysec/,
+    );
+    expect(out).toMatch(/redis: BullMQ jobs added \d+, processed \d+, lost after kill -9 and restart 0 /);
     expect(out).toMatch(/== rehearsal ok in [\d.]+m?s/);
     expect(out.indexOf("== plan")).toBeLessThan(out.indexOf("== database"));
     // progress went to stderr, not into the summary
     expect(r.stderr).toMatch(/seed \[2\/10\] crm.contacts/);
     expect(out).not.toMatch(/seed \[2\/10\]/);
-  });
+  }, 180_000); // three parts (plan, database, Redis) on a shared 2-core machine
 
   it("exits 2 on a bad scale before starting anything", async () => {
     const r = await runCli(["rehearse", "--scale", "lots"]);

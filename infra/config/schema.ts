@@ -360,6 +360,28 @@ export const stackConfigSchema = z
         }
       });
       rule(() => {
+        // Fly's sizing rules (docs, "Machine sizing"): memory per CPU 256..2048 MB shared, 2048..8192 MB
+        // performance (a multiple of 2048 there).
+        const sized = [
+          [["fly", "redis", "memoryMb"], cfg.fly.redis] as const,
+          ...Object.entries(cfg.fly.queueWorkers).map(([n, q]) => [["fly", "queueWorkers", n, "memoryMb"], q] as const),
+        ];
+        for (const [path, vm] of sized) {
+          const [, kind, n] = /^(shared-cpu|performance)-(\d+)x$/.exec(vm.vmSize) ?? [];
+          if (!kind) continue;
+          const cpus = Number(n);
+          const [min, max, step] = kind === "shared-cpu" ? [256, 2048, 256] : [2048, 8192, 2048];
+          if (vm.memoryMb < min * cpus || vm.memoryMb > max * cpus || vm.memoryMb % step !== 0) {
+            ctx.addIssue({
+              code: "custom",
+              path: [...path],
+              message: `${vm.memoryMb} MB does not fit a ${vm.vmSize} machine`,
+              params: allowed(`${min * cpus}..${max * cpus}, a multiple of ${step}`),
+            });
+          }
+        }
+      });
+      rule(() => {
         for (const [qName, q] of Object.entries(cfg.fly.queueWorkers)) {
           if (q.stopTimeoutSeconds < q.longestJobSeconds) {
             ctx.addIssue({

@@ -12,6 +12,7 @@ import { checkWorkerAccess, neonDatabase } from "../../../migrations/neon-emulat
 import { migratorRoleName } from "../../neon/roles";
 import { loadStackConfigFromFile } from "../../config/load";
 import type { Plan } from "../../offline/plan";
+import { proveRedis, renderRedisProof } from "../../fly/redis-proof";
 import { renderTree } from "../render";
 import { parseScale } from "./seed-data";
 
@@ -82,21 +83,23 @@ export function register(program: Command): void {
   program
     .command("rehearse")
     .description(
-      "Rehearse a deploy with no credentials: the offline plan of a stack, then the migrations and the explain check on embedded PostgreSQL with seeded data",
+      "Rehearse a deploy with no credentials: the offline plan of a stack, the migrations and the explain check on embedded PostgreSQL with seeded data, and the Fly Redis config on a local redis-server with BullMQ",
     )
     .option("-s, --stack <name>", "stack to rehearse", "dev")
     .option("--scale <s>", "seed-data scale for the database part", "0.05")
     .addHelpText(
       "after",
       `
-Exit codes: 0 every part passed, 1 a part failed (the plan has a mandatory violation, a migration failed, or a key
-query is not index-served), 2 bad input.`,
+The Redis part runs redis-server from PATH; when it is missing the rehearsal says how to install it and runs the rest.
+
+Exit codes: 0 every part passed, 1 a part failed (the plan has a mandatory violation, a migration failed, a key
+query is not index-served, or the Redis checks failed), 2 bad input.`,
     )
     .action(async (opts: { stack: string; scale: string }) => {
       const scale = parseScale(opts.scale);
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const t0 = performance.now();
-      const [plan, database] = await Promise.allSettled([
+      const [plan, database, redis] = await Promise.allSettled([
         (async () => {
           const t = performance.now();
           const { runOffline } = await import("../../offline/engine"); // loaded on use, as in `plan`
@@ -105,6 +108,8 @@ query is not index-served), 2 bad input.`,
           return p;
         })(),
         rehearseDatabase(opts.stack, scale, log),
+        // The Fly Redis's exact config on Debian's redis-server (skipped, with the install command, when absent).
+        proveRedis({ memoryMb: loadStackConfigFromFile(opts.stack).fly.redis.memoryMb, stack: opts.stack }),
       ]);
       const failures: string[] = [];
       const out: string[] = [`== plan: stack ${opts.stack}, offline`];
@@ -126,11 +131,19 @@ query is not index-served), 2 bad input.`,
         out.push(...(e.lines ?? []), `database part failed: ${e.message}`);
         failures.push(`database: ${e.message.split("\n")[0]}`);
       }
+      out.push("", "== redis: the Fly Redis config on redis-server, BullMQ jobs, kill -9 and restart");
+      if (redis.status === "fulfilled") {
+        out.push(...renderRedisProof(redis.value));
+        if (!redis.value.skipped && !redis.value.ok) failures.push(`redis: ${redis.value.problems.join("; ")}`);
+      } else {
+        out.push(`redis part failed: ${(redis.reason as Error).message}`);
+        failures.push(`redis: ${(redis.reason as Error).message.split("\n")[0]}`);
+      }
       out.push(
         "",
         failures.length
           ? `== rehearsal FAILED in ${fmtMs(performance.now() - t0)}: ${failures.join("; ")}`
-          : `== rehearsal ok in ${fmtMs(performance.now() - t0)}: plan, migrations and every key query's index`,
+          : `== rehearsal ok in ${fmtMs(performance.now() - t0)}: plan, migrations, every key query's index${redis.status === "fulfilled" && redis.value.skipped ? "" : ", Redis for BullMQ"}`,
       );
       process.stdout.write(`${out.join("\n")}\n`);
       if (failures.length) process.exitCode = 1;

@@ -1,0 +1,767 @@
+/**
+ * A local fake of Fly's Machines API (HTTP on 127.0.0.1, port 0) for the operations the Fly providers use. Every
+ * request and every answer is checked against our model of Fly's Machines API contract (./fly-contract.ts, zod
+ * schemas whose field names follow Fly's OpenAPI document); a request that breaks it gets a 400 and is
+ * recorded in `violations`. Fly's own behaviour is modelled: machines move through created / starting / started /
+ * stopping / stopped / destroyed on timers, `/wait` blocks up to its timeout and answers 408, leases lock a machine
+ * (409 for anyone without the nonce) and expire, requests are rate-limited per action and machine (429), app names
+ * are global (422 name_taken), a started machine cannot be destroyed without force, an attached volume cannot be
+ * deleted, and deleting an app deletes its machines and volumes. Faults are injected per request (statuses such as
+ * 5xx or 503 insufficient_capacity, dropped connections, answers after the change was applied, slow answers, a
+ * lease someone else holds, slow machine starts). Written by hand: no library fakes Fly's control plane.
+ */
+import * as http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { checkRequest, checkResponse, matchOperation, type Operation } from "./fly-contract";
+
+export type Fault =
+  /** Answer with this status and Fly's error body (`status` word optional) without touching state. */
+  | { kind: "status"; status: number; flyStatus?: string; message?: string; retryAfterSeconds?: number }
+  /** Destroy the connection before the request is handled (nothing applied). */
+  | { kind: "drop" }
+  /** Handle the request, then destroy the connection before answering (applied, the client never hears). */
+  | { kind: "dropAfterCommit" }
+  /** Handle the request, then hold the answer for `ms`. */
+  | { kind: "answerLate"; ms: number }
+  /** Wait `ms` before handling the request. */
+  | { kind: "slow"; ms: number }
+  /** Someone else (another deploy, flyctl) takes the machine's lease for `ms` just before this request. */
+  | { kind: "foreignLease"; ms: number }
+  /** The machine this request starts (create, update, start) takes `ms` to reach started. */
+  | { kind: "slowStart"; ms: number };
+
+export interface FaultRule {
+  method?: string;
+  /** Matched against the path below /v1, e.g. /apps/x/machines. */
+  path?: RegExp;
+  /** How many matching requests get the fault (default 1). */
+  times?: number;
+  fault: Fault;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  status: number | "dropped";
+  operation?: string;
+  authorization?: string;
+}
+
+type State = "created" | "starting" | "started" | "stopping" | "stopped" | "destroyed";
+
+interface FakeMachine {
+  id: string;
+  name: string;
+  region: string;
+  config: Record<string, unknown>;
+  state: State;
+  version: string;
+  private_ip: string;
+  created_at: string;
+  updated_at: string;
+  secretsVersion: number;
+  lease?: { nonce: string; owner: string; description: string; expiresAt: number };
+  timers: NodeJS.Timeout[];
+  /** A start in progress belongs to an update (for the rolling-update check). */
+  updating: boolean;
+}
+interface FakeVolume {
+  id: string;
+  name: string;
+  region: string;
+  size_gb: number;
+  encrypted: boolean;
+  snapshot_retention: number;
+  state: string;
+  attached_machine_id?: string;
+  created_at: string;
+  zone: string;
+}
+interface FakeApp {
+  id: string;
+  name: string;
+  org_slug: string;
+  network?: string;
+  idempotencyKey?: string;
+  secrets: Map<string, { value: string; created_at: string; updated_at: string }>;
+  secretsVersion: number;
+  machines: Map<string, FakeMachine>;
+  volumes: Map<string, FakeVolume>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly flyStatus?: string,
+  ) {
+    super(message);
+  }
+}
+
+const iso = () => new Date().toISOString();
+const hex = (n: number) => Array.from({ length: n }, () => "0123456789abcdef"[Math.floor(Math.random() * 16)]).join("");
+const ulid = () =>
+  Array.from({ length: 26 }, () => "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[Math.floor(Math.random() * 32)]).join("");
+
+export interface FakeFlyOptions {
+  token?: string;
+  /** How long a machine takes to start and to stop. */
+  startMs?: number;
+  stopMs?: number;
+  /** Milliseconds in one of Fly's seconds (`/wait` timeouts, lease TTLs): tests shrink them. */
+  secondMs?: number;
+  /** Fly's limit per action per machine: requests per (fake) second, and the burst. */
+  rateLimit?: { perSecond: number; burst: number };
+}
+
+export class FakeFly {
+  readonly apps = new Map<string, FakeApp>();
+  /** App names held by other organizations (name_taken for us). */
+  readonly foreignAppNames = new Set<string>();
+  readonly requests: RecordedRequest[] = [];
+  /** Requests or answers that broke the Machines API contract (./fly-contract.ts). */
+  readonly violations: string[] = [];
+  /** Per app: the most machines that were in an update's restart at the same time. */
+  readonly maxUpdatingAtOnce = new Map<string, number>();
+  readonly token: string;
+  startMs: number;
+  stopMs: number;
+  secondMs: number;
+  rateLimit?: { perSecond: number; burst: number };
+  private readonly faults: FaultRule[] = [];
+  private readonly sockets = new Set<Socket>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private server?: http.Server;
+
+  constructor(opts: FakeFlyOptions = {}) {
+    this.token = opts.token ?? "fly-test-token";
+    this.startMs = opts.startMs ?? 30;
+    this.stopMs = opts.stopMs ?? 20;
+    this.secondMs = opts.secondMs ?? 100;
+    this.rateLimit = opts.rateLimit;
+  }
+
+  /** Starts listening; resolves to the base URL the client takes (`.../v1`). */
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on("connection", (s) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+  }
+
+  async stop(): Promise<void> {
+    for (const a of this.apps.values()) for (const m of a.machines.values()) m.timers.forEach(clearTimeout);
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  inject(rule: FaultRule): void {
+    this.faults.push({ times: 1, ...rule });
+  }
+
+  calls(method: string, path: RegExp): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === method && path.test(r.path));
+  }
+
+  /** Everything that exists, for final-state assertions. */
+  snapshot() {
+    return [...this.apps.values()].map((a) => ({
+      name: a.name,
+      org: a.org_slug,
+      secrets: [...a.secrets.keys()].sort(),
+      secretsVersion: a.secretsVersion,
+      volumes: [...a.volumes.values()].map((v) => ({
+        id: v.id,
+        name: v.name,
+        region: v.region,
+        size_gb: v.size_gb,
+        attached_machine_id: v.attached_machine_id,
+      })),
+      machines: [...a.machines.values()].map((m) => ({
+        id: m.id,
+        name: m.name,
+        region: m.region,
+        state: m.state,
+        version: m.version,
+        secretsVersion: m.secretsVersion,
+        leased: !!m.lease && m.lease.expiresAt > Date.now(),
+        config: m.config,
+      })),
+    }));
+  }
+
+  /** The value of a secret, as the machines see it. */
+  secretValue(app: string, name: string): string | undefined {
+    return this.apps.get(app)?.secrets.get(name)?.value;
+  }
+
+  /** Destroys a machine behind Pulumi's back (refresh must notice). */
+  destroyOutside(app: string, machineId: string): void {
+    const a = this.apps.get(app)!;
+    this.destroyMachine(a, a.machines.get(machineId)!);
+  }
+
+  // ---- HTTP -------------------------------------------------------------------------------------------------
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://fake");
+    const path = url.pathname.replace(/^\/v1/, "");
+    const method = req.method ?? "GET";
+    const record: RecordedRequest = { method, path, status: 0, authorization: req.headers.authorization };
+    this.requests.push(record);
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString();
+    let body: unknown;
+    try {
+      body = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      body = raw;
+    }
+    let operation = undefined as Operation | undefined;
+    const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      record.status = status;
+      this.checkResponse(operation, status, payload, `${method} ${path}`);
+      res.writeHead(status, {
+        "content-type": "application/json",
+        "fly-request-id": `fake-${this.requests.length}`,
+        ...headers,
+      });
+      res.end(payload === undefined ? "" : JSON.stringify(payload));
+    };
+    const fail = (e: HttpError, headers: Record<string, string> = {}) =>
+      send(e.status, { error: e.message, ...(e.flyStatus ? { status: e.flyStatus } : {}) }, headers);
+
+    const token = /^(Bearer|FlyV1) (.+)$/.exec(req.headers.authorization ?? "")?.[2];
+    if (token !== this.token) return fail(new HttpError(401, "unauthorized"));
+
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+    const query = Object.fromEntries(url.searchParams.entries());
+    const matched = matchOperation(method, path);
+    if (!matched) return fail(new HttpError(404, `no such route ${method} /v1${path}`));
+    operation = matched.operation;
+    const params = matched.params;
+    record.operation = operation.id;
+    const why = checkRequest(operation, query, headers, body);
+    if (why) {
+      this.violations.push(`request ${operation.id}: ${why}`);
+      return fail(new HttpError(400, `invalid request: ${why}`));
+    }
+
+    const fault = this.takeFault(method, path);
+    if (fault?.kind === "drop") {
+      record.status = "dropped";
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === "status") {
+      const extra: Record<string, string> =
+        fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {};
+      return fail(
+        new HttpError(fault.status, fault.message ?? http.STATUS_CODES[fault.status] ?? "error", fault.flyStatus),
+        extra,
+      );
+    }
+    if (fault?.kind === "slow") await new Promise((r) => setTimeout(r, fault.ms));
+    if (fault?.kind === "foreignLease") {
+      const m = this.apps.get(params.app_name!)?.machines.get(params.machine_id!);
+      if (m)
+        m.lease = {
+          nonce: hex(16),
+          owner: "someone-else@example.com",
+          description: "flyctl deploy",
+          expiresAt: Date.now() + fault.ms,
+        };
+    }
+    const limited = this.limit(method, operation.path, params.machine_id ?? params.app_name ?? "");
+    if (limited) return fail(new HttpError(429, "rate limit exceeded"), { "retry-after": "1" });
+
+    let status = 200;
+    let out: unknown;
+    try {
+      [status, out] = await this.route(operation.id, params, query, body as Record<string, unknown>, headers, fault);
+    } catch (e) {
+      if (e instanceof HttpError) return fail(e);
+      throw e;
+    }
+    if (fault?.kind === "dropAfterCommit") {
+      record.status = "dropped";
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === "answerLate") await new Promise((r) => setTimeout(r, fault.ms));
+    send(status, out);
+  }
+
+  private checkResponse(operation: Operation | undefined, status: number, payload: unknown, what: string) {
+    const why = checkResponse(operation, status, payload);
+    if (why) this.violations.push(`response ${what} ${status}: ${why}`);
+  }
+
+  private takeFault(method: string, path: string): Fault | undefined {
+    const i = this.faults.findIndex((f) => (!f.method || f.method === method) && (!f.path || f.path.test(path)));
+    if (i < 0) return undefined;
+    const rule = this.faults[i]!;
+    rule.times = (rule.times ?? 1) - 1;
+    if (rule.times <= 0) this.faults.splice(i, 1);
+    return rule.fault;
+  }
+
+  /** Fly's per-action, per-machine limit: a token bucket per (method, route, machine or app). */
+  private limit(method: string, route: string, subject: string): boolean {
+    if (!this.rateLimit) return false;
+    const key = `${method} ${route} ${subject}`;
+    const now = Date.now();
+    const b = this.buckets.get(key) ?? { tokens: this.rateLimit.burst, at: now };
+    b.tokens = Math.min(this.rateLimit.burst, b.tokens + ((now - b.at) / 1000) * this.rateLimit.perSecond);
+    b.at = now;
+    this.buckets.set(key, b);
+    if (b.tokens < 1) return true;
+    b.tokens -= 1;
+    return false;
+  }
+
+  // ---- operations ---------------------------------------------------------------------------------------------
+
+  private app(name: string): FakeApp {
+    const a = this.apps.get(name);
+    if (!a) throw new HttpError(404, `app ${name} not found`);
+    return a;
+  }
+
+  private machine(a: FakeApp, id: string): FakeMachine {
+    const m = a.machines.get(id);
+    if (!m) throw new HttpError(404, `machine ${id} not found`);
+    return m;
+  }
+
+  /** Machine mutations need the lease's nonce while someone holds it. */
+  private checkLease(m: FakeMachine, headers: Record<string, string>) {
+    if (m.lease && m.lease.expiresAt > Date.now() && headers["fly-machine-lease-nonce"] !== m.lease.nonce) {
+      throw new HttpError(409, `machine ${m.id} is leased by ${m.lease.owner} (${m.lease.description})`);
+    }
+  }
+
+  private machineView(m: FakeMachine) {
+    return {
+      id: m.id,
+      name: m.name,
+      state: m.state,
+      region: m.region,
+      config: m.config,
+      instance_id: m.version,
+      version: m.version,
+      private_ip: m.private_ip,
+      created_at: m.created_at,
+      updated_at: m.updated_at,
+      host_status: "ok" as const,
+      ...(m.lease && m.lease.expiresAt > Date.now()
+        ? {
+            lease: {
+              owner: m.lease.owner,
+              description: m.lease.description,
+              expires_at: Math.floor(m.lease.expiresAt / 1000),
+            },
+          }
+        : {}),
+    };
+  }
+
+  private volumeView(v: FakeVolume) {
+    return {
+      id: v.id,
+      name: v.name,
+      region: v.region,
+      size_gb: v.size_gb,
+      encrypted: v.encrypted,
+      snapshot_retention: v.snapshot_retention,
+      state: v.state,
+      created_at: v.created_at,
+      zone: v.zone,
+      fstype: "ext4",
+      type: "local" as const,
+      host_status: "ok" as const,
+      ...(v.attached_machine_id ? { attached_machine_id: v.attached_machine_id } : {}),
+    };
+  }
+
+  private setState(m: FakeMachine, state: State) {
+    m.state = state;
+    m.updated_at = iso();
+  }
+
+  /** created/stopped -> starting -> started after startMs (or a slowStart fault's ms). */
+  private boot(a: FakeApp, m: FakeMachine, fault: Fault | undefined, updating: boolean) {
+    m.updating = updating;
+    this.setState(m, "starting");
+    const updatingNow = [...a.machines.values()].filter((x) => x.updating && x.state !== "started").length;
+    this.maxUpdatingAtOnce.set(a.name, Math.max(this.maxUpdatingAtOnce.get(a.name) ?? 0, updatingNow));
+    const ms = fault?.kind === "slowStart" ? fault.ms : this.startMs;
+    m.timers.push(
+      setTimeout(() => {
+        if (m.state === "starting") this.setState(m, "started");
+        m.updating = false;
+      }, ms),
+    );
+  }
+
+  private halt(m: FakeMachine, then?: () => void) {
+    this.setState(m, "stopping");
+    m.timers.push(
+      setTimeout(() => {
+        if (m.state === "stopping") this.setState(m, "stopped");
+        then?.();
+      }, this.stopMs),
+    );
+  }
+
+  private attachMounts(a: FakeApp, m: FakeMachine, config: Record<string, unknown>) {
+    const mounts = (config.mounts as { volume: string }[] | undefined) ?? [];
+    for (const v of a.volumes.values()) if (v.attached_machine_id === m.id) delete v.attached_machine_id;
+    for (const mount of mounts) {
+      const v = a.volumes.get(mount.volume);
+      if (!v) throw new HttpError(400, `volume ${mount.volume} not found`);
+      if (v.region !== m.region)
+        throw new HttpError(400, `volume ${v.id} is in ${v.region}, the machine in ${m.region}`);
+      if (v.attached_machine_id && v.attached_machine_id !== m.id) {
+        throw new HttpError(400, `volume ${v.id} is already attached to machine ${v.attached_machine_id}`);
+      }
+      v.attached_machine_id = m.id;
+    }
+  }
+
+  private destroyMachine(a: FakeApp, m: FakeMachine) {
+    m.timers.forEach(clearTimeout);
+    this.setState(m, "destroyed");
+    for (const v of a.volumes.values()) if (v.attached_machine_id === m.id) delete v.attached_machine_id;
+    a.machines.delete(m.id);
+  }
+
+  /** Fly fills in what the caller left out; a second `up` must not see these as changes. */
+  private withDefaults(config: Record<string, unknown>): Record<string, unknown> {
+    const c = structuredClone(config);
+    c.restart ??= { policy: "on-failure", max_retries: 10 };
+    c.init ??= {};
+    c.metadata = { ...(c.metadata as object), fly_platform_version: "v2" };
+    if (c.guest && typeof c.guest === "object")
+      (c.guest as Record<string, unknown>).max_memory_mb ??= (c.guest as { memory_mb?: number }).memory_mb;
+    for (const m of (c.mounts as Record<string, unknown>[] | undefined) ?? []) m.name ??= "data";
+    return c;
+  }
+
+  private async route(
+    op: string,
+    p: Record<string, string>,
+    query: Record<string, string>,
+    body: Record<string, unknown>,
+    headers: Record<string, string>,
+    fault: Fault | undefined,
+  ): Promise<[number, unknown]> {
+    switch (op) {
+      case "Apps_create": {
+        const name = String(body.name ?? "");
+        if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(name)) {
+          throw new HttpError(
+            422,
+            "Validation failed: Name under 63 chars using numbers, lowercase letters and dashes",
+          );
+        }
+        const existing = this.apps.get(name);
+        // CreateAppRequest.idempotency_key: the same key and name return the app the first request made.
+        if (existing && body.idempotency_key && existing.idempotencyKey === body.idempotency_key) {
+          return [201, { id: existing.id, created_at: 0 }];
+        }
+        if (existing || this.foreignAppNames.has(name)) {
+          throw new HttpError(422, "Validation failed: Name has already been taken", "name_taken");
+        }
+        const a: FakeApp = {
+          id: hex(12),
+          name,
+          org_slug: String(body.org_slug),
+          network: body.network as string | undefined,
+          idempotencyKey: body.idempotency_key as string | undefined,
+          secrets: new Map(),
+          secretsVersion: 0,
+          machines: new Map(),
+          volumes: new Map(),
+        };
+        this.apps.set(name, a);
+        return [201, { id: a.id, created_at: Date.now() }];
+      }
+      case "Apps_show": {
+        const a = this.app(p.app_name!);
+        return [
+          200,
+          {
+            id: a.id,
+            name: a.name,
+            status: "deployed",
+            organization: { slug: a.org_slug, name: a.org_slug },
+            machine_count: a.machines.size,
+            volume_count: a.volumes.size,
+          },
+        ];
+      }
+      case "Apps_delete": {
+        const a = this.app(p.app_name!);
+        for (const m of [...a.machines.values()]) this.destroyMachine(a, m);
+        this.apps.delete(a.name);
+        return [202, undefined];
+      }
+      case "Machines_list": {
+        const a = this.app(p.app_name!);
+        return [200, [...a.machines.values()].map((m) => this.machineView(m))];
+      }
+      case "Machines_create": {
+        const a = this.app(p.app_name!);
+        const name = String(body.name ?? `machine-${hex(4)}`);
+        const minSecrets = body.min_secrets_version as number | undefined;
+        if (minSecrets !== undefined && minSecrets > a.secretsVersion) {
+          throw new HttpError(
+            400,
+            `min_secrets_version ${minSecrets} is newer than the app's secrets (${a.secretsVersion})`,
+          );
+        }
+        const config = this.withDefaults(body.config as Record<string, unknown>);
+        if (!config.image) throw new HttpError(400, "config.image is required");
+        const m: FakeMachine = {
+          id: hex(14),
+          name,
+          region: String(body.region ?? "iad"),
+          config,
+          state: "created",
+          version: ulid(),
+          private_ip: `fdaa:0:1:a7b:${hex(4)}:${hex(4)}:${hex(4)}:2`,
+          created_at: iso(),
+          updated_at: iso(),
+          secretsVersion: a.secretsVersion,
+          timers: [],
+          updating: false,
+        };
+        this.attachMounts(a, m, config);
+        a.machines.set(m.id, m);
+        const view = this.machineView(m);
+        if (!body.skip_launch) this.boot(a, m, fault, false);
+        return [200, view];
+      }
+      case "Machines_show": {
+        const a = this.app(p.app_name!);
+        return [200, this.machineView(this.machine(a, p.machine_id!))];
+      }
+      case "Machines_update": {
+        const a = this.app(p.app_name!);
+        const m = this.machine(a, p.machine_id!);
+        this.checkLease(m, headers);
+        if (body.current_version && body.current_version !== m.version)
+          throw new HttpError(409, "machine version changed");
+        const minSecrets = body.min_secrets_version as number | undefined;
+        if (minSecrets !== undefined && minSecrets > a.secretsVersion) {
+          throw new HttpError(
+            400,
+            `min_secrets_version ${minSecrets} is newer than the app's secrets (${a.secretsVersion})`,
+          );
+        }
+        const config = this.withDefaults(body.config as Record<string, unknown>);
+        const volumes = (c: Record<string, unknown>) =>
+          JSON.stringify(((c.mounts as { volume: string }[] | undefined) ?? []).map((x) => x.volume));
+        if (volumes(config) !== volumes(m.config)) {
+          // Fly docs (Machines resource): the volume a machine is attached to cannot change by an update.
+          throw new HttpError(
+            400,
+            "cannot change the volume a machine is attached to; destroy it and create a new one",
+          );
+        }
+        this.attachMounts(a, m, config);
+        m.config = config;
+        m.version = ulid();
+        m.secretsVersion = a.secretsVersion;
+        if (body.region && body.region !== m.region) throw new HttpError(400, "a machine cannot change region");
+        m.timers.forEach(clearTimeout);
+        m.timers = [];
+        // The update restarts the machine: stopping -> stopped -> starting -> started.
+        m.updating = true;
+        this.halt(m, () => this.boot(a, m, fault, true));
+        return [200, this.machineView(m)];
+      }
+      case "Machines_delete": {
+        const a = this.app(p.app_name!);
+        const m = this.machine(a, p.machine_id!);
+        this.checkLease(m, headers);
+        if (!["stopped", "created"].includes(m.state) && query.force !== "true") {
+          throw new HttpError(412, `failed_precondition: machine ${m.id} is ${m.state}; stop it first or use force`);
+        }
+        this.destroyMachine(a, m);
+        return [200, undefined];
+      }
+      case "Machines_create_lease": {
+        const a = this.app(p.app_name!);
+        const m = this.machine(a, p.machine_id!);
+        const held = m.lease && m.lease.expiresAt > Date.now();
+        if (held && headers["fly-machine-lease-nonce"] !== m.lease!.nonce) {
+          throw new HttpError(
+            409,
+            `lease currently held by ${m.lease!.owner}, expires at ${Math.floor(m.lease!.expiresAt / 1000)}`,
+          );
+        }
+        const ttl = Number(body.ttl ?? 30);
+        m.lease = {
+          nonce: held ? m.lease!.nonce : hex(16),
+          owner: "deployer@example.com",
+          description: String(body.description ?? ""),
+          expiresAt: Date.now() + ttl * this.secondMs,
+        };
+        return [
+          201,
+          {
+            nonce: m.lease.nonce,
+            owner: m.lease.owner,
+            description: m.lease.description,
+            expires_at: Math.floor(m.lease.expiresAt / 1000),
+            version: m.version,
+          },
+        ];
+      }
+      case "Machines_release_lease": {
+        const a = this.app(p.app_name!);
+        const m = this.machine(a, p.machine_id!);
+        if (m.lease && headers["fly-machine-lease-nonce"] !== m.lease.nonce)
+          throw new HttpError(409, "lease nonce mismatch");
+        delete m.lease;
+        return [200, undefined];
+      }
+      case "Machines_start": {
+        const a = this.app(p.app_name!);
+        const m = this.machine(a, p.machine_id!);
+        this.checkLease(m, headers);
+        if (m.state === "stopped" || m.state === "created") this.boot(a, m, fault, false);
+        return [200, undefined];
+      }
+      case "Machines_stop": {
+        const a = this.app(p.app_name!);
+        const m = this.machine(a, p.machine_id!);
+        this.checkLease(m, headers);
+        if (m.state === "started" || m.state === "starting") {
+          m.timers.forEach(clearTimeout);
+          m.timers = [];
+          this.halt(m);
+        }
+        return [200, undefined];
+      }
+      case "Machines_wait": {
+        const a = this.app(p.app_name!);
+        const m = this.machine(a, p.machine_id!);
+        const want = query.state ?? "started";
+        const version = query.version ?? query.instance_id;
+        // Fly docs (Machines resource: wait): instance_id is required when waiting for `stopped`.
+        if (want === "stopped" && !version) throw new HttpError(400, "instance_id is required to wait for stopped");
+        const timeout = Math.min(Number(query.timeout ?? 60), 60);
+        const deadline = Date.now() + timeout * this.secondMs;
+        for (;;) {
+          const reached =
+            want === "destroyed" ? !a.machines.has(m.id) : m.state === want && (!version || m.version === version);
+          if (reached) return [200, { ok: true, state: m.state, version: m.version }];
+          if (Date.now() >= deadline) {
+            throw new HttpError(
+              408,
+              `deadline_exceeded: machine ${m.id} is ${m.state}, not ${want}${version ? ` at version ${version}` : ""}`,
+            );
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+      case "Secrets_list": {
+        const a = this.app(p.app_name!);
+        return [
+          200,
+          {
+            secrets: [...a.secrets.entries()].map(([name, s]) => ({
+              name,
+              digest: hex(16),
+              created_at: s.created_at,
+              updated_at: s.updated_at,
+            })),
+          },
+        ];
+      }
+      case "Secrets_update": {
+        const a = this.app(p.app_name!);
+        const values = (body.values ?? {}) as Record<string, string>;
+        for (const [name, value] of Object.entries(values)) {
+          const prev = a.secrets.get(name);
+          a.secrets.set(name, { value, created_at: prev?.created_at ?? iso(), updated_at: iso() });
+        }
+        a.secretsVersion++;
+        return [200, { version: a.secretsVersion, secrets: [...a.secrets.keys()].map((name) => ({ name })) }];
+      }
+      case "Secret_delete": {
+        const a = this.app(p.app_name!);
+        if (!a.secrets.delete(p.secret_name!)) throw new HttpError(404, `secret ${p.secret_name} not found`);
+        a.secretsVersion++;
+        return [200, { version: a.secretsVersion }];
+      }
+      case "Volumes_list": {
+        const a = this.app(p.app_name!);
+        return [200, [...a.volumes.values()].map((v) => this.volumeView(v))];
+      }
+      case "Volumes_create": {
+        const a = this.app(p.app_name!);
+        const name = String(body.name ?? "");
+        if (!/^[a-z0-9_]{1,30}$/.test(name))
+          throw new HttpError(400, "volume name must be lowercase letters, numbers and underscores, at most 30");
+        const v: FakeVolume = {
+          id: `vol_${hex(16)}`,
+          name,
+          region: String(body.region),
+          size_gb: Number(body.size_gb ?? 1),
+          encrypted: body.encrypted !== false,
+          snapshot_retention: Number(body.snapshot_retention ?? 5),
+          state: "created",
+          created_at: iso(),
+          zone: hex(4),
+        };
+        a.volumes.set(v.id, v);
+        return [200, this.volumeView(v)];
+      }
+      case "Volumes_get_by_id": {
+        const a = this.app(p.app_name!);
+        const v = a.volumes.get(p.volume_id!);
+        if (!v) throw new HttpError(404, `volume ${p.volume_id} not found`);
+        return [200, this.volumeView(v)];
+      }
+      case "Volumes_update": {
+        const a = this.app(p.app_name!);
+        const v = a.volumes.get(p.volume_id!);
+        if (!v) throw new HttpError(404, `volume ${p.volume_id} not found`);
+        if (body.snapshot_retention !== undefined) v.snapshot_retention = Number(body.snapshot_retention);
+        return [200, this.volumeView(v)];
+      }
+      case "Volumes_extend": {
+        const a = this.app(p.app_name!);
+        const v = a.volumes.get(p.volume_id!);
+        if (!v) throw new HttpError(404, `volume ${p.volume_id} not found`);
+        const size = Number(body.size_gb);
+        if (!(size > v.size_gb)) throw new HttpError(400, `size_gb ${size} must be larger than ${v.size_gb}`);
+        v.size_gb = size;
+        return [200, { volume: this.volumeView(v), needs_restart: false }];
+      }
+      case "Volume_delete": {
+        const a = this.app(p.app_name!);
+        const v = a.volumes.get(p.volume_id!);
+        if (!v) throw new HttpError(404, `volume ${p.volume_id} not found`);
+        if (v.attached_machine_id)
+          throw new HttpError(
+            412,
+            `failed_precondition: volume ${v.id} is attached to machine ${v.attached_machine_id}`,
+          );
+        a.volumes.delete(v.id);
+        return [200, { ...this.volumeView(v), state: "pending_destroy" }];
+      }
+      default:
+        throw new HttpError(501, `the fake does not implement ${op}`);
+    }
+  }
+}

@@ -1,0 +1,503 @@
+/**
+ * The Fly dynamic providers against the local fake Machines API (every request and answer checked against our model
+ * of Fly's Machines API contract, test/fakes/fly-contract.ts), driven as the Pulumi engine drives them (test/helpers/engine-lifecycle.ts): preview with
+ * unknowns, create, a second up that changes nothing, updates rolled one machine at a time, replacement, refresh
+ * after an outside delete, destroy; and every injected fault. Each test asserts the fake's final state: nothing
+ * duplicated, nothing leaked, no request the spec rejects.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import {
+  configureFlyClient,
+  createFlyClient,
+  flyClient,
+  isFlyApiError,
+  setConfiguredFlyToken,
+} from "../infra/fly/client";
+import { queueWorkerMachineConfig, redisMachineConfig } from "../infra/fly/component";
+import {
+  appProvider,
+  machineProvider,
+  secretsProvider,
+  volumeProvider,
+  type AppInputs,
+  type MachineInputs,
+  type SecretsInputs,
+  type VolumeInputs,
+} from "../infra/fly/providers";
+import { flyType } from "../infra/fly/resources";
+import type { StackConfig } from "../infra/config/schema";
+import { FakeFly } from "./fakes/fly";
+import { EngineLifecycle, UNKNOWN } from "./helpers/engine-lifecycle";
+
+const TOKEN = "fm2_lJPECAAAAAAAA-test-token-7c1e";
+const ORG = "mauntic";
+const REGION = "iad";
+let fake: FakeFly;
+let baseUrl: string;
+
+/** Fast clocks: a fake Fly second is 100 ms, so one /wait call lasts 100 ms before its 408. */
+const FAST = {
+  requestTimeoutMs: 500,
+  retryBudgetMs: 5_000,
+  backoffBaseMs: 5,
+  backoffMaxMs: 40,
+  ratePerSecond: 1_000,
+  burst: 1_000,
+  stateTimeoutMs: 5_000,
+  waitSeconds: 1,
+};
+
+beforeEach(async () => {
+  fake = new FakeFly({ token: TOKEN, startMs: 30, stopMs: 20, secondMs: 100 });
+  baseUrl = await fake.start();
+  configureFlyClient({ baseUrl, token: TOKEN, ...FAST });
+});
+
+afterEach(async () => {
+  configureFlyClient(undefined);
+  setConfiguredFlyToken(undefined);
+  expect(fake.violations).toEqual([]);
+  await fake.stop();
+});
+
+const REDIS = { image: "redis:7.4-alpine", vmSize: "shared-cpu-1x", memoryMb: 512, volumeSizeGb: 5 } as const;
+const WORKER: StackConfig["fly"]["queueWorkers"][string] = {
+  image: "registry.fly.io/mauntic-workers:2026.11.3",
+  command: ["node", "dist/workers/delivery-sender.js"],
+  queues: ["delivery.email", "delivery.sms"],
+  count: 3,
+  vmSize: "shared-cpu-1x",
+  memoryMb: 512,
+  concurrency: 20,
+  stopSignal: "SIGTERM",
+  stopTimeoutSeconds: 60,
+  longestJobSeconds: 30,
+  databaseRole: "delivery",
+};
+
+const appInputs = (name = "mauntic-dev-redis"): AppInputs => ({ name, org_slug: ORG });
+const volumeInputs = (app = "mauntic-dev-redis", over: Partial<VolumeInputs> = {}): VolumeInputs => ({
+  app_name: app,
+  name: "redis_data",
+  region: REGION,
+  size_gb: 5,
+  encrypted: true,
+  snapshot_retention: 7,
+  ...over,
+});
+
+function lifecycle<I extends Record<string, unknown>>(kind: "App" | "Volume" | "Machine" | "Secrets", name: string) {
+  const provider = { App: appProvider, Volume: volumeProvider, Machine: machineProvider, Secrets: secretsProvider }[
+    kind
+  ];
+  const outputs = {
+    App: ["app_id"],
+    Volume: ["volume_id"],
+    Machine: ["machine_id", "version", "private_ip"],
+    Secrets: ["version"],
+  }[kind];
+  return new EngineLifecycle<I>(provider, { name, type: flyType(kind), outputs });
+}
+
+/** The Redis app as the component declares it, through the engine: app, secrets, volume, machine. */
+async function upRedis() {
+  const app = lifecycle<AppInputs>("App", "redis-app");
+  await app.up(appInputs());
+  const secrets = lifecycle<SecretsInputs>("Secrets", "redis-secrets");
+  const s = await secrets.up({ app_name: "mauntic-dev-redis", values: {}, generate: ["REDIS_PASSWORD"] });
+  const volume = lifecycle<VolumeInputs>("Volume", "redis-volume");
+  const v = await volume.up(volumeInputs());
+  const machine = lifecycle<MachineInputs>("Machine", "redis-machine");
+  const machineInputs = (): MachineInputs => ({
+    app_name: "mauntic-dev-redis",
+    name: "mauntic-dev-redis-0",
+    region: REGION,
+    config: redisMachineConfig(REDIS, String(v.outs.volume_id), "dev"),
+    min_secrets_version: Number(s.outs.version),
+  });
+  const m = await machine.up(machineInputs() as never);
+  return { app, secrets, volume, machine, machineInputs, s, v, m };
+}
+
+const only = <T>(xs: T[]): T => {
+  expect(xs).toHaveLength(1);
+  return xs[0]!;
+};
+
+describe("the Redis app through the engine's lifecycle", () => {
+  test("preview with unknowns, create, a second up changes nothing (after refresh too), destroy leaves nothing", async () => {
+    // Preview before anything exists: the volume id the machine mounts is unknown; nothing is written.
+    const previewMachine = lifecycle<MachineInputs>("Machine", "redis-machine");
+    const pv = await previewMachine.preview({
+      app_name: "mauntic-dev-redis",
+      name: "mauntic-dev-redis-0",
+      region: REGION,
+      config: redisMachineConfig(REDIS, UNKNOWN, "dev"),
+      min_secrets_version: UNKNOWN as never,
+    } as never);
+    expect(pv.op).toBe("create");
+    expect(fake.requests).toHaveLength(0);
+
+    const r = await upRedis();
+    const [app] = fake.snapshot();
+    expect(app).toMatchObject({ name: "mauntic-dev-redis", org: ORG, secrets: ["REDIS_PASSWORD"] });
+    const vol = only(app!.volumes);
+    const m = only(app!.machines);
+    expect(m).toMatchObject({ name: "mauntic-dev-redis-0", state: "started", secretsVersion: 1 });
+    expect(vol.attached_machine_id).toBe(m.id);
+    // The password exists in Fly's secrets and in the (secret) state, never in the machine's config.
+    const password = fake.secretValue("mauntic-dev-redis", "REDIS_PASSWORD")!;
+    expect(password).toMatch(/^[0-9a-f]{40}$/);
+    expect((r.s.outs.values as Record<string, string>).REDIS_PASSWORD).toBe(password);
+    expect(JSON.stringify(m.config)).not.toContain(password);
+    expect(m.config).toMatchObject({ mounts: [{ volume: vol.id, path: "/data" }], restart: { policy: "always" } });
+    expect(m.config.services).toBeUndefined();
+
+    // A second up: Fly filled in defaults (restart, init, metadata, guest.max_memory_mb, mount names); nothing changes.
+    const writes = () => fake.requests.filter((q) => q.method !== "GET").length;
+    const before = writes();
+    expect((await r.app.up(appInputs())).op).toBe("same");
+    expect((await r.secrets.up({ app_name: "mauntic-dev-redis", values: {}, generate: ["REDIS_PASSWORD"] })).op).toBe(
+      "same",
+    );
+    expect((await r.volume.up(volumeInputs())).op).toBe("same");
+    expect((await r.machine.up(r.machineInputs() as never)).op).toBe("same");
+    expect(writes()).toBe(before);
+    // ... and after a refresh, which reads Fly's view back.
+    for (const l of [r.app, r.secrets, r.volume, r.machine]) expect(await l.refresh()).toEqual({ gone: false });
+    expect((await r.machine.up(r.machineInputs() as never)).op).toBe("same");
+    expect((await r.secrets.up({ app_name: "mauntic-dev-redis", values: {}, generate: ["REDIS_PASSWORD"] })).op).toBe(
+      "same",
+    );
+    expect(fake.secretValue("mauntic-dev-redis", "REDIS_PASSWORD")).toBe(password);
+
+    // A preview whose secrets version is not known yet (the secrets are changing): an update of the machine, in place.
+    const pu = await r.machine.preview({ ...r.machineInputs(), min_secrets_version: UNKNOWN } as never);
+    expect(pu.op).toBe("update");
+    expect(pu.diff?.replaces).toEqual([]);
+
+    // Destroy in dependency order: machine (stopped gracefully first), volume, secrets, app.
+    await r.machine.destroy();
+    expect(fake.calls("POST", /\/machines\/[^/]+\/stop$/)).toHaveLength(1);
+    await r.volume.destroy();
+    await r.secrets.destroy();
+    await r.app.destroy();
+    expect(fake.snapshot()).toEqual([]);
+  });
+
+  test("a volume that grows is extended in place; one that shrinks is refused before anything is written", async () => {
+    const r = await upRedis();
+    const grown = await r.volume.up(volumeInputs(undefined, { size_gb: 10 }));
+    expect(grown.op).toBe("update");
+    expect(only(only(fake.snapshot()).volumes)).toMatchObject({ size_gb: 10, id: r.v.id });
+    await expect(r.volume.up(volumeInputs(undefined, { size_gb: 3 }))).rejects.toThrow(
+      /size_gb: 3 GB is smaller than the current 10 GB \(allowed: >= 10; Fly volumes only grow\)/,
+    );
+    expect(only(only(fake.snapshot()).volumes).size_gb).toBe(10);
+  });
+
+  test("refresh after the machine was destroyed outside Pulumi drops it; the next up creates one again", async () => {
+    const r = await upRedis();
+    fake.destroyOutside("mauntic-dev-redis", r.m.id);
+    expect(await r.machine.refresh()).toEqual({ gone: true });
+    expect(r.machine.state).toBeUndefined();
+    const again = await r.machine.up(r.machineInputs() as never);
+    expect(again.op).toBe("create");
+    const m = only(only(fake.snapshot()).machines);
+    expect(m.id).toBe(again.id);
+    expect(only(only(fake.snapshot()).volumes).attached_machine_id).toBe(m.id);
+  });
+
+  test("a region change replaces the machine, freeing its name first (names are unique in an app)", async () => {
+    const r = await upRedis();
+    const moved = { ...r.machineInputs(), region: "ord" };
+    // The volume lives in iad: give the new machine no mount (a region move needs a volume there too).
+    moved.config = { ...moved.config, mounts: [] };
+    const up = await r.machine.up(moved as never);
+    expect(up.op).toBe("replace");
+    expect(up.diff?.deleteBeforeReplace).toBe(true);
+    expect(r.machine.calls.slice(-2)).toEqual(["delete", "create"]);
+    expect(only(only(fake.snapshot()).machines)).toMatchObject({ region: "ord", name: "mauntic-dev-redis-0" });
+  });
+});
+
+test("an app moving to another organization is deleted before its replacement takes the (global) name", async () => {
+  const app = lifecycle<AppInputs>("App", "redis-app");
+  await app.up(appInputs());
+  const moved = await app.up({ ...appInputs(), org_slug: "mauntic-eu" });
+  expect(moved.op).toBe("replace");
+  expect(app.calls.slice(-2)).toEqual(["delete", "create"]);
+  expect(fake.snapshot().map((a) => [a.name, a.org])).toEqual([["mauntic-dev-redis", "mauntic-eu"]]);
+});
+
+describe("queue workers: secrets and machines rolled one at a time", () => {
+  const APP = "mauntic-dev-delivery-sender";
+  async function upWorkers(count = 3) {
+    await lifecycle<AppInputs>("App", "w-app").up(appInputs(APP));
+    const secrets = lifecycle<SecretsInputs>("Secrets", "w-secrets");
+    const values = {
+      REDIS_URL: "redis://default:x@mauntic-dev-redis.internal:6379/0?family=6",
+      DATABASE_URL: "postgresql://a:b@h/db",
+    };
+    const s = await secrets.up({ app_name: APP, values });
+    const machines = Array.from({ length: count }, (_, i) => lifecycle<MachineInputs>("Machine", `w-${i}`));
+    const inputs = (i: number, version: number, image: string = WORKER.image): MachineInputs => ({
+      app_name: APP,
+      name: `${APP}-${i}`,
+      region: REGION,
+      config: queueWorkerMachineConfig("dev", "delivery-sender", { ...WORKER, image }),
+      min_secrets_version: version,
+    });
+    // The component chains them (dependsOn the previous one): the engine runs them in order.
+    for (const [i, l] of machines.entries()) await l.up(inputs(i, Number(s.outs.version)) as never);
+    return { secrets, machines, inputs, values, version: Number(s.outs.version) };
+  }
+
+  test("a new image rolls machine by machine, each started before the next begins, despite a held lease", async () => {
+    const w = await upWorkers();
+    expect(only(fake.snapshot()).machines.map((m) => m.state)).toEqual(["started", "started", "started"]);
+    // Another deploy holds machine 1's lease when we come to it: 409s until it expires, then our update goes through.
+    fake.inject({ method: "POST", path: /\/machines\/[^/]+\/lease$/, fault: { kind: "foreignLease", ms: 150 } });
+    for (const [i, l] of w.machines.entries()) {
+      expect((await l.up(w.inputs(i, w.version, "registry.fly.io/mauntic-workers:2026.12.0") as never)).op).toBe(
+        "update",
+      );
+    }
+    const ms = only(fake.snapshot()).machines;
+    expect(ms.map((m) => [m.state, (m.config as { image: string }).image, m.leased])).toEqual(
+      Array(3).fill(["started", "registry.fly.io/mauntic-workers:2026.12.0", false]),
+    );
+    expect(fake.maxUpdatingAtOnce.get(APP)).toBe(1);
+    expect(fake.requests.some((q) => q.status === 409 && /\/lease$/.test(q.path))).toBe(true);
+    // stop_config: the configured signal, a timeout covering the longest job (Fly's default would be SIGINT, 5 s).
+    expect(ms[0]!.config).toMatchObject({
+      stop_config: { signal: "SIGTERM", timeout: "60s" },
+      init: { cmd: WORKER.command },
+    });
+  });
+
+  test("a changed secret bumps Fly's secrets version and every machine is updated to see it", async () => {
+    const w = await upWorkers(2);
+    const s = await w.secrets.up({ app_name: APP, values: { ...w.values, DATABASE_URL: "postgresql://a:c@h/db" } });
+    expect(s.op).toBe("update");
+    const version = Number(s.outs.version);
+    expect(version).toBeGreaterThan(w.version);
+    for (const [i, l] of w.machines.entries()) expect((await l.up(w.inputs(i, version) as never)).op).toBe("update");
+    expect(only(fake.snapshot()).machines.map((m) => m.secretsVersion)).toEqual([version, version]);
+    expect(fake.secretValue(APP, "DATABASE_URL")).toBe("postgresql://a:c@h/db");
+    // A secret dropped from the config is unset at Fly.
+    await w.secrets.up({ app_name: APP, values: { REDIS_URL: w.values.REDIS_URL } });
+    expect(only(fake.snapshot()).secrets).toEqual(["REDIS_URL"]);
+  });
+});
+
+describe("faults", () => {
+  test("429 with Retry-After and 5xx on creates and reads are retried; nothing doubles", async () => {
+    fake.inject({ method: "POST", path: /^\/apps$/, fault: { kind: "status", status: 429, retryAfterSeconds: 0 } });
+    fake.inject({ method: "GET", path: /^\/apps\/[^/]+$/, fault: { kind: "status", status: 502 } });
+    fake.inject({ method: "POST", path: /\/volumes$/, fault: { kind: "status", status: 500 } });
+    fake.inject({ method: "GET", path: /\/wait$/, fault: { kind: "status", status: 503 } });
+    fake.inject({ method: "GET", path: /\/machines$/, fault: { kind: "drop" } });
+    await upRedis();
+    const [app] = fake.snapshot();
+    expect(app!.volumes).toHaveLength(1);
+    expect(app!.machines).toHaveLength(1);
+    expect(
+      fake.requests.filter((q) => q.status === 429 || (typeof q.status === "number" && q.status >= 500)),
+    ).toHaveLength(4);
+    expect(fake.requests.filter((q) => q.status === "dropped")).toHaveLength(1);
+  });
+
+  test("an app create whose answer is lost is retried with the same idempotency key: one app", async () => {
+    fake.inject({ method: "POST", path: /^\/apps$/, fault: { kind: "dropAfterCommit" } });
+    await appProvider.create(appInputs());
+    expect(fake.snapshot().map((a) => a.name)).toEqual(["mauntic-dev-redis"]);
+    expect(fake.calls("POST", /^\/apps$/)).toHaveLength(2);
+  });
+
+  test("machine and volume creates whose answers are lost or late are found by name, not made twice", async () => {
+    await appProvider.create(appInputs());
+    fake.inject({ method: "POST", path: /\/volumes$/, fault: { kind: "answerLate", ms: 800 } });
+    const v = await volumeProvider.create(volumeInputs());
+    fake.inject({ method: "POST", path: /\/machines$/, fault: { kind: "dropAfterCommit" } });
+    const m = await machineProvider.create({
+      app_name: "mauntic-dev-redis",
+      name: "mauntic-dev-redis-0",
+      region: REGION,
+      config: redisMachineConfig(REDIS, v.id, "dev"),
+    });
+    const [app] = fake.snapshot();
+    expect(only(app!.volumes).id).toBe(v.id);
+    expect(only(app!.machines)).toMatchObject({ id: m.id, state: "started" });
+    expect(fake.calls("POST", /\/machines$/)).toHaveLength(1);
+  });
+
+  test("a slow start outlasts several /wait calls (408 each) and still succeeds", async () => {
+    await appProvider.create(appInputs());
+    fake.inject({ method: "POST", path: /\/machines$/, fault: { kind: "slowStart", ms: 450 } });
+    const m = await machineProvider.create({
+      app_name: "mauntic-dev-redis",
+      name: "mauntic-dev-redis-0",
+      region: REGION,
+      config: { image: "redis:7.4-alpine", guest: { cpu_kind: "shared", cpus: 1, memory_mb: 256 } },
+    });
+    expect(m.outs.machine_id).toBe(m.id);
+    expect(fake.requests.filter((q) => q.status === 408).length).toBeGreaterThanOrEqual(3);
+    expect(only(only(fake.snapshot()).machines).state).toBe("started");
+  });
+
+  test("a start that never ends within the state timeout fails in words; the next up adopts that machine", async () => {
+    configureFlyClient({ ...FAST, baseUrl, token: TOKEN, stateTimeoutMs: 1_000 });
+    await appProvider.create(appInputs());
+    fake.inject({ method: "POST", path: /\/machines$/, fault: { kind: "slowStart", ms: 1_800 } });
+    const inputs: MachineInputs = {
+      app_name: "mauntic-dev-redis",
+      name: "mauntic-dev-redis-0",
+      region: REGION,
+      config: { image: "redis:7.4-alpine", guest: { cpu_kind: "shared", cpus: 1, memory_mb: 256 } },
+    };
+    await expect(machineProvider.create(inputs)).rejects.toThrow(
+      /Fly machine \w+ of app mauntic-dev-redis is still starting after 1 s \(allowed: started within 1 s\); its logs: fly logs -a mauntic-dev-redis -i \w+/,
+    );
+    configureFlyClient({ ...FAST, baseUrl, token: TOKEN });
+    const m = await machineProvider.create(inputs);
+    expect(only(only(fake.snapshot()).machines)).toMatchObject({ id: m.id, state: "started" });
+    expect(fake.calls("POST", /\/machines$/)).toHaveLength(1);
+  });
+
+  test("insufficient_capacity is reported in words at once, and leaves no machine", async () => {
+    await appProvider.create(appInputs());
+    fake.inject({
+      method: "POST",
+      path: /\/machines$/,
+      fault: { kind: "status", status: 503, flyStatus: "insufficient_capacity", message: "out of capacity" },
+    });
+    const err = await machineProvider
+      .create({
+        app_name: "mauntic-dev-redis",
+        name: "m-0",
+        region: REGION,
+        config: { image: "redis", guest: { cpu_kind: "performance", cpus: 16, memory_mb: 32768 } },
+      })
+      .catch((e: unknown) => e);
+    expect(isFlyApiError(err)).toBe(true);
+    expect((err as Error).message).toMatch(
+      /create machine m-0 in iad failed: HTTP 503 insufficient_capacity: out of capacity: Fly has no capacity for this machine size in the region right now \(allowed: retry later, or pick another region or size\)/,
+    );
+    expect(fake.calls("POST", /\/machines$/)).toHaveLength(1);
+    expect(only(fake.snapshot()).machines).toEqual([]);
+  });
+
+  test("name_taken by another organization is an error in words; our own app from an interrupted run is adopted", async () => {
+    fake.foreignAppNames.add("mauntic-dev-redis");
+    await expect(appProvider.create(appInputs())).rejects.toThrow(
+      /create app mauntic-dev-redis failed: HTTP 422 name_taken: .*Fly app names are one global namespace/,
+    );
+    expect(fake.snapshot()).toEqual([]);
+    const first = await appProvider.create(appInputs("mauntic-dev-crm-import"));
+    const again = await appProvider.create(appInputs("mauntic-dev-crm-import"));
+    expect(again.outs.app_id).toBe(first.outs.app_id);
+    expect(fake.snapshot()).toHaveLength(1);
+  });
+
+  test("Fly's rate limit: unpaced bursts earn 429s that are retried; the client's own pacing earns none", async () => {
+    fake.rateLimit = { perSecond: 10, burst: 3 };
+    await appProvider.create(appInputs());
+    const read = () =>
+      appProvider.read!("mauntic-dev-redis", { name: "mauntic-dev-redis", org_slug: ORG, app_id: "x" });
+    await Promise.all(Array.from({ length: 6 }, read));
+    const limited = fake.requests.filter((q) => q.status === 429).length;
+    expect(limited).toBeGreaterThan(0);
+    // Paced under the limit, as the defaults are under Fly's 1/s (with room for this busy machine's jitter).
+    configureFlyClient({ ...FAST, baseUrl, token: TOKEN, ratePerSecond: 5, burst: 2 });
+    await new Promise((r) => setTimeout(r, 400)); // the fake's bucket refills
+    await Promise.all(Array.from({ length: 6 }, read));
+    expect(fake.requests.filter((q) => q.status === 429).length).toBe(limited);
+  });
+
+  test("the token: sent in Fly's scheme, never in an error or in JSON; missing, it is a clear error", async () => {
+    // A 404 on read means gone, not an error.
+    expect(await volumeProvider.read!("vol_x", volumeInputs() as never)).toEqual({});
+    fake.inject({ method: "GET", fault: { kind: "status", status: 400, message: "bad" } });
+    const e2 = (await volumeProvider.read!("vol_x", volumeInputs() as never).catch((e: unknown) => e)) as Error;
+    expect(e2.message).toMatch(/HTTP 400/);
+    expect(e2.message + JSON.stringify(e2) + JSON.stringify(flyClient())).not.toContain(TOKEN);
+    expect(fake.requests.every((q) => q.authorization === `FlyV1 ${TOKEN}`)).toBe(true);
+    configureFlyClient({ baseUrl: "http://127.0.0.1:1/v1" });
+    const saved = process.env.FLY_API_TOKEN;
+    delete process.env.FLY_API_TOKEN;
+    try {
+      expect(() => flyClient()).toThrow(
+        /no Fly API token: set FLY_API_TOKEN, or run `pulumi config set --secret mauntic-infra:flyApiToken <token>`/,
+      );
+      setConfiguredFlyToken("from-config");
+      expect(flyClient().settings.baseUrl).toBe("http://127.0.0.1:1/v1");
+    } finally {
+      if (saved !== undefined) process.env.FLY_API_TOKEN = saved;
+    }
+    expect(createFlyClient({ token: "plain" }).settings.baseUrl).toBe("https://api.machines.dev/v1");
+  });
+});
+
+test("a new volume replaces the Redis machine (Fly cannot move a machine to another volume), name freed first", async () => {
+  const r = await upRedis();
+  const v2 = await volumeProvider.create(volumeInputs(undefined, { name: "redis_data_2" }));
+  const inputs = { ...r.machineInputs(), config: redisMachineConfig(REDIS, v2.id, "dev") };
+  const up = await r.machine.up(inputs as never);
+  expect(up.op).toBe("replace");
+  expect(up.diff?.replaces).toEqual(["config.mounts"]);
+  expect(r.machine.calls.slice(-2)).toEqual(["delete", "create"]);
+  const app = only(fake.snapshot());
+  expect(only(app.machines).id).toBe(up.id);
+  expect(app.volumes.find((v) => v.id === v2.id)!.attached_machine_id).toBe(up.id);
+  expect(app.volumes.find((v) => v.id === r.v.id)!.attached_machine_id).toBeUndefined();
+});
+
+describe("the fake keeps Fly's contract (test/fakes/fly-contract.ts)", () => {
+  const call = (method: string, path: string, body?: unknown) =>
+    fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `FlyV1 ${TOKEN}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  test("a misspelt field is refused with a 400 and recorded, top level or nested, and nothing is made", async () => {
+    // The Machines docs' prose says app_name; the OpenAPI CreateAppRequest field is name.
+    const res = await call("POST", "/apps", { app_name: "mauntic-dev-redis", org_slug: ORG });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/invalid request: .*app_name/);
+    expect(fake.snapshot()).toEqual([]);
+
+    await appProvider.create(appInputs());
+    const machine = { region: REGION, config: { image: "redis:7.4-alpine", guest: { cpus: 1, memory: 512 } } };
+    expect((await call("POST", "/apps/mauntic-dev-redis/machines", machine)).status).toBe(400);
+    // A real Fly field the contract does not model yet is refused too, until someone models it.
+    const services = { region: REGION, config: { image: "redis:7.4-alpine", services: [] } };
+    expect((await call("POST", "/apps/mauntic-dev-redis/machines", services)).status).toBe(400);
+    expect((await call("GET", "/apps/mauntic-dev-redis/machines/x/wait?timeout=soon")).status).toBe(400);
+    expect(fake.snapshot()[0]!.machines).toEqual([]);
+    expect(fake.violations).toEqual([
+      expect.stringMatching(/^request Apps_create: body .*app_name/),
+      expect.stringMatching(/^request Machines_create: body \/config\/guest .*memory/),
+      expect.stringMatching(/^request Machines_create: body \/config .*services/),
+      expect.stringMatching(/^request Machines_wait: query \/timeout/),
+    ]);
+    fake.violations.length = 0; // seen; the afterEach check is for the tests above
+  });
+
+  test("an answer that breaks the contract is recorded as a violation", async () => {
+    await appProvider.create(appInputs());
+    const res = await call("POST", "/apps/mauntic-dev-redis/volumes", {
+      name: "redis_data",
+      region: REGION,
+      size_gb: 1,
+    });
+    const volume = (await res.json()) as { id: string };
+    (fake.apps.get("mauntic-dev-redis")!.volumes.get(volume.id) as { size_gb: unknown }).size_gb = "1GB";
+    expect((await call("GET", `/apps/mauntic-dev-redis/volumes/${volume.id}`)).status).toBe(200);
+    expect(fake.violations).toEqual([
+      expect.stringMatching(new RegExp(`^response GET /apps/mauntic-dev-redis/volumes/${volume.id} 200: /size_gb`)),
+    ]);
+    fake.violations.length = 0;
+  });
+});
