@@ -8,8 +8,10 @@ import { fmtMs, renderRun } from "../../../migrations/runner/report";
 import { migrate, RunFailed } from "../../../migrations/runner/runner";
 import { startPostgres } from "../../../migrations/embedded";
 import { grantsFromConfig } from "../../../migrations/runner/grants-spec";
+import { MIGRATIONS_DIR } from "../../../migrations/runner/checksum";
 import { loadStackConfigFromFile } from "../../config/load";
 import type { Plan } from "../../offline/plan";
+import { parseStackName } from "../../naming";
 import { renderTree } from "../render";
 import { parseScale } from "./seed-data";
 
@@ -22,7 +24,12 @@ interface DatabaseRehearsal {
  * The database half: embedded PostgreSQL 17, the fixture, seeded data, the migrations through the runner, the
  * explain check. Progress goes to stderr; the summary lines are returned. Throws with the lines so far on failure.
  */
-async function rehearseDatabase(stack: string, scale: number, log: (line: string) => void): Promise<DatabaseRehearsal> {
+async function rehearseDatabase(
+  stack: string,
+  scale: number,
+  files: { configFile?: string; dir: string },
+  log: (line: string) => void,
+): Promise<DatabaseRehearsal> {
   const lines: string[] = [];
   const t0 = performance.now();
   log("database: starting embedded PostgreSQL 17");
@@ -39,12 +46,13 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
         `seed: scale ${scale}, ${rows} rows (${seed.sizes.organizations} organizations, ${seed.sizes.contacts} contacts) in ${fmtMs(seed.ms)}`,
       );
       // The worker roles the Neon component creates, so the run also proves the stack's grants.
-      const grants = grantsFromConfig(stack, loadStackConfigFromFile(stack));
+      const grants = grantsFromConfig(stack, loadStackConfigFromFile(stack, { configFile: files.configFile }));
       for (const role of Object.keys(grants.roles)) {
         await db.query(`CREATE ROLE ${role} LOGIN`);
       }
       const run = await migrate({
         databaseUrl: url,
+        dir: files.dir,
         grants,
         reporter: lineReporter({ write: (s) => log(s.trimEnd()) }),
       }).catch((e: unknown) => {
@@ -78,25 +86,32 @@ export function register(program: Command): void {
     )
     .option("-s, --stack <name>", "stack to rehearse", "dev")
     .option("--scale <s>", "seed-data scale for the database part", "0.05")
+    .option("-c, --config-file <path>", "rehearse this stack file instead of the committed Pulumi.<stack>.yaml")
+    .option("--dir <path>", "folder of NNNN_<name>.sql migrations to rehearse", MIGRATIONS_DIR)
     .addHelpText(
       "after",
       `
+Examples:
+  npm start                                                     # = rehearse --stack dev
+  npm run infra -- rehearse --stack prod --config-file ./next-prod.yaml --dir ./next-migrations
+
 Exit codes: 0 every part passed, 1 a part failed (the plan has a mandatory violation, a migration failed, or a key
 query is not index-served), 2 bad input.`,
     )
-    .action(async (opts: { stack: string; scale: string }) => {
+    .action(async (opts: { stack: string; scale: string; configFile?: string; dir: string }) => {
       const scale = parseScale(opts.scale);
+      parseStackName(opts.stack); // bad input: exit 2 before starting anything
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const t0 = performance.now();
       const [plan, database] = await Promise.allSettled([
         (async () => {
           const t = performance.now();
           const { runOffline } = await import("../../offline/engine"); // loaded on use, as in `plan`
-          const p: Plan = await runOffline(opts.stack);
+          const p: Plan = await runOffline(opts.stack, { configFile: opts.configFile });
           log(`plan: done in ${fmtMs(performance.now() - t)}`);
           return p;
         })(),
-        rehearseDatabase(opts.stack, scale, log),
+        rehearseDatabase(opts.stack, scale, { configFile: opts.configFile, dir: opts.dir }, log),
       ]);
       const failures: string[] = [];
       const out: string[] = [`== plan: stack ${opts.stack}, offline`];
