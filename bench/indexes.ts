@@ -32,6 +32,7 @@ import { seedData, SEEDED_TABLES, seedStepLine, type SeedSizes } from "../migrat
 import { openClient } from "../migrations/runner/connect";
 import { lineReporter } from "../migrations/runner/progress";
 import { table } from "../migrations/runner/report";
+import { readMigrations } from "../migrations/runner/files";
 import { migrate } from "../migrations/runner/runner";
 import { startPostgres } from "../migrations/embedded";
 import { BENCH_ORG, percentile, startWriters, type WriteStats } from "./writers";
@@ -89,6 +90,9 @@ export interface CandidateResult {
   group: string;
   query: string;
   candidate: string;
+  /** The candidate's own index (none for a baseline). */
+  index?: string;
+  /** The candidate's index is one the project's migrations create: what the project chose. */
   chosen: boolean;
   p50Ms: number;
   buffers: number;
@@ -224,7 +228,7 @@ interface CandidateIndex {
 interface CandidateGroup {
   group: string;
   indexes: CandidateIndex[];
-  items: { query: string; keep: string[]; candidate: string; chosen?: boolean }[];
+  items: { query: string; keep: string[]; candidate: string }[];
 }
 
 /** The alternatives measured for the queries the notes leave unserved or poorly served. */
@@ -270,7 +274,7 @@ export const CANDIDATE_GROUPS: CandidateGroup[] = [
       { query: "hourly-aggregation", keep: ["brin16"], candidate: "brin16" },
       { query: "hourly-aggregation", keep: ["brin32"], candidate: "brin32" },
       { query: "hourly-aggregation", keep: ["brin128"], candidate: "brin128" },
-      { query: "hourly-aggregation", keep: ["btree"], candidate: "btree", chosen: true },
+      { query: "hourly-aggregation", keep: ["btree"], candidate: "btree" },
       { query: "hourly-aggregation", keep: ["covering"], candidate: "covering" },
     ],
   },
@@ -294,7 +298,7 @@ export const CANDIDATE_GROUPS: CandidateGroup[] = [
     items: [
       { query: "stale-execution-cleanup", keep: [], candidate: "none (the notes' set)" },
       { query: "stale-execution-cleanup", keep: ["status-started"], candidate: "status-started" },
-      { query: "stale-execution-cleanup", keep: ["active-partial"], candidate: "active-partial", chosen: true },
+      { query: "stale-execution-cleanup", keep: ["active-partial"], candidate: "active-partial" },
     ],
   },
   {
@@ -324,7 +328,7 @@ export const CANDIDATE_GROUPS: CandidateGroup[] = [
     ],
     items: [
       { query: "segment-members", keep: ["gin"], candidate: "as written (->>), notes' set" },
-      { query: "segment-members-containment", keep: ["gin"], candidate: "gin", chosen: true },
+      { query: "segment-members-containment", keep: ["gin"], candidate: "gin" },
       { query: "segment-members-containment", keep: ["gin", "org-active"], candidate: "org-active" },
       { query: "segment-members", keep: ["gin", "city-expression"], candidate: "city-expression" },
     ],
@@ -395,6 +399,10 @@ async function measureCandidates(
   await sleep(BURST_MS);
   await writers.stop();
   const after = await measureItems(db, params, o, sizes);
+  // chosen = built by a migration, read from the migration files rather than declared beside each candidate
+  const migrated = new Set(
+    (await readMigrations()).flatMap((m) => m.statements.flatMap((st) => (st.index ? [st.index.name] : []))),
+  );
   const results: CandidateResult[] = [];
   let i = 0;
   for (const g of CANDIDATE_GROUPS) {
@@ -408,7 +416,8 @@ async function measureCandidates(
         group: g.group,
         query: item.query,
         candidate: own?.label ?? item.candidate,
-        chosen: item.chosen ?? false,
+        ...(own ? { index: own.name } : {}),
+        chosen: own !== undefined && migrated.has(own.name),
         p50Ms: c.p50Ms,
         buffers: c.buffers,
         indexes: c.indexes,
@@ -445,7 +454,7 @@ async function indexSizes(db: Client, fixtureIndexes: Set<string>): Promise<Inde
   }));
 }
 
-function targetsOf(r: Omit<BenchResult, "targets" | "totalMs">): Target[] {
+export function targetsOf(r: Omit<BenchResult, "targets" | "totalMs">): Target[] {
   const c = new Map(r.configs.project.map((q) => [q.name, q]));
   const row = new Map(r.table.map((t) => [t.query, t]));
   const out: Target[] = [];
