@@ -59,8 +59,8 @@ const MIGRATION_FILES = fs
 
 describe("migrate: bad options exit 2 naming the flag, before any connection", () => {
   it.each([
-    [["--status", "--dry-run"], /--status and --dry-run both given \(allowed: one of them\)/],
-    [["--stack", "dev", "--grants", '{"schemas":["crm"],"roles":{}}'], /--stack and --grants both given/],
+    [["--status", "--dry-run"], /--status and --dry-run/],
+    [["--stack", "dev", "--grants", '{"schemas":["crm"],"roles":{}}'], /--stack and --grants/],
     [["--grants", "{not json"], /--grants: not JSON/],
     [
       ["--grants", '{"schemas":["crm"],"roles":{"r":{"reads":["billing"]}}}'],
@@ -68,17 +68,19 @@ describe("migrate: bad options exit 2 naming the flag, before any connection", (
     ],
     [["--grants", '{"schemas":[],"roles":{}}'], /--grants: schemas: .*\(allowed: \{"schemas"/],
     [["--stack", "staging"], /stack name 'staging' is not allowed/],
-    [["--lock-timeout", "5x"], /--lock-timeout '5x' is not a duration \(allowed: a number with ms, s or m/],
-    [["--retry-backoff", "1h"], /--retry-backoff '1h' is not a duration/],
-    [["--run-lock-wait", "soon"], /--run-lock-wait 'soon' is not a duration/],
-    [["--lock-retries", "-1"], /--lock-retries '-1' is not allowed \(allowed: a whole number 0\.\.999\)/],
-    [["--lock-retries", "1000"], /--lock-retries '1000' is not allowed/],
-    [["--lock-retries", "two"], /--lock-retries 'two' is not allowed/],
-    [["--dry-run", "--lock-timeout", "0.5s"], /--lock-timeout '0.5s' is not a duration/],
+    [["--lock-timeout", "5x"], /--lock-timeout '5x'/],
+    [["--retry-backoff", "1h"], /--retry-backoff '1h'/],
+    [["--run-lock-wait", "soon"], /--run-lock-wait 'soon'/],
+    [["--lock-retries", "-1"], /--lock-retries '-1'.*0\.\.999/],
+    [["--lock-retries", "1000"], /--lock-retries '1000'/],
+    [["--lock-retries", "two"], /--lock-retries 'two'/],
+    [["--dry-run", "--lock-timeout", "0.5s"], /--lock-timeout '0.5s'/],
   ] as const)("migrate %j", async (args, message) => {
     const r = await cli(["migrate", "--database-url", UNREACHABLE, ...args]);
     expect(r.code, r.stderr).toBe(2);
+    // the stable part: the flag and value named, and what is allowed
     expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/\(allowed: /);
     expect(r.stdout).toBe("");
   });
 
