@@ -45,7 +45,9 @@ describe("bench writers", () => {
       expect(contacts.maxMs).toBeGreaterThanOrEqual(heldMs - 50);
       // ... and the ones scheduled while it waited count their waits too, so p99 sees the stall
       expect(contacts.p99Ms).toBeGreaterThan(heldMs / 2);
-      expect(contacts.inserts).toBeGreaterThan(100);
+      // they ran throughout: ~140 are scheduled, a machine under load completes fewer (59 seen at load 17), so
+      // the count is only checked against the rows the table holds, below
+      expect(contacts.inserts).toBeGreaterThanOrEqual(10);
       // the other table was never blocked
       expect(activity.maxMs).toBeLessThan(contacts.maxMs);
       const rows = await locker.query("SELECT count(*)::int AS n FROM crm.contacts");

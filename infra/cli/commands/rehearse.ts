@@ -8,7 +8,6 @@ import { fmtMs, renderRun } from "../../../migrations/runner/report";
 import { migrate, RunFailed } from "../../../migrations/runner/runner";
 import { startPostgres } from "../../../migrations/embedded";
 import { grantsFromConfig } from "../../../migrations/runner/grants-spec";
-import { MIGRATIONS_DIR } from "../../../migrations/runner/checksum";
 import { loadStackConfigFromFile } from "../../config/load";
 import type { Plan } from "../../offline/plan";
 import { parseStackName } from "../../naming";
@@ -27,8 +26,8 @@ interface DatabaseRehearsal {
 async function rehearseDatabase(
   stack: string,
   scale: number,
-  files: { configFile?: string; dir: string },
   log: (line: string) => void,
+  opts: { dir?: string; configFile?: string } = {},
 ): Promise<DatabaseRehearsal> {
   const lines: string[] = [];
   const t0 = performance.now();
@@ -46,13 +45,13 @@ async function rehearseDatabase(
         `seed: scale ${scale}, ${rows} rows (${seed.sizes.organizations} organizations, ${seed.sizes.contacts} contacts) in ${fmtMs(seed.ms)}`,
       );
       // The worker roles the Neon component creates, so the run also proves the stack's grants.
-      const grants = grantsFromConfig(stack, loadStackConfigFromFile(stack, { configFile: files.configFile }));
+      const grants = grantsFromConfig(stack, loadStackConfigFromFile(stack, { configFile: opts.configFile }));
       for (const role of Object.keys(grants.roles)) {
         await db.query(`CREATE ROLE ${role} LOGIN`);
       }
       const run = await migrate({
         databaseUrl: url,
-        dir: files.dir,
+        dir: opts.dir,
         grants,
         reporter: lineReporter({ write: (s) => log(s.trimEnd()) }),
       }).catch((e: unknown) => {
@@ -87,7 +86,7 @@ export function register(program: Command): void {
     .option("-s, --stack <name>", "stack to rehearse", "dev")
     .option("--scale <s>", "seed-data scale for the database part", "0.05")
     .option("-c, --config-file <path>", "rehearse this stack file instead of the committed Pulumi.<stack>.yaml")
-    .option("--dir <path>", "folder of NNNN_<name>.sql migrations to rehearse", MIGRATIONS_DIR)
+    .option("--dir <path>", "folder of NNNN_<name>.sql migrations to rehearse (default: migrations/)")
     .addHelpText(
       "after",
       `
@@ -98,7 +97,7 @@ Examples:
 Exit codes: 0 every part passed, 1 a part failed (the plan has a mandatory violation, a migration failed, or a key
 query is not index-served), 2 bad input.`,
     )
-    .action(async (opts: { stack: string; scale: string; configFile?: string; dir: string }) => {
+    .action(async (opts: { stack: string; scale: string; configFile?: string; dir?: string }) => {
       const scale = parseScale(opts.scale);
       parseStackName(opts.stack); // bad input: exit 2 before starting anything
       const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -111,7 +110,7 @@ query is not index-served), 2 bad input.`,
           log(`plan: done in ${fmtMs(performance.now() - t)}`);
           return p;
         })(),
-        rehearseDatabase(opts.stack, scale, { configFile: opts.configFile, dir: opts.dir }, log),
+        rehearseDatabase(opts.stack, scale, log, { dir: opts.dir, configFile: opts.configFile }),
       ]);
       const failures: string[] = [];
       const out: string[] = [`== plan: stack ${opts.stack}, offline`];
