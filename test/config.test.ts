@@ -128,6 +128,11 @@ const cases: { name: string; mutate: (c: Record<string, any>) => void; path: str
     path: "neon.replica.maxCu",
   },
   {
+    name: "autoscaling range wider than Neon's 8 CU",
+    mutate: (c) => (c[ns("neon")].primary = { ...c[ns("neon")].primary, minCu: 1, maxCu: 10 }),
+    path: "neon.primary.maxCu: autoscaling range 1..10 is wider than Neon allows (allowed: maxCu - minCu <= 8)",
+  },
+  {
     name: "suspend timeout under 60 s",
     mutate: (c) => (c[ns("neon")].primary.suspendTimeoutSeconds = 30),
     path: "neon.primary.suspendTimeoutSeconds",
@@ -255,6 +260,22 @@ describe("stack config: malformed configs", () => {
     });
     expect(problems).toHaveLength(4);
     expect(problems.join("\n")).toMatch(/r2\.buckets\.assets\.boundTo\[0\]: unknown worker 'contnt'/);
+  });
+
+  it("accepts an autoscaling range of exactly Neon's 8 CU, refuses 8.5, on the primary and the replica", () => {
+    // Neon, "Enable Autoscaling": the maximum permitted autoscaling range is 8 CU; with a minimum of 1 CU the
+    // maximum can be at most 9 CU (neon.com/docs/guides/autoscaling-guide).
+    for (const which of ["primary", "replica"] as const) {
+      const set = (minCu: number, maxCu: number) => (c: Record<string, any>) =>
+        (c[ns("neon")][which] = { ...c[ns("neon")][which], minCu, maxCu });
+      expect(problemsOf(set(1, 9), "prod")).toEqual([]);
+      expect(problemsOf(set(8, 16), "prod")).toEqual([]);
+      const wide = problemsOf(set(0.5, 9), "prod");
+      expect(wide).toHaveLength(1);
+      expect(wide[0]).toMatch(
+        new RegExp(`neon\\.${which}\\.maxCu: autoscaling range 0.5..9 is wider than Neon allows`),
+      );
+    }
   });
 
   it("the committed dev and prod files are valid", () => {

@@ -67,7 +67,7 @@ describe("the key-query catalog", () => {
     ]);
     expect(keyQuery("segment-members").sql).toContain("c.custom_fields->>'city' = 'New York';");
     expect(keyQuery("segment-members-containment").sql).toContain(`c.custom_fields @> '{"city": "New York"}'`);
-    expect(keyQuery("segment-members").rewrite).toBe("segment-members-containment");
+    expect(keyQuery("segment-members").rewrite).toMatchObject({ to: "segment-members-containment", operator: "->>" });
     expect(() => keyQuery("nope")).toThrow(/allowed: contact-list/);
   });
 
@@ -172,7 +172,41 @@ describe("plan facts and verdicts", () => {
     );
     expect(f.indexes).toEqual(["idx_contacts_custom_fields_gin", "contacts_org_updated_idx"]);
     expect(verdictOf(keyQuery("segment-members-containment"), f)).toEqual({ verdict: "index-served", problems: [] });
-    // the ->> form is a rewrite report whatever its plan
-    expect(verdictOf(keyQuery("segment-members"), f).verdict).toBe("needs-rewrite");
+  });
+
+  it("judges the ->> segment query on its plan: served, reported for its rewrite, or failed", () => {
+    const seg = keyQuery("segment-members");
+    // as PostgreSQL 17 prints them in EXPLAIN (FORMAT JSON)
+    const filtered = planFacts(
+      plan({
+        "Node Type": "Index Scan",
+        "Index Name": "contacts_org_updated_idx",
+        "Index Cond": "(organization_id = '0b6f0f4e-0000-4000-8000-000000000001'::uuid)",
+        Filter: "(((status)::text = 'active'::text) AND ((custom_fields ->> 'city'::text) = 'New York'::text))",
+      }),
+      sizes,
+    );
+    const rewrite = verdictOf(seg, filtered, "index-served");
+    expect(rewrite.verdict).toBe("needs-rewrite");
+    expect(rewrite.problems.join()).toMatch(
+      /no index in the plan serves `->>` \(plan uses contacts_org_updated_idx; filter .*custom_fields ->> 'city'/,
+    );
+    // the rewritten form not index-served (or not measured): the as-written form fails
+    for (const rewritten of ["not-index-served", undefined] as const) {
+      const v = verdictOf(seg, filtered, rewritten);
+      expect(v.verdict).toBe("not-index-served");
+      expect(v.problems.join()).toMatch(/its rewrite segment-members-containment is (not-index-served|not checked)/);
+    }
+    // an index whose condition applies ->> serves it as written, whatever the rewrite's verdict
+    const expression = planFacts(
+      plan({
+        "Node Type": "Index Scan",
+        "Index Name": "contacts_org_city_idx",
+        "Index Cond":
+          "((organization_id = '0b6f0f4e-0000-4000-8000-000000000001'::uuid) AND ((custom_fields ->> 'city'::text) = 'New York'::text))",
+      }),
+      sizes,
+    );
+    expect(verdictOf(seg, expression, "not-index-served")).toEqual({ verdict: "index-served", problems: [] });
   });
 });

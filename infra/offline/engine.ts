@@ -161,7 +161,19 @@ export async function runOffline(stack: string, opts: OfflineOptions = {}): Prom
 
   // The program is the same default export `pulumi up` runs.
   const program = require("../index") as () => Promise<Record<string, unknown>>;
-  await pulumi.runtime.runInPulumiStack(program);
+  // A program that throws leaves its error rejected in promises of the runtime that nobody awaits (the stack
+  // resource's outputs): once this call has rejected with it, those copies must not crash a process that goes on
+  // working (rehearse's database part). Any other unhandled rejection still does.
+  process.on("unhandledRejection", (reason) => {
+    if (reason !== programError) throw reason;
+  });
+  let programError: unknown;
+  try {
+    await pulumi.runtime.runInPulumiStack(program);
+  } catch (e) {
+    programError = e;
+    throw e;
+  }
   await pulumi.runtime.disconnect();
 
   return { stack, resources, outputs, depth: dependencyDepth(resources), violations: [] };

@@ -38,10 +38,20 @@ export interface KeyQuery {
   servedBy: string[];
   /** The benchmark's latency target at scale 1, when the issue sets one. */
   p50TargetMs?: number;
-  /** This form cannot be index-served as written: the name of the catalog entry that rewrites it. */
-  rewrite?: string;
-  /** Why, for the report. */
-  note?: string;
+  /**
+   * A form the project serves through a rewrite rather than an index of its own: when no index condition in its
+   * plan applies `operator`, the check reports the rewrite (if the rewritten entry is index-served) or fails.
+   */
+  rewrite?: Rewrite;
+}
+
+export interface Rewrite {
+  /** The catalog entry that rewrites this query. */
+  to: string;
+  /** The operator an index would have to serve (as EXPLAIN prints it). */
+  operator: string;
+  /** Why the project's indexes do not serve the operator, for the report. */
+  why: string;
 }
 
 const LARGEST_ORG: Picker = { sql: "SELECT $1::uuid::text", args: ["organization"] };
@@ -86,8 +96,11 @@ WHERE c.organization_id = $1
     table: "crm.contacts",
     params: LARGEST_ORG,
     servedBy: [],
-    rewrite: "segment-members-containment",
-    note: "a GIN jsonb_path_ops index serves @>, @?, @@ only: `custom_fields->>'city' = ...` cannot use it",
+    rewrite: {
+      to: "segment-members-containment",
+      operator: "->>",
+      why: "a GIN jsonb_path_ops index serves @>, @?, @@ only: `custom_fields->>'city' = ...` cannot use it",
+    },
   },
   {
     name: "segment-members-containment",

@@ -42,19 +42,19 @@ export function grantsFromConfig(stack: string, config: StackConfig): GrantsSpec
   return { schemas: [...config.neon.schemas], roles };
 }
 
+const ALLOWED_SPEC = `{"schemas": [...], "roles": {"<role>": {"reads": [...], "writes": [...]}}}`;
+
 export function parseGrantsSpec(json: string, source: string): GrantsSpec {
   let raw: unknown;
   try {
     raw = JSON.parse(json);
   } catch (e) {
-    throw new InputError(`${source}: not JSON (${(e as Error).message})`);
+    throw new InputError(`${source}: not JSON (${(e as Error).message}) (allowed: ${ALLOWED_SPEC})`);
   }
   const r = grantsSpecSchema.safeParse(raw);
   if (!r.success) {
     const problems = r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-    throw new InputError(
-      `${source}: ${problems} (allowed: {"schemas": [...], "roles": {"<role>": {"reads": [...], "writes": [...]}}})`,
-    );
+    throw new InputError(`${source}: ${problems} (allowed: ${ALLOWED_SPEC})`);
   }
   return r.data;
 }

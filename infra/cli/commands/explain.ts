@@ -16,7 +16,8 @@ export function register(program: Command): void {
       `
 Parameters come from the data: the largest organization by contacts, the newest activity as the clock.
 A query fails when the index meant to serve it is not in its plan or the plan seq-scans a table of > 10,000 rows.
-The notes' \`->>\` segment query is reported (REWRITE) beside its containment form, and does not fail the check.
+The notes' \`->>\` segment query is judged on its plan: while no index serves \`->>\` it is reported (REWRITE)
+beside its containment form, and it fails the check if that form is not index-served either.
 Exit codes: 0 every key query is index-served, 1 some are not (or the database failed), 2 bad input.`,
     )
     .action(async (opts: { databaseUrl?: string; json?: boolean; query?: string[] }) => {

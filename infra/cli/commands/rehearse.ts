@@ -13,6 +13,7 @@ import { migratorRoleName } from "../../neon/roles";
 import { loadStackConfigFromFile } from "../../config/load";
 import type { Plan } from "../../offline/plan";
 import { proveRedis, renderRedisProof } from "../../fly/redis-proof";
+import { parseStackName } from "../../naming";
 import { renderTree } from "../render";
 import { parseScale } from "./seed-data";
 
@@ -25,7 +26,12 @@ interface DatabaseRehearsal {
  * The database half: embedded PostgreSQL 17, the fixture, seeded data, the migrations through the runner, the
  * explain check. Progress goes to stderr; the summary lines are returned. Throws with the lines so far on failure.
  */
-async function rehearseDatabase(stack: string, scale: number, log: (line: string) => void): Promise<DatabaseRehearsal> {
+async function rehearseDatabase(
+  stack: string,
+  scale: number,
+  log: (line: string) => void,
+  opts: { dir?: string; configFile?: string } = {},
+): Promise<DatabaseRehearsal> {
   const lines: string[] = [];
   const t0 = performance.now();
   log("database: starting embedded PostgreSQL 17");
@@ -33,7 +39,7 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
   try {
     // Neon's role model (migrations/neon-emulation.ts): the migrator is an API-made neon_superuser member that owns
     // the database; the app's tables, the seed, the worker roles and the migrations are all its doing, as on Neon.
-    const config = loadStackConfigFromFile(stack);
+    const config = loadStackConfigFromFile(stack, { configFile: opts.configFile });
     const { migratorUrl: url } = await neonDatabase(pg, migratorRoleName(stack, config), { name: "rehearsal" });
     const fixture = await loadFixture(url);
     lines.push(`fixture: ${fixture.schemas.length} schemas, ${fixture.tables} tables, ${fixture.indexes} indexes`);
@@ -53,6 +59,7 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
       }
       const run = await migrate({
         databaseUrl: url,
+        dir: opts.dir,
         grants,
         reporter: lineReporter({ write: (s) => log(s.trimEnd()) }),
       }).catch((e: unknown) => {
@@ -87,29 +94,39 @@ export function register(program: Command): void {
     )
     .option("-s, --stack <name>", "stack to rehearse", "dev")
     .option("--scale <s>", "seed-data scale for the database part", "0.05")
+    .option("-c, --config-file <path>", "rehearse this stack file instead of the committed Pulumi.<stack>.yaml")
+    .option("--dir <path>", "folder of NNNN_<name>.sql migrations to rehearse (default: migrations/)")
     .addHelpText(
       "after",
       `
 The Redis part runs redis-server from PATH; when it is missing the rehearsal says how to install it and runs the rest.
 
+Examples:
+  npm start                                                     # = rehearse --stack dev
+  npm run infra -- rehearse --stack prod --config-file ./next-prod.yaml --dir ./next-migrations
+
 Exit codes: 0 every part passed, 1 a part failed (the plan has a mandatory violation, a migration failed, a key
 query is not index-served, or the Redis checks failed), 2 bad input.`,
     )
-    .action(async (opts: { stack: string; scale: string }) => {
+    .action(async (opts: { stack: string; scale: string; configFile?: string; dir?: string }) => {
       const scale = parseScale(opts.scale);
+      parseStackName(opts.stack); // bad input: exit 2 before starting anything
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const t0 = performance.now();
       const [plan, database, redis] = await Promise.allSettled([
         (async () => {
           const t = performance.now();
           const { runOffline } = await import("../../offline/engine"); // loaded on use, as in `plan`
-          const p: Plan = await runOffline(opts.stack);
+          const p: Plan = await runOffline(opts.stack, { configFile: opts.configFile });
           log(`plan: done in ${fmtMs(performance.now() - t)}`);
           return p;
         })(),
-        rehearseDatabase(opts.stack, scale, log),
+        rehearseDatabase(opts.stack, scale, log, { dir: opts.dir, configFile: opts.configFile }),
         // The Fly Redis's exact config on Debian's redis-server (skipped, with the install command, when absent).
-        proveRedis({ memoryMb: loadStackConfigFromFile(opts.stack).fly.redis.memoryMb, stack: opts.stack }),
+        proveRedis({
+          memoryMb: loadStackConfigFromFile(opts.stack, { configFile: opts.configFile }).fly.redis.memoryMb,
+          stack: opts.stack,
+        }),
       ]);
       const failures: string[] = [];
       const out: string[] = [`== plan: stack ${opts.stack}, offline`];
