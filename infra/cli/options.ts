@@ -10,12 +10,10 @@ export function parseCount(text: string, flag: string, min: number, max: number)
   return n;
 }
 
-/** `500ms`, `3s`, `5m`, `6h` -> milliseconds. */
+/** `500ms`, `3s`, `5m` -> milliseconds. */
 export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
+  const m = /^(\d+)(ms|s|m)$/.exec(text.trim());
   if (!m)
-    throw new UsageError(
-      `${flag} '${text}' is not a duration (allowed: a number with ms, s, m or h, e.g. 500ms, 3s, 5m, 6h)`,
-    );
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+    throw new UsageError(`${flag} '${text}' is not a duration (allowed: a number with ms, s or m, e.g. 500ms, 3s, 5m)`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as "ms" | "s" | "m"];
 }

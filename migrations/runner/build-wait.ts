@@ -59,7 +59,6 @@ export class BuildDeadline extends Error {
   constructor(
     readonly phase: string,
     readonly blockers: Blocker[],
-    readonly elapsedMs: number,
   ) {
     super(`deadline reached ${phase === "building" ? "while building" : `while ${phase}`}`);
   }
@@ -134,7 +133,7 @@ export async function waitForOpenWriters(client: Client, table: string, ctx: Wai
     const blockers = [...new Map([...waiting.values()].map((b) => [b.pid, b])).values()];
     if (Date.now() >= ctx.deadlineAt) {
       tracker.end();
-      throw new BuildDeadline(phase, blockers, 0);
+      throw new BuildDeadline(phase, blockers);
     }
     tracker.observe(phase, blockers);
     await sleep(poll);
@@ -168,7 +167,6 @@ export function watchBuild(
   ctx: WaitContext & { intervalMs: number },
 ): { stop(): Promise<{ deadline?: BuildDeadline }> } {
   const tracker = new WaitTracker(ctx);
-  const started = Date.now();
   let stopped = false;
   let deadline: BuildDeadline | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -202,7 +200,7 @@ export function watchBuild(
         if (r.phase) ctx.reporter.buildProgress(ctx.label, { phase: r.phase, percent: percentOf(r) });
         tracker.observe(waitingFor, r.blockers ?? []);
         if (Date.now() >= ctx.deadlineAt && !deadline) {
-          deadline = new BuildDeadline(waitingFor ?? r.phase ?? "building", r.blockers ?? [], Date.now() - started);
+          deadline = new BuildDeadline(waitingFor ?? r.phase ?? "building", r.blockers ?? []);
           tracker.end();
           await monitor.query("SELECT pg_cancel_backend($1)", [pid]);
         }

@@ -13,8 +13,9 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join("\n");
 }
 
-/** A duration for messages and tables: `350ms`, `2.5s`, `42s`. */
+/** A duration for messages and tables: `350ms`, `2.5s`, `42s`, `6h`. */
 export function fmtMs(ms: number): string {
+  if (ms >= 3_600_000) return `${Number((ms / 3_600_000).toFixed(1))}h`;
   return ms >= 1000 ? `${(ms / 1000).toFixed(ms >= 10_000 ? 0 : 1)}s` : `${Math.round(ms)}ms`;
 }
 

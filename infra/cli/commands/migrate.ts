@@ -12,7 +12,6 @@ import { parseCount, parseDuration } from "../options";
 
 /** Milliseconds as the shortest duration text parseDuration reads back. */
 function durationText(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
