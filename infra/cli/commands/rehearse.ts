@@ -102,7 +102,7 @@ query is not index-served), 2 bad input.`,
       const out: string[] = [`== plan: stack ${opts.stack}, offline`];
       if (plan.status === "fulfilled") {
         out.push(renderTree(plan.value).trimEnd());
-        const mandatory = plan.value.violations.filter((v) => v.severity === "mandatory");
+        const mandatory = plan.value.violations.filter((v) => v.enforcement === "mandatory");
         if (mandatory.length) failures.push(`plan: ${mandatory.length} mandatory policy violation(s)`);
       } else {
         out.push(`plan failed: ${(plan.reason as Error).message}`);
