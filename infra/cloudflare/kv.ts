@@ -5,7 +5,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
-import { cloudName, parseStackName } from "../naming";
+import { cloudName } from "../naming";
 import { bindingName, cacheCatalog, type CatalogEntry } from "./cache-catalog";
 
 export interface KvCacheArgs {
@@ -31,15 +31,9 @@ export class KvCache extends pulumi.ComponentResource {
   constructor(name: string, args: KvCacheArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mauntic:cloudflare:KvCache", name, {}, opts);
     this.namespaces = {};
-    // prod's cached data outlives a refactor (policy prod-protect-stateful), as the Neon component's does.
-    const keep = parseStackName(args.stack).kind === "prod" ? { protect: true, retainOnDelete: true } : {};
     for (const [ns, spec] of Object.entries(args.kv.namespaces)) {
       const title = cloudName(args.stack, "kv", ns);
-      const resource = new cloudflare.WorkersKvNamespace(
-        title,
-        { accountId: args.accountId, title },
-        { parent: this, ...keep },
-      );
+      const resource = new cloudflare.WorkersKvNamespace(title, { accountId: args.accountId, title }, { parent: this });
       this.namespaces[ns] = { title, binding: bindingName(ns), boundTo: [...spec.boundTo], id: resource.id };
     }
     this.catalog = Object.fromEntries(

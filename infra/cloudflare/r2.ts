@@ -6,7 +6,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
-import { cloudName, parseStackName } from "../naming";
+import { cloudName } from "../naming";
 
 export interface AssetBucketsArgs {
   stack: string;
@@ -45,14 +45,12 @@ export class AssetBuckets extends pulumi.ComponentResource {
     super("mauntic:cloudflare:AssetBuckets", name, {}, opts);
     const { jurisdiction, locationHint } = args.r2;
     this.buckets = {};
-    // prod's uploads outlive a refactor (policy prod-protect-stateful), as the Neon component's data does.
-    const keep = parseStackName(args.stack).kind === "prod" ? { protect: true, retainOnDelete: true } : {};
     for (const [b, spec] of Object.entries(args.r2.buckets)) {
       const bucketName = cloudName(args.stack, "r2", b);
       const bucket = new cloudflare.R2Bucket(
         bucketName,
         { accountId: args.accountId, name: bucketName, location: locationHint, jurisdiction },
-        { parent: this, ...keep },
+        { parent: this },
       );
       const onBucket = { accountId: args.accountId, bucketName: bucket.name, jurisdiction };
       new cloudflare.R2BucketLifecycle(
