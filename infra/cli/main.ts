@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/errors";
 import { register as registerBench } from "./commands/bench";
 import { register as registerBindings } from "./commands/bindings";
+import { register as registerCheck } from "./commands/check";
 import { register as registerExplain } from "./commands/explain";
 import { register as registerFixture } from "./commands/fixture";
 import { register as registerMigrate } from "./commands/migrate";
@@ -24,6 +25,7 @@ export function buildCli(): Command {
     .exitOverride();
   registerPlan(program);
   registerRehearse(program);
+  registerCheck(program);
   registerBindings(program);
   registerMigrate(program);
   registerFixture(program);

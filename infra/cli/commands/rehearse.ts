@@ -5,7 +5,7 @@ import { seedData, seedStepLine } from "../../../migrations/queries/seed";
 import { openClient } from "../../../migrations/runner/connect";
 import { lineReporter } from "../../../migrations/runner/progress";
 import { fmtMs, renderRun } from "../../../migrations/runner/report";
-import { migrate, RunFailed } from "../../../migrations/runner/runner";
+import { migrate, RunFailed, type RunResult } from "../../../migrations/runner/runner";
 import { startPostgres } from "../../../migrations/embedded";
 import { grantsFromConfig } from "../../../migrations/runner/grants-spec";
 import { loadStackConfigFromFile } from "../../config/load";
@@ -13,16 +13,24 @@ import type { Plan } from "../../offline/plan";
 import { renderTree } from "../render";
 import { parseScale } from "./seed-data";
 
-interface DatabaseRehearsal {
+export interface DatabaseRehearsal {
   lines: string[];
   check: CheckReport;
+  run: RunResult;
+  ms: number;
 }
 
 /**
  * The database half: embedded PostgreSQL 17, the fixture, seeded data, the migrations through the runner, the
  * explain check. Progress goes to stderr; the summary lines are returned. Throws with the lines so far on failure.
+ * `check` runs the same with another migrations folder (`dir`) when asked.
  */
-async function rehearseDatabase(stack: string, scale: number, log: (line: string) => void): Promise<DatabaseRehearsal> {
+export async function rehearseDatabase(
+  stack: string,
+  scale: number,
+  log: (line: string) => void,
+  opts: { dir?: string } = {},
+): Promise<DatabaseRehearsal> {
   const lines: string[] = [];
   const t0 = performance.now();
   log("database: starting embedded PostgreSQL 17");
@@ -45,6 +53,7 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
       }
       const run = await migrate({
         databaseUrl: url,
+        dir: opts.dir,
         grants,
         reporter: lineReporter({ write: (s) => log(s.trimEnd()) }),
       }).catch((e: unknown) => {
@@ -54,7 +63,7 @@ async function rehearseDatabase(stack: string, scale: number, log: (line: string
       lines.push(renderRun(run).trimEnd());
       const check = await runCheck(db);
       lines.push(renderCheck(check).trimEnd());
-      return { lines, check };
+      return { lines, check, run, ms: performance.now() - t0 };
     } finally {
       await db.end().catch(() => undefined);
     }
