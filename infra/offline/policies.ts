@@ -29,6 +29,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
+import { POLICIES } from "../../policies/all";
 import { parseStackName } from "../naming";
 import type { Violation } from "./plan";
 
@@ -145,8 +146,7 @@ export interface AnalyzeOptions {
 
 /** Runs every enabled policy over the resources, as Analyze (per resource) and AnalyzeStack (once) would. */
 export async function analyzeResources(resources: AnalyzedResource[], options: AnalyzeOptions = {}): Promise<Violation[]> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const policies = options.policies ?? (require("../../policies/all") as { POLICIES: Policy[] }).POLICIES;
+  const policies = options.policies ?? POLICIES;
   const config = normalize(options.config ?? {});
   const pack = `'${options.packName ?? PACK_NAME}@v${options.packVersion ?? packVersion()}'`;
   const out: Violation[] = [];
