@@ -5,26 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ALLOWED } from "../policies/no-plaintext-secrets";
 import { configFile, ENVIRONMENTS, render } from "../policies/pack-config";
 import { ROOT, runCli } from "./helpers/cli";
-
-/**
- * Findings today's committed stacks have, each with why; the test fails when one appears or goes away.
- * - cache-tier-edge-ttl on dev and prod: the cache rules arrive with branch cloudflare (7e8e68c): remove at merge.
- * - least-privilege-roles on pr-42: the preview's shared Hyperdrive config logs in as the migrator (advisory in
- *   previews); remove when previews get a shared worker role.
- * - prod-protect-stateful on prod's KV namespace and R2 buckets: protected by branch cloudflare (5c2715b): remove at
- *   merge.
- */
-const KNOWN: Record<string, string[]> = {
-  dev: ["advisory cache-tier-edge-ttl mauntic-dev-cache-headers", "advisory cache-tier-edge-ttl mauntic-dev-cache-headers"],
-  prod: [
-    "advisory cache-tier-edge-ttl mauntic-prod-cache-headers",
-    "advisory cache-tier-edge-ttl mauntic-prod-cache-headers",
-    "mandatory prod-protect-stateful mauntic-prod-assets",
-    "mandatory prod-protect-stateful mauntic-prod-cache",
-    "mandatory prod-protect-stateful mauntic-prod-imports",
-  ],
-  "pr-42": ["advisory least-privilege-roles mauntic-pr-42-shared-db"],
-};
+import { KNOWN } from "./helpers/known-findings";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mauntic-plan-"));
 function stackFile(stack: "dev" | "prod", edit: (text: string) => string): string {
