@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/errors";
 import { register as registerBench } from "./commands/bench";
+import { register as registerBenchCheck } from "./commands/bench-check";
 import { register as registerBindings } from "./commands/bindings";
 import { register as registerCheck } from "./commands/check";
 import { register as registerExplain } from "./commands/explain";
@@ -32,6 +33,7 @@ export function buildCli(): Command {
   registerSeedData(program);
   registerExplain(program);
   registerBench(program);
+  registerBenchCheck(program);
   return program;
 }
 
