@@ -32,19 +32,30 @@ describe("connection-budget", () => {
     expect(await verdicts(connectionBudget, plan)).toEqual([]);
   });
 
-  it("counts a Fly worker's pool (node-postgres default 10) on the primary", async () => {
+  it("counts each Fly worker machine's pool (node-postgres default 10) for its app's DATABASE_URL secret", async () => {
     const plan = planOf("pr-42");
     const primary = named(plan, "mauntic-pr-42-neon-primary");
     const host = String(primary.outputs.host);
     const shared = named(plan, "mauntic-pr-42-shared-db");
-    plain(shared.outputs.origin).host = host;
-    shared.outputs.originConnectionLimit = 90;
-    expect(await verdicts(connectionBudget, plan)).toEqual([]); // 90 + 2 <= 97
-    const machine = extraResource("pr-42", "pulumi-nodejs:dynamic/fly:Machine", "mauntic-pr-42-sender", {
-      config: { image: "registry.fly.io/mauntic-worker:1", env: { DATABASE_URL: `postgresql://mauntic_pr_42_delivery:pw@${host}/mauntic` } },
+    plain(shared.outputs.origin).host = host; // direct: every connection is a backend
+    shared.outputs.originConnectionLimit = 85;
+    expect(await verdicts(connectionBudget, plan)).toEqual([]); // 85 + 2 <= 97
+    // As branch fly declares a queue worker: the app's secrets hold DATABASE_URL, each machine runs a pool.
+    const app = "mauntic-pr-42-delivery-sender";
+    const secrets = extraResource("pr-42", "pulumi-nodejs:dynamic/fly:Secrets", `${app}-secrets`, {
+      app_name: app,
+      values: { DATABASE_URL: `postgresql://mauntic_pr_42_delivery:pw@${host}/mauntic`, REDIS_URL: "redis://:pw@r.internal:6379" },
     });
-    expect(isFly(machine.type, "Machine")).toBe(true);
-    const v = await verdicts(connectionBudget, [...plan, machine]);
-    expect(v[0]?.message).toContain("its clients can open 102");
+    const machine = (i: number, env: Record<string, string> = {}) =>
+      extraResource("pr-42", "pulumi-nodejs:dynamic/fly:Machine", `${app}-machine-${i}`, {
+        app_name: app,
+        config: { image: "registry.fly.io/mauntic-workers:1", env, metadata: { mauntic_role: "queue-worker" } },
+      });
+    expect(isFly(secrets.type, "Secrets")).toBe(true);
+    expect(await verdicts(connectionBudget, [...plan, secrets, machine(0)])).toEqual([]); // 85 + 10 + 2 = 97
+    const v = await verdicts(connectionBudget, [...plan, secrets, machine(0), machine(1, { DATABASE_POOL_MAX: "4" })]);
+    expect(v.map((x) => x.message)).toEqual([
+      expect.stringMatching(/its clients can open 101: .*Fly app mauntic-pr-42-delivery-sender \(2 machine\(s\)\) 14 as mauntic_pr_42_delivery/),
+    ]);
   });
 });

@@ -30,7 +30,10 @@ export function maxConnections(cu: number): number {
 export const poolSize = (cu: number) => Math.floor(0.9 * maxConnections(cu));
 /** The migration runner holds its session plus a progress monitor (migrations/runner/runner.ts). */
 export const MIGRATOR_CONNECTIONS = 2;
-/** node-postgres Pool's default `max` when a Fly worker sets no pool size (node-postgres.com/apis/pool). */
+/**
+ * A Fly worker machine's pool: its env DATABASE_POOL_MAX, else node-postgres Pool's default `max` of 10
+ * (node-postgres.com/apis/pool).
+ */
 export const PG_POOL_DEFAULT_MAX = 10;
 
 interface Demand {
@@ -55,15 +58,21 @@ function demands(resources: PolicyResource[]): Demand[] {
     const host = url && uriHost(url);
     if (host) out.push({ user: new URL(url!).username, host, connections: MIGRATOR_CONNECTIONS, what: "the migrator" });
   }
-  for (const m of resources.filter((r) => isFly(r.type, "Machine"))) {
-    const env = (at(m.props, "config", "env") ?? {}) as Record<string, unknown>;
-    const url = str(env.DATABASE_URL);
-    const host = url && uriHost(url);
-    if (host) {
-      const pool = Number(env.DATABASE_POOL_MAX ?? PG_POOL_DEFAULT_MAX);
-      out.push({ user: new URL(url!).username, host, connections: pool, what: `Fly machine ${m.name}` });
-    }
+  // Fly workers (branch fly): DATABASE_URL is an app secret (fly:Secrets `values`), every machine of the app opens
+  // its own pool; a URL in a machine's plain env counts the same way.
+  const machines = resources.filter((r) => isFly(r.type, "Machine"));
+  const poolOf = (m: PolicyResource) => Number(at(m.props, "config", "env", "DATABASE_POOL_MAX") ?? PG_POOL_DEFAULT_MAX);
+  const flyDemand = (url: string | undefined, ms: PolicyResource[], what: string) => {
+    const host = url ? uriHost(url) : undefined;
+    if (!host || !ms.length) return;
+    const connections = ms.reduce((a, m) => a + poolOf(m), 0);
+    out.push({ user: decodeURIComponent(new URL(url!).username), host, connections, what: `${what} (${ms.length} machine(s))` });
+  };
+  for (const s of resources.filter((r) => isFly(r.type, "Secrets"))) {
+    const app = str(s.props.app_name);
+    flyDemand(str(at(s.props, "values", "DATABASE_URL")), machines.filter((m) => m.props.app_name === app), `Fly app ${app}`);
   }
+  for (const m of machines) flyDemand(str(at(m.props, "config", "env", "DATABASE_URL")), [m], `Fly machine ${m.name}`);
   return out;
 }
 

@@ -1,7 +1,8 @@
 /**
- * Reading the Fly resources branch `fly` declares: Machines API machine configs (fly-go MachineConfig: `image`,
- * `env`, `init.cmd`, `services`, `stop_config.{timeout,signal}`, `metadata`). Until that branch merges, the policies
- * that read them are tested with hand-built props in this shape; check the token and field names at merge.
+ * Reading the Fly resources branch `fly` declares (infra/fly/resources.ts there: `pulumi-nodejs:dynamic/fly:<Kind>`
+ * for App, Volume, Machine, Secrets): Machines API machine configs (`image`, `env`, `init.exec`/`cmd`, `services`,
+ * `stop_config.{timeout,signal}`, `metadata` with `mauntic_role` and `longest_job_seconds`). Until that branch merges
+ * the policies that read them are tested with hand-built props in that shape (read at fly 97c51be).
  */
 import type { PolicyResource } from "@pulumi/policy";
 import { at, isFly, str } from "./lib";
@@ -21,7 +22,9 @@ export function machines(resources: PolicyResource[]): { r: PolicyResource; conf
     .map((r) => ({ r, config: (at(r.props, "config") ?? {}) as MachineConfig }));
 }
 
-export const isRedis = (c: MachineConfig) => /(^|\/)redis(:|@|$)/.test(str(c.image) ?? "");
+/** Branch fly marks its machines' role in metadata (`mauntic_role: redis`); the image name otherwise. */
+export const isRedis = (c: MachineConfig) =>
+  c.metadata?.mauntic_role === "redis" || /(^|\/)redis(:|@|$)/.test(str(c.image) ?? "");
 
 /** A Go duration as the Machines API takes it ("30s", "5m", "1m30s") in seconds; NaN when it is not one. */
 export function durationSeconds(d: string | undefined): number {

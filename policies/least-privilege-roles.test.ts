@@ -26,14 +26,16 @@ describe("least-privilege-roles", () => {
     plain(crm.outputs.origin).user = "mauntic_prod_migrator";
     const journey = named(plan, "mauntic-prod-journey-db");
     plain(journey.outputs.origin).user = "neondb_owner";
-    const fly = extraResource("prod", "pulumi-nodejs:dynamic/fly:Machine", "mauntic-prod-sender-0", {
-      config: { env: { DATABASE_URL: "postgresql://mauntic_prod_migrator:pw@ep-x.us-east-2.aws.neon.tech/mauntic" } },
+    // As branch fly declares a queue worker's database access: DATABASE_URL in the app's secrets.
+    const fly = extraResource("prod", "pulumi-nodejs:dynamic/fly:Secrets", "mauntic-prod-fly-sender-secrets", {
+      app_name: "mauntic-prod-sender",
+      values: { DATABASE_URL: "postgresql://mauntic_prod_migrator:pw@ep-x-pooler.us-east-2.aws.neon.tech/mauntic" },
     });
     const v = await verdicts(leastPrivilegeRoles, [...plan, fly]);
     expect(v.map((x) => [x.enforcement, x.urn, x.message])).toEqual([
       ["mandatory", journey.urn, "Hyperdrive config mauntic-prod-journey-db logs in as neondb_owner, a role this stack does not declare"],
       ["mandatory", crm.urn, "Hyperdrive config mauntic-prod-crm-db logs in as mauntic_prod_migrator, the database owner (migrator)"],
-      ["mandatory", fly.urn, "Fly machine mauntic-prod-sender-0 logs in as mauntic_prod_migrator, the database owner (migrator)"],
+      ["mandatory", fly.urn, "Fly app mauntic-prod-sender logs in as mauntic_prod_migrator, the database owner (migrator)"],
     ]);
   });
 });

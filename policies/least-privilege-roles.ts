@@ -21,8 +21,12 @@ export const leastPrivilegeRoles = stackPolicy(meta, ({ resources }, report) => 
   for (const c of ofType(resources, T.hyperdrive)) {
     check(str(at(c.props, "origin", "user")), `Hyperdrive config ${String(c.props.name)}`, c.urn);
   }
-  for (const m of resources.filter((r) => isFly(r.type, "Machine"))) {
-    const url = str(at(m.props, "config", "env", "DATABASE_URL"));
-    if (url && uriHost(url)) check(decodeURIComponent(new URL(url).username), `Fly machine ${m.name}`, m.urn);
+  // Fly workers: DATABASE_URL in the app's secrets (branch fly) or, if ever, in a machine's plain env.
+  const flyUrls: [string | undefined, string, string][] = [
+    ...resources.filter((r) => isFly(r.type, "Secrets")).map((r) => [str(at(r.props, "values", "DATABASE_URL")), `Fly app ${String(r.props.app_name)}`, r.urn] as [string | undefined, string, string]),
+    ...resources.filter((r) => isFly(r.type, "Machine")).map((m) => [str(at(m.props, "config", "env", "DATABASE_URL")), `Fly machine ${m.name}`, m.urn] as [string | undefined, string, string]),
+  ];
+  for (const [url, what, urn] of flyUrls) {
+    if (url && uriHost(url)) check(decodeURIComponent(new URL(url).username), what, urn);
   }
 });

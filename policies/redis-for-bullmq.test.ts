@@ -2,12 +2,21 @@ import { describe, expect, it } from "vitest";
 import { redisForBullmq } from "./redis-for-bullmq";
 import { extraResource, planOf, STACKS, verdicts } from "./testing";
 
-/** A Redis machine as the Machines API takes its config (fly-go MachineConfig); branch fly declares the real one. */
-const redis = (cmd: string[], services: unknown[] = []) =>
-  extraResource("prod", "pulumi-nodejs:dynamic/fly:Machine", "mauntic-prod-redis", {
-    config: { image: "redis:7.2", init: { cmd }, services },
+/**
+ * The Redis machine as branch fly declares it (infra/fly/redis.ts there): redis-server's options on the command line
+ * that init.exec runs through /bin/sh, the password read from stdin, no services.
+ */
+const redis = (options: string[], services: unknown[] = []) =>
+  extraResource("prod", "pulumi-nodejs:dynamic/fly:Machine", "mauntic-prod-fly-redis-machine", {
+    app_name: "mauntic-prod-redis",
+    config: {
+      image: "redis:7.4-alpine",
+      init: { exec: ["/bin/sh", "-c", `exec redis-server --bind '* -::*' --port 6379 ${options.join(" ")} - <<EOF\nrequirepass \${REDIS_PASSWORD:?}\nEOF`] },
+      services,
+      metadata: { mauntic_stack: "prod", mauntic_role: "redis" },
+    },
   });
-const SAFE = ["redis-server", "--maxmemory-policy", "noeviction", "--appendonly", "yes", "--appendfsync", "everysec"];
+const SAFE = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "''", "--maxmemory", "1228mb", "--maxmemory-policy", "noeviction"];
 
 describe("redis-for-bullmq", () => {
   it.each(STACKS)("is quiet on today's %s plan (no Fly resources yet)", async (stack) => {
@@ -19,7 +28,7 @@ describe("redis-for-bullmq", () => {
   });
 
   it("fires on an evicting Redis without AOF that serves a public port", async () => {
-    const m = redis(["redis-server", "--maxmemory-policy", "allkeys-lru"], [{ internal_port: 6379, ports: [{ port: 6379 }] }]);
+    const m = redis(["--maxmemory", "1228mb", "--maxmemory-policy", "allkeys-lru"], [{ internal_port: 6379, ports: [{ port: 6379 }] }]);
     const v = await verdicts(redisForBullmq, [...planOf("prod"), m]);
     expect(v.map((x) => [x.enforcement, x.urn, x.message])).toEqual([
       ["mandatory", m.urn, "Redis runs with maxmemory-policy allkeys-lru; BullMQ needs noeviction"],

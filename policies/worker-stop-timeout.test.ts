@@ -3,12 +3,15 @@ import { durationSeconds } from "./fly";
 import { workerStopTimeout } from "./worker-stop-timeout";
 import { extraResource, planOf, STACKS, verdicts } from "./testing";
 
+/** A queue worker's machine as branch fly declares it (infra/fly/component.ts there, queueWorkerMachineConfig). */
 const worker = (timeout: string | undefined, longest: string | undefined) =>
   extraResource("prod", "pulumi-nodejs:dynamic/fly:Machine", "mauntic-prod-sender-0", {
+    app_name: "mauntic-prod-fly-delivery-sender",
     config: {
-      image: "registry.fly.io/mauntic-workers:1",
+      image: "registry.fly.io/mauntic-workers:2026.11.3",
+      init: { cmd: ["node", "dist/workers/delivery-sender.js"] },
       ...(timeout ? { stop_config: { timeout, signal: "SIGTERM" } } : {}),
-      ...(longest ? { metadata: { longest_job_seconds: longest } } : {}),
+      metadata: { mauntic_role: "queue-worker", mauntic_worker: "delivery-sender", ...(longest ? { longest_job_seconds: longest } : {}) },
     },
   });
 
