@@ -62,6 +62,9 @@ function loadPlans(): Record<Stack, RealPlan> {
     const tmp = `${cache}.${process.pid}`;
     fs.writeFileSync(tmp, run.stdout);
     fs.renameSync(tmp, cache); // atomic: parallel test files never read half a file
+    for (const old of fs.readdirSync(path.dirname(cache)).filter((n) => /^analyzed-plans-[0-9a-f]+\.json$/.test(n))) {
+      if (path.join(path.dirname(cache), old) !== cache) fs.rmSync(path.join(path.dirname(cache), old), { force: true });
+    }
   }
   return JSON.parse(fs.readFileSync(cache, "utf8")) as Record<Stack, RealPlan>;
 }

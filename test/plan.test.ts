@@ -53,6 +53,21 @@ describe("plan (offline engine through the CLI)", () => {
     ]);
   });
 
+  it("reports a finding about the whole stack against the root stack resource", async () => {
+    const file = stackFile("prod", (t) => t.replace("ttlSeconds: 3600", "ttlSeconds: 7200"));
+    const r = await runCli(["plan", "--stack", "prod", "--config-file", file, "--json"]);
+    expect(r.code).toBe(1);
+    const found = (JSON.parse(r.stdout) as import("../infra/offline/plan").Plan).violations.filter((v) => v.policy === "kv-ttl-bounds");
+    expect(found).toEqual([
+      {
+        policy: "kv-ttl-bounds",
+        enforcement: "mandatory",
+        urn: "urn:pulumi:prod::mauntic-infra::pulumi:pulumi:Stack::mauntic-infra-prod",
+        message: "cache key plan (plan:{planId}): ttlSeconds 7200 exceeds the 3600 s safety net",
+      },
+    ]);
+  });
+
   it("uses each environment's pack config: the same finding is advisory where dev says so", async () => {
     // connection-budget: mandatory in prod, advisory in dev. 20 -> 100 per worker exceeds 0.25 CU's 97 in dev.
     const file = stackFile("dev", (t) => t.replace(/originConnectionLimit: \d+/g, "originConnectionLimit: 100"));

@@ -50,8 +50,10 @@ const call = <T>(method: string, request: unknown) =>
   new Promise<T>((resolve, reject) => client[method](request, (err: Error | null, resp: T) => (err ? reject(err) : resolve(resp))));
 
 beforeAll(async () => {
-  // As `pulumi preview --policy-pack policies` runs it: from the pack's folder; it prints the port it serves.
-  pack = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), ["index.ts"], { cwd: path.join(ROOT, "policies") });
+  // As `pulumi preview --policy-pack policies` runs it (@pulumi/pulumi cmd/run-policy-pack): from the pack's folder,
+  // TypeScript through ts-node with type checking and the folder's tsconfig.json; it prints the port it serves.
+  const boot = "require('ts-node').register({ typeCheck: true, project: 'tsconfig.json' }); require('./index.ts')";
+  pack = spawn(process.execPath, ["-e", boot], { cwd: path.join(ROOT, "policies") });
   const port = await new Promise<string>((resolve, reject) => {
     let out = "";
     let err = "";

@@ -236,7 +236,12 @@ function packVersion(): string {
   return (JSON.parse(fs.readFileSync(path.join(POLICIES_DIR, "package.json"), "utf8")) as { version: string }).version;
 }
 
-/** The policies over one stack's plan, with the committed pack config of its environment. */
-export function analyzePlan(stack: string, resources: AnalyzedResource[]): Promise<Violation[]> {
-  return analyzeResources(resources, { config: packConfigFor(stack) });
+/**
+ * The policies over one stack's plan, with the committed pack config of its environment. A finding about the whole
+ * stack is reported against the root stack resource, as `pulumi preview` shows it, so every violation has a URN.
+ */
+export async function analyzePlan(stack: string, resources: AnalyzedResource[]): Promise<Violation[]> {
+  const root = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn;
+  const found = await analyzeResources(resources, { config: packConfigFor(stack) });
+  return found.map((v) => (v.urn || !root ? v : { policy: v.policy, enforcement: v.enforcement, urn: root, message: v.message }));
 }
