@@ -32,16 +32,21 @@ function runOnce(extraArgs: string[]): Promise<CheckRun> {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mauntic-bench-check-")), "timings.json");
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "infra", "cli", "main.ts"), "check", "--timings-file", file, ...extraArgs], {
-      cwd: ROOT,
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const child = spawn(
+      path.join(ROOT, "node_modules", ".bin", "tsx"),
+      [path.join(ROOT, "infra", "cli", "main.ts"), "check", "--timings-file", file, ...extraArgs],
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     let err = "";
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => {
       const processMs = performance.now() - t0;
-      if (!fs.existsSync(file)) return reject(new Error(`check exited ${code} without timings: ${err.trim().split("\n").pop()}`));
+      if (!fs.existsSync(file))
+        return reject(new Error(`check exited ${code} without timings: ${err.trim().split("\n").pop()}`));
       const t = JSON.parse(fs.readFileSync(file, "utf8")) as CheckTimings;
       resolve({ ...t, processMs, exitCode: code ?? -1 });
     });
@@ -55,8 +60,17 @@ export interface CheckBench {
   targetMs: number;
 }
 
-export async function runCheckBench(opts: { runs: number; args?: string[]; log: (line: string) => void }): Promise<CheckBench> {
-  const bench: CheckBench = { startedAt: new Date().toISOString(), loadAverage: os.loadavg(), runs: [], targetMs: CHECK_TARGET_MS };
+export async function runCheckBench(opts: {
+  runs: number;
+  args?: string[];
+  log: (line: string) => void;
+}): Promise<CheckBench> {
+  const bench: CheckBench = {
+    startedAt: new Date().toISOString(),
+    loadAverage: os.loadavg(),
+    runs: [],
+    targetMs: CHECK_TARGET_MS,
+  };
   for (let i = 0; i < opts.runs; i++) {
     const run = await runOnce(opts.args ?? []);
     opts.log(`run ${i + 1}/${opts.runs}: ${fmtMs(run.processMs)} (exit ${run.exitCode})`);

@@ -18,11 +18,21 @@ function cacheSettings(stack: Stack, zoneId: unknown, edge: Record<string, numbe
       actionParameters:
         e === "bypass"
           ? { cache: false }
-          : { cache: true, edgeTtl: { mode: "override_origin", default: e, statusCodeTtls: [] }, browserTtl: { mode: "respect_origin" } },
+          : {
+              cache: true,
+              edgeTtl: { mode: "override_origin", default: e, statusCodeTtls: [] },
+              browserTtl: { mode: "respect_origin" },
+            },
     })),
   });
 }
-const NOTES = { uploads: 86400, "landing-html": 60, "api-responses": "bypass", "tracking-pixel": "bypass", "template-previews": "bypass" } as const;
+const NOTES = {
+  uploads: 86400,
+  "landing-html": 60,
+  "api-responses": "bypass",
+  "tracking-pixel": "bypass",
+  "template-previews": "bypass",
+} as const;
 
 describe("cache-tier-edge-ttl", () => {
   it("is quiet on today's pr-42 plan (previews own no zone ruleset)", async () => {
@@ -38,13 +48,17 @@ describe("cache-tier-edge-ttl", () => {
   it("fires for each cacheable tier no cache rule stores with an edge TTL", async () => {
     const plan = planOf("prod");
     const rs = named(plan, "mauntic-prod-cache-headers");
-    const v = await verdicts(cacheTierEdgeTtl, [...plan, cacheSettings("prod", rs.outputs.zoneId, { ...NOTES, "landing-html": "bypass" })]);
+    const v = await verdicts(cacheTierEdgeTtl, [
+      ...plan,
+      cacheSettings("prod", rs.outputs.zoneId, { ...NOTES, "landing-html": "bypass" }),
+    ]);
     expect(v).toEqual([
       {
         policy: "cache-tier-edge-ttl",
         enforcement: "advisory",
         urn: rs.urn,
-        message: "cacheable tier landing-html has no cache rule (http_request_cache_settings) storing it with an edge TTL",
+        message:
+          "cacheable tier landing-html has no cache rule (http_request_cache_settings) storing it with an edge TTL",
       },
     ]);
   });

@@ -7,7 +7,8 @@ const rulesOf = (plan: ReturnType<typeof planOf>, stack: string) => {
   return { rs, rules: rs.outputs.rules as Rule[] };
 };
 const tier = (rules: Rule[], name: string) => rules.find((r) => r.description?.startsWith(`cache tier ${name}`))!;
-const headers = (r: Rule) => (r.actionParameters as { headers: Record<string, { operation: string; value?: string }> }).headers;
+const headers = (r: Rule) =>
+  (r.actionParameters as { headers: Record<string, { operation: string; value?: string }> }).headers;
 
 describe("cache-tiers", () => {
   it.each(STACKS)("is quiet on today's %s plan", async (stack) => {
@@ -17,13 +18,17 @@ describe("cache-tiers", () => {
   it("fires when a tier on a host that is not content-hashed is immutable", async () => {
     const plan = planOf("prod");
     const { rs, rules } = rulesOf(plan, "prod");
-    headers(tier(rules, "landing-html"))["Cache-Control"] = { operation: "set", value: "public, max-age=31536000, immutable" };
+    headers(tier(rules, "landing-html"))["Cache-Control"] = {
+      operation: "set",
+      value: "public, max-age=31536000, immutable",
+    };
     expect(await verdicts(cacheTiers, plan)).toEqual([
       {
         policy: "cache-tiers",
         enforcement: "mandatory",
         urn: rs.urn,
-        message: "tier landing-html sets immutable on pages.mauntic.io, not only on content-hashed upload hosts (assets.mauntic.io)",
+        message:
+          "tier landing-html sets immutable on pages.mauntic.io, not only on content-hashed upload hosts (assets.mauntic.io)",
       },
     ]);
   });
@@ -36,7 +41,13 @@ describe("cache-tiers", () => {
       kind: "zone",
       zoneId: named(plan, "mauntic-dev-cache-headers").outputs.zoneId,
       phase: "http_request_cache_settings",
-      rules: [{ description: "cache tier api-responses: bypass", action: "set_cache_settings", actionParameters: { cache: true } }],
+      rules: [
+        {
+          description: "cache tier api-responses: bypass",
+          action: "set_cache_settings",
+          actionParameters: { cache: true },
+        },
+      ],
     });
     expect((await verdicts(cacheTiers, [...plan, settings])).map((v) => v.message)).toEqual([
       "tier api-responses is private, no-store but its cache rule stores it at the edge",

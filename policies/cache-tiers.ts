@@ -44,15 +44,23 @@ export const cacheTiers = stackPolicy(meta, ({ resources }, report) => {
     byZonePhase.set(key, [...(byZonePhase.get(key) ?? []), rs]);
   }
   for (const [key, list] of byZonePhase) {
-    if (list.length > 1) report(`zone ${key.split(" ")[0]} has ${list.length} ${key.split(" ")[1]} entrypoint rulesets in one stack: ${list.map((r) => r.name).join(", ")}`);
+    if (list.length > 1)
+      report(
+        `zone ${key.split(" ")[0]} has ${list.length} ${key.split(" ")[1]} entrypoint rulesets in one stack: ${list.map((r) => r.name).join(", ")}`,
+      );
   }
   if (stackEnvironment(resources) === "preview") {
     for (const rs of rulesets.filter((r) => r.props.kind === "zone")) {
-      report(`a preview owns zone ruleset ${String(rs.props.phase)}; the zone's owning stack (dev) serves previews`, rs.urn);
+      report(
+        `a preview owns zone ruleset ${String(rs.props.phase)}; the zone's owning stack (dev) serves previews`,
+        rs.urn,
+      );
     }
   }
 
-  const contentHashed = ofType(resources, T.r2CustomDomain).map((d) => str(d.props.domain)).filter((d): d is string => !!d);
+  const contentHashed = ofType(resources, T.r2CustomDomain)
+    .map((d) => str(d.props.domain))
+    .filter((d): d is string => !!d);
   const hashedHost = (h: string) => contentHashed.some((d) => h === d || h === `pr-*-${d}`);
   const cacheRules = cacheRulesOf(rulesets);
   for (const rs of rulesets.filter((r) => r.props.phase === RESPONSE_HEADERS_PHASE)) {
@@ -65,7 +73,10 @@ export const cacheTiers = stackPolicy(meta, ({ resources }, report) => {
       if (/\bimmutable\b/i.test(ccValue)) {
         const hosts = hostsOf(rule.expression ?? "");
         if (!hosts.length || !hosts.every(hashedHost)) {
-          report(`tier ${tier} sets immutable on ${hosts.join(", ") || "any host"}, not only on content-hashed upload hosts (${contentHashed.join(", ") || "none"})`, rs.urn);
+          report(
+            `tier ${tier} sets immutable on ${hosts.join(", ") || "any host"}, not only on content-hashed upload hosts (${contentHashed.join(", ") || "none"})`,
+            rs.urn,
+          );
         }
       }
       const edgeCached = cacheRules.find((c) => tierOf(c) === tier)?.actionParameters?.cache === true;
@@ -81,7 +92,5 @@ export const cacheTiers = stackPolicy(meta, ({ resources }, report) => {
 
 /** The rules of the stack's cache-settings rulesets. */
 export function cacheRulesOf(rulesets: PolicyResource[]): Rule[] {
-  return rulesets
-    .filter((r) => r.props.phase === CACHE_SETTINGS_PHASE)
-    .flatMap((r) => (r.props.rules ?? []) as Rule[]);
+  return rulesets.filter((r) => r.props.phase === CACHE_SETTINGS_PHASE).flatMap((r) => (r.props.rules ?? []) as Rule[]);
 }

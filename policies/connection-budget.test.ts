@@ -21,7 +21,9 @@ describe("connection-budget", () => {
     shared.outputs.originConnectionLimit = 96;
     const v = await verdicts(connectionBudget, plan);
     expect(v).toHaveLength(1);
-    expect(v[0]!.message).toMatch(/^mauntic-pr-42-primary at its minimum 0.25 CU allows 97 connections \(max_connections 104 - 7 reserved\); its clients can open 98: /);
+    expect(v[0]!.message).toMatch(
+      /^mauntic-pr-42-primary at its minimum 0.25 CU allows 97 connections \(max_connections 104 - 7 reserved\); its clients can open 98: /,
+    );
     expect(v[0]!.urn).toBe(named(plan, "mauntic-pr-42-neon-primary").urn);
   });
 
@@ -44,7 +46,10 @@ describe("connection-budget", () => {
     const app = "mauntic-pr-42-delivery-sender";
     const secrets = extraResource("pr-42", "pulumi-nodejs:dynamic/fly:Secrets", `${app}-secrets`, {
       app_name: app,
-      values: { DATABASE_URL: `postgresql://mauntic_pr_42_delivery:pw@${host}/mauntic`, REDIS_URL: "redis://:pw@r.internal:6379" },
+      values: {
+        DATABASE_URL: `postgresql://mauntic_pr_42_delivery:pw@${host}/mauntic`,
+        REDIS_URL: "redis://:pw@r.internal:6379",
+      },
     });
     const machine = (i: number, env: Record<string, string> = {}) =>
       extraResource("pr-42", "pulumi-nodejs:dynamic/fly:Machine", `${app}-machine-${i}`, {
@@ -55,7 +60,9 @@ describe("connection-budget", () => {
     expect(await verdicts(connectionBudget, [...plan, secrets, machine(0)])).toEqual([]); // 85 + 10 + 2 = 97
     const v = await verdicts(connectionBudget, [...plan, secrets, machine(0), machine(1, { DATABASE_POOL_MAX: "4" })]);
     expect(v.map((x) => x.message)).toEqual([
-      expect.stringMatching(/its clients can open 101: .*Fly app mauntic-pr-42-delivery-sender \(2 machine\(s\)\) 14 as mauntic_pr_42_delivery/),
+      expect.stringMatching(
+        /its clients can open 101: .*Fly app mauntic-pr-42-delivery-sender \(2 machine\(s\)\) 14 as mauntic_pr_42_delivery/,
+      ),
     ]);
   });
 });

@@ -17,7 +17,16 @@ export const meta: PolicyMeta = {
  * 9 CU and above are capped at 4000.
  */
 export const MAX_CONNECTIONS: Record<string, number> = {
-  "0.25": 104, "0.5": 209, "1": 419, "2": 839, "3": 1258, "4": 1678, "5": 2098, "6": 2517, "7": 2937, "8": 3357,
+  "0.25": 104,
+  "0.5": 209,
+  "1": 419,
+  "2": 839,
+  "3": 1258,
+  "4": 1678,
+  "5": 2098,
+  "6": 2517,
+  "7": 2937,
+  "8": 3357,
 };
 export const RESERVED_CONNECTIONS = 7;
 export function maxConnections(cu: number): number {
@@ -61,16 +70,26 @@ function demands(resources: PolicyResource[]): Demand[] {
   // Fly workers (branch fly): DATABASE_URL is an app secret (fly:Secrets `values`), every machine of the app opens
   // its own pool; a URL in a machine's plain env counts the same way.
   const machines = resources.filter((r) => isFly(r.type, "Machine"));
-  const poolOf = (m: PolicyResource) => Number(at(m.props, "config", "env", "DATABASE_POOL_MAX") ?? PG_POOL_DEFAULT_MAX);
+  const poolOf = (m: PolicyResource) =>
+    Number(at(m.props, "config", "env", "DATABASE_POOL_MAX") ?? PG_POOL_DEFAULT_MAX);
   const flyDemand = (url: string | undefined, ms: PolicyResource[], what: string) => {
     const host = url ? uriHost(url) : undefined;
     if (!host || !ms.length) return;
     const connections = ms.reduce((a, m) => a + poolOf(m), 0);
-    out.push({ user: decodeURIComponent(new URL(url!).username), host, connections, what: `${what} (${ms.length} machine(s))` });
+    out.push({
+      user: decodeURIComponent(new URL(url!).username),
+      host,
+      connections,
+      what: `${what} (${ms.length} machine(s))`,
+    });
   };
   for (const s of resources.filter((r) => isFly(r.type, "Secrets"))) {
     const app = str(s.props.app_name);
-    flyDemand(str(at(s.props, "values", "DATABASE_URL")), machines.filter((m) => m.props.app_name === app), `Fly app ${app}`);
+    flyDemand(
+      str(at(s.props, "values", "DATABASE_URL")),
+      machines.filter((m) => m.props.app_name === app),
+      `Fly app ${app}`,
+    );
   }
   for (const m of machines) flyDemand(str(at(m.props, "config", "env", "DATABASE_URL")), [m], `Fly machine ${m.name}`);
   return out;

@@ -30,6 +30,8 @@ describe("hyperdrive-account-budget", () => {
     const plan = planOf("prod");
     (stackOf(plan).outputs.hyperdriveBudget as Record<string, unknown>).plan = "free";
     const v = await verdicts(hyperdriveAccountBudget, plan);
-    expect(v.map((x) => x.message)).toEqual(["dev + prod take 12 Hyperdrive configs and 5 previews take 5: 17 > the free plan's 10 per account"]);
+    expect(v.map((x) => x.message)).toEqual([
+      "dev + prod take 12 Hyperdrive configs and 5 previews take 5: 17 > the free plan's 10 per account",
+    ]);
   });
 });

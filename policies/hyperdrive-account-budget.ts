@@ -16,7 +16,12 @@ export const HYPERDRIVE_CONFIGS_PER_ACCOUNT = { paid: 25, free: 10 } as const;
 
 export const configSchema = {
   properties: {
-    maxConcurrentPreviews: { type: "integer" as const, minimum: 0, default: 5, description: "pr-<N> stacks alive at once" },
+    maxConcurrentPreviews: {
+      type: "integer" as const,
+      minimum: 0,
+      default: 5,
+      description: "pr-<N> stacks alive at once",
+    },
   },
 };
 
@@ -35,7 +40,9 @@ export const hyperdriveAccountBudget = stackPolicy(
     const previews = getConfig<{ maxConcurrentPreviews?: number }>().maxConcurrentPreviews ?? 5;
     const declared = ofType(resources, T.hyperdrive).length;
     if (budget.thisStack !== declared) {
-      report(`the hyperdriveBudget output counts ${budget.thisStack} configs for this stack, which declares ${declared}`);
+      report(
+        `the hyperdriveBudget output counts ${budget.thisStack} configs for this stack, which declares ${declared}`,
+      );
     }
     const committed = Object.values(budget.committed ?? {}).reduce((a, n) => a + n, 0);
     const need = committed + previews * (budget.previewConfigsEach ?? 1);

@@ -14,12 +14,18 @@ export const meta: PolicyMeta = {
 export const hyperdrivePerWorker = stackPolicy(meta, ({ resources }, report) => {
   const configs = ofType(resources, T.hyperdrive);
   if (stackEnvironment(resources) === "preview") {
-    if (configs.length > 1) report(`a preview declares ${configs.length} Hyperdrive configs; previews get one shared config`);
+    if (configs.length > 1)
+      report(`a preview declares ${configs.length} Hyperdrive configs; previews get one shared config`);
     return;
   }
   const endpoints = ofType(resources, T.neonEndpoint);
   const hostsOf = (kind: string) =>
-    new Set(endpoints.filter((e) => e.props.type === kind).map((e) => str(e.props.host)).filter((h): h is string => !!h));
+    new Set(
+      endpoints
+        .filter((e) => e.props.type === kind)
+        .map((e) => str(e.props.host))
+        .filter((h): h is string => !!h),
+    );
   const primary = hostsOf("read_write");
   const replicas = hostsOf("read_only");
   const owner = new Set(ofType(resources, T.neonDatabase).map((d) => str(d.props.owner_name)));
@@ -35,7 +41,10 @@ export const hyperdrivePerWorker = stackPolicy(meta, ({ resources }, report) => 
     }
   }
   // Bindings (stack output): what each worker's wrangler config binds, by Hyperdrive config name.
-  const bindings = (stackOutputs(resources).bindings ?? {}) as Record<string, { hyperdrive?: { binding: string; name: string }[] }>;
+  const bindings = (stackOutputs(resources).bindings ?? {}) as Record<
+    string,
+    { hyperdrive?: { binding: string; name: string }[] }
+  >;
   for (const [worker, b] of Object.entries(bindings)) {
     for (const h of b.hyperdrive ?? []) {
       const config = configs.find((c) => c.props.name === h.name);

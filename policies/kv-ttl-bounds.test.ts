@@ -25,6 +25,8 @@ describe("kv-ttl-bounds", () => {
 
   it("reads its ceiling from the pack config", async () => {
     const v = await verdicts(kvTtlBounds, planOf("prod"), { "kv-ttl-bounds": { maxTtlSeconds: 900 } });
-    expect(v.map((x) => x.message)).toEqual(["cache key plan (plan:{planId}): ttlSeconds 3600 exceeds the 900 s safety net"]);
+    expect(v.map((x) => x.message)).toEqual([
+      "cache key plan (plan:{planId}): ttlSeconds 3600 exceeds the 900 s safety net",
+    ]);
   });
 });

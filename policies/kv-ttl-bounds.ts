@@ -33,7 +33,9 @@ export const kvTtlBounds = stackPolicy(
     for (const [key, e] of Object.entries(catalog)) {
       const ttl = Number(e.ttlSeconds);
       if (!Number.isInteger(ttl) || ttl < KV_MIN_TTL_SECONDS) {
-        report(`cache key ${key} (${e.pattern}): ttlSeconds ${String(e.ttlSeconds)} is below Workers KV's ${KV_MIN_TTL_SECONDS} s minimum`);
+        report(
+          `cache key ${key} (${e.pattern}): ttlSeconds ${String(e.ttlSeconds)} is below Workers KV's ${KV_MIN_TTL_SECONDS} s minimum`,
+        );
       } else if (ttl > max) {
         report(`cache key ${key} (${e.pattern}): ttlSeconds ${ttl} exceeds the ${max} s safety net`);
       }

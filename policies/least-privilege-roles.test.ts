@@ -15,7 +15,8 @@ describe("least-privilege-roles", () => {
         policy: "least-privilege-roles",
         enforcement: "advisory",
         urn: named(plan, "mauntic-pr-42-shared-db").urn,
-        message: "Hyperdrive config mauntic-pr-42-shared-db logs in as mauntic_pr_42_migrator, the database owner (migrator)",
+        message:
+          "Hyperdrive config mauntic-pr-42-shared-db logs in as mauntic_pr_42_migrator, the database owner (migrator)",
       },
     ]);
   });
@@ -33,9 +34,21 @@ describe("least-privilege-roles", () => {
     });
     const v = await verdicts(leastPrivilegeRoles, [...plan, fly]);
     expect(v.map((x) => [x.enforcement, x.urn, x.message])).toEqual([
-      ["mandatory", journey.urn, "Hyperdrive config mauntic-prod-journey-db logs in as neondb_owner, a role this stack does not declare"],
-      ["mandatory", crm.urn, "Hyperdrive config mauntic-prod-crm-db logs in as mauntic_prod_migrator, the database owner (migrator)"],
-      ["mandatory", fly.urn, "Fly app mauntic-prod-sender logs in as mauntic_prod_migrator, the database owner (migrator)"],
+      [
+        "mandatory",
+        journey.urn,
+        "Hyperdrive config mauntic-prod-journey-db logs in as neondb_owner, a role this stack does not declare",
+      ],
+      [
+        "mandatory",
+        crm.urn,
+        "Hyperdrive config mauntic-prod-crm-db logs in as mauntic_prod_migrator, the database owner (migrator)",
+      ],
+      [
+        "mandatory",
+        fly.urn,
+        "Fly app mauntic-prod-sender logs in as mauntic_prod_migrator, the database owner (migrator)",
+      ],
     ]);
   });
 });

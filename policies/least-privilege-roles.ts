@@ -11,20 +11,47 @@ export const meta: PolicyMeta = {
 };
 
 export const leastPrivilegeRoles = stackPolicy(meta, ({ resources }, report) => {
-  const owners = new Set(ofType(resources, T.neonDatabase).map((d) => str(d.props.owner_name)).filter(Boolean));
-  const roles = new Set(ofType(resources, T.neonRole).map((r) => str(r.props.name)).filter(Boolean));
+  const owners = new Set(
+    ofType(resources, T.neonDatabase)
+      .map((d) => str(d.props.owner_name))
+      .filter(Boolean),
+  );
+  const roles = new Set(
+    ofType(resources, T.neonRole)
+      .map((r) => str(r.props.name))
+      .filter(Boolean),
+  );
   const check = (user: string | undefined, what: string, urn: string) => {
     if (!user) return;
     if (owners.has(user)) report(`${what} logs in as ${user}, the database owner (migrator)`, urn);
-    else if (roles.size && !roles.has(user)) report(`${what} logs in as ${user}, a role this stack does not declare`, urn);
+    else if (roles.size && !roles.has(user))
+      report(`${what} logs in as ${user}, a role this stack does not declare`, urn);
   };
   for (const c of ofType(resources, T.hyperdrive)) {
     check(str(at(c.props, "origin", "user")), `Hyperdrive config ${String(c.props.name)}`, c.urn);
   }
   // Fly workers: DATABASE_URL in the app's secrets (branch fly) or, if ever, in a machine's plain env.
   const flyUrls: [string | undefined, string, string][] = [
-    ...resources.filter((r) => isFly(r.type, "Secrets")).map((r) => [str(at(r.props, "values", "DATABASE_URL")), `Fly app ${String(r.props.app_name)}`, r.urn] as [string | undefined, string, string]),
-    ...resources.filter((r) => isFly(r.type, "Machine")).map((m) => [str(at(m.props, "config", "env", "DATABASE_URL")), `Fly machine ${m.name}`, m.urn] as [string | undefined, string, string]),
+    ...resources
+      .filter((r) => isFly(r.type, "Secrets"))
+      .map(
+        (r) =>
+          [str(at(r.props, "values", "DATABASE_URL")), `Fly app ${String(r.props.app_name)}`, r.urn] as [
+            string | undefined,
+            string,
+            string,
+          ],
+      ),
+    ...resources
+      .filter((r) => isFly(r.type, "Machine"))
+      .map(
+        (m) =>
+          [str(at(m.props, "config", "env", "DATABASE_URL")), `Fly machine ${m.name}`, m.urn] as [
+            string | undefined,
+            string,
+            string,
+          ],
+      ),
   ];
   for (const [url, what, urn] of flyUrls) {
     if (url && uriHost(url)) check(decodeURIComponent(new URL(url).username), what, urn);

@@ -18,6 +18,8 @@ describe("migrations-direct-endpoint", () => {
     const v = await verdicts(migrationsDirectEndpoint, plan);
     expect(v).toHaveLength(1);
     expect(v[0]).toMatchObject({ enforcement: "mandatory", urn: cmd.urn });
-    expect(v[0]!.message).toMatch(/^the migrations connect to ep-[0-9a-f]+-pooler\..*, Neon's pooler; use the direct host$/);
+    expect(v[0]!.message).toMatch(
+      /^the migrations connect to ep-[0-9a-f]+-pooler\..*, Neon's pooler; use the direct host$/,
+    );
   });
 });

@@ -2,7 +2,8 @@ import { at, isPoolerHost, resourcePolicy, str, T, uriHost, type PolicyMeta } fr
 
 export const meta: PolicyMeta = {
   name: "migrations-direct-endpoint",
-  description: "The post-deploy migrations connect to the primary's direct (unpooled) host, never to Neon's `-pooler` host.",
+  description:
+    "The post-deploy migrations connect to the primary's direct (unpooled) host, never to Neon's `-pooler` host.",
   why: "The runner's advisory lock and SET lock_timeout do not survive PgBouncer's transaction mode, and CREATE INDEX CONCURRENTLY cannot run in the transaction the pooler wraps: migrations through the pooler race each other or fail half-built.",
   enforcement: { prod: "mandatory", dev: "mandatory", preview: "mandatory" },
   remediation: "Pass the Neon component's `directUri` (never `pooledUri`) to the post-deploy step (infra/postdeploy).",

@@ -26,6 +26,8 @@ describe("no-plaintext-secrets", () => {
     expect(role.additionalSecretOutputs).toEqual(["password"]);
     expect(await verdicts(noPlaintextSecrets, [role])).toEqual([]);
     role.additionalSecretOutputs = [];
-    expect((await verdicts(noPlaintextSecrets, [role])).map((v) => v.message)).toEqual(["password holds a credential in plain text"]);
+    expect((await verdicts(noPlaintextSecrets, [role])).map((v) => v.message)).toEqual([
+      "password holds a credential in plain text",
+    ]);
   });
 });

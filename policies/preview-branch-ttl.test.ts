@@ -11,7 +11,9 @@ describe("preview-branch-ttl", () => {
     const plan = planOf("pr-42");
     const branch = named(plan, "mauntic-pr-42-neon-branch");
     delete branch.outputs.expires_at;
-    expect((await verdicts(previewBranchTtl, plan)).map((v) => v.message)).toEqual(["preview branch mauntic-pr-42 has no expires_at"]);
+    expect((await verdicts(previewBranchTtl, plan)).map((v) => v.message)).toEqual([
+      "preview branch mauntic-pr-42 has no expires_at",
+    ]);
 
     branch.outputs.expires_at = new Date(Date.now() + 31 * 86_400_000).toISOString();
     expect((await verdicts(previewBranchTtl, plan))[0]?.message).toMatch(/expires .*, more than 30 days ahead$/);

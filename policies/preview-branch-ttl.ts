@@ -10,7 +10,9 @@ export const meta: PolicyMeta = {
 };
 
 /** Neon caps a branch's expires_at at 30 days ahead (neon.com/docs/guides/branch-expiration). */
-export const configSchema = { properties: { maxDays: { type: "integer" as const, minimum: 1, maximum: 30, default: 30 } } };
+export const configSchema = {
+  properties: { maxDays: { type: "integer" as const, minimum: 1, maximum: 30, default: 30 } },
+};
 export const STACK_REFERENCE = "pulumi:pulumi:StackReference";
 
 export const previewBranchTtl = stackPolicy(

@@ -12,10 +12,16 @@ describe("preview-budget", () => {
   });
 
   it("fires when 10 previews and dev's main branch exceed Launch's 10 branches; Scale's 25 fits them", async () => {
-    const over = await verdicts(previewBudget, planOf("dev"), { "preview-budget": { enforcementLevel: "mandatory", maxConcurrentPreviews: 10 } });
+    const over = await verdicts(previewBudget, planOf("dev"), {
+      "preview-budget": { enforcementLevel: "mandatory", maxConcurrentPreviews: 10 },
+    });
     expect(over.map((v) => [v.enforcement, v.message])).toEqual([
       ["mandatory", "1 branch(es) of dev's project + 10 previews = 11 > Neon launch's 10 branches per project"],
     ]);
-    expect(await verdicts(previewBudget, planOf("dev"), { "preview-budget": { maxConcurrentPreviews: 10, neonPlan: "scale" } })).toEqual([]);
+    expect(
+      await verdicts(previewBudget, planOf("dev"), {
+        "preview-budget": { maxConcurrentPreviews: 10, neonPlan: "scale" },
+      }),
+    ).toEqual([]);
   });
 });

@@ -9,7 +9,8 @@ export const meta: PolicyMeta = {
 };
 
 export const prodPrimaryNeverSuspends = resourcePolicy(meta, ({ type, props, urn, notApplicable }, report) => {
-  if (type !== T.neonEndpoint || props.type !== "read_write") return notApplicable(`applies to read_write ${T.neonEndpoint}`);
+  if (type !== T.neonEndpoint || props.type !== "read_write")
+    return notApplicable(`applies to read_write ${T.neonEndpoint}`);
   if (environmentOf(urn) !== "prod") return notApplicable("prod only");
   // Neon: -1 never suspends, 0 is the default (5 minutes) (api-docs.neon.tech, EndpointCreateRequest).
   if (props.suspend_timeout_seconds !== -1) {

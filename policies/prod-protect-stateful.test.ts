@@ -15,7 +15,9 @@ describe("prod-protect-stateful", () => {
     expect(await verdicts(prodProtectStateful, plan)).toEqual([]);
 
     named(plan, "mauntic-prod-neon-database").protect = false;
-    const volume = extraResource("prod", "pulumi-nodejs:dynamic/fly:Volume", "mauntic-prod-redis-data", { name: "redis_data" });
+    const volume = extraResource("prod", "pulumi-nodejs:dynamic/fly:Volume", "mauntic-prod-redis-data", {
+      name: "redis_data",
+    });
     const v = await verdicts(prodProtectStateful, [...plan, volume]);
     expect(v.map((x) => [x.enforcement, x.urn])).toEqual([
       ["mandatory", named(plan, "mauntic-prod-neon-database").urn],

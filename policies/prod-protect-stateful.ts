@@ -11,7 +11,13 @@ export const meta: PolicyMeta = {
 };
 
 const STATEFUL = new Set<string>([
-  T.neonProject, T.neonBranch, T.neonEndpoint, T.neonRole, T.neonDatabase, T.r2Bucket, T.kvNamespace,
+  T.neonProject,
+  T.neonBranch,
+  T.neonEndpoint,
+  T.neonRole,
+  T.neonDatabase,
+  T.r2Bucket,
+  T.kvNamespace,
 ]);
 
 export const prodProtectStateful = resourcePolicy(meta, ({ type, urn, opts, notApplicable }, report) => {

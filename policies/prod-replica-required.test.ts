@@ -8,9 +8,14 @@ describe("prod-replica-required", () => {
   });
 
   it("fires on prod without a read_only endpoint, and not on dev without one", async () => {
-    const noReplica = (stack: "prod" | "dev") => planOf(stack).filter((r) => r.name !== `mauntic-${stack}-neon-replica`);
+    const noReplica = (stack: "prod" | "dev") =>
+      planOf(stack).filter((r) => r.name !== `mauntic-${stack}-neon-replica`);
     expect(await verdicts(prodReplicaRequired, noReplica("prod"))).toEqual([
-      { policy: "prod-replica-required", enforcement: "mandatory", message: "prod declares no read_only Neon endpoint" },
+      {
+        policy: "prod-replica-required",
+        enforcement: "mandatory",
+        message: "prod declares no read_only Neon endpoint",
+      },
     ]);
     expect(await verdicts(prodReplicaRequired, noReplica("dev"))).toEqual([]);
   });

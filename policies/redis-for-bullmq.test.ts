@@ -11,12 +11,29 @@ const redis = (options: string[], services: unknown[] = []) =>
     app_name: "mauntic-prod-redis",
     config: {
       image: "redis:7.4-alpine",
-      init: { exec: ["/bin/sh", "-c", `exec redis-server --bind '* -::*' --port 6379 ${options.join(" ")} - <<EOF\nrequirepass \${REDIS_PASSWORD:?}\nEOF`] },
+      init: {
+        exec: [
+          "/bin/sh",
+          "-c",
+          `exec redis-server --bind '* -::*' --port 6379 ${options.join(" ")} - <<EOF\nrequirepass \${REDIS_PASSWORD:?}\nEOF`,
+        ],
+      },
       services,
       metadata: { mauntic_stack: "prod", mauntic_role: "redis" },
     },
   });
-const SAFE = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "''", "--maxmemory", "1228mb", "--maxmemory-policy", "noeviction"];
+const SAFE = [
+  "--appendonly",
+  "yes",
+  "--appendfsync",
+  "everysec",
+  "--save",
+  "''",
+  "--maxmemory",
+  "1228mb",
+  "--maxmemory-policy",
+  "noeviction",
+];
 
 describe("redis-for-bullmq", () => {
   it.each(STACKS)("is quiet on today's %s plan (no Fly resources yet)", async (stack) => {
@@ -28,7 +45,10 @@ describe("redis-for-bullmq", () => {
   });
 
   it("fires on an evicting Redis without AOF that serves a public port", async () => {
-    const m = redis(["--maxmemory", "1228mb", "--maxmemory-policy", "allkeys-lru"], [{ internal_port: 6379, ports: [{ port: 6379 }] }]);
+    const m = redis(
+      ["--maxmemory", "1228mb", "--maxmemory-policy", "allkeys-lru"],
+      [{ internal_port: 6379, ports: [{ port: 6379 }] }],
+    );
     const v = await verdicts(redisForBullmq, [...planOf("prod"), m]);
     expect(v.map((x) => [x.enforcement, x.urn, x.message])).toEqual([
       ["mandatory", m.urn, "Redis runs with maxmemory-policy allkeys-lru; BullMQ needs noeviction"],

@@ -25,7 +25,11 @@ function sourcesHash(): string {
     }
   };
   for (const d of ["infra", "migrations"]) walk(path.join(ROOT, d));
-  for (const f of fs.readdirSync(ROOT).filter((n) => /^Pulumi.*\.yaml$/.test(n)).sort()) h.update(fs.readFileSync(path.join(ROOT, f)));
+  for (const f of fs
+    .readdirSync(ROOT)
+    .filter((n) => /^Pulumi.*\.yaml$/.test(n))
+    .sort())
+    h.update(fs.readFileSync(path.join(ROOT, f)));
   return h.digest("hex").slice(0, 16);
 }
 
@@ -51,19 +55,25 @@ export function realPlans(): Record<Stack, RealPlan> {
 function loadPlans(): Record<Stack, RealPlan> {
   const cache = path.join(ROOT, ".tmp", `analyzed-plans-${sourcesHash()}.json`);
   if (!fs.existsSync(cache)) {
-    const run = spawnSync(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "test", "fixtures", "analyzed-plans.ts"), ...STACKS], {
-      cwd: ROOT,
-      encoding: "utf8",
-      timeout: 180_000,
-      maxBuffer: 64 * 1024 * 1024, // the plans with their dynamic providers' code are over a megabyte
-    });
-    if (run.status !== 0) throw new Error(`analyzed-plans exited ${run.status ?? run.signal}: ${run.error ?? run.stderr}`);
+    const run = spawnSync(
+      path.join(ROOT, "node_modules", ".bin", "tsx"),
+      [path.join(ROOT, "test", "fixtures", "analyzed-plans.ts"), ...STACKS],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 180_000,
+        maxBuffer: 64 * 1024 * 1024, // the plans with their dynamic providers' code are over a megabyte
+      },
+    );
+    if (run.status !== 0)
+      throw new Error(`analyzed-plans exited ${run.status ?? run.signal}: ${run.error ?? run.stderr}`);
     fs.mkdirSync(path.dirname(cache), { recursive: true });
     const tmp = `${cache}.${process.pid}`;
     fs.writeFileSync(tmp, run.stdout);
     fs.renameSync(tmp, cache); // atomic: parallel test files never read half a file
     for (const old of fs.readdirSync(path.dirname(cache)).filter((n) => /^analyzed-plans-[0-9a-f]+\.json$/.test(n))) {
-      if (path.join(path.dirname(cache), old) !== cache) fs.rmSync(path.join(path.dirname(cache), old), { force: true });
+      if (path.join(path.dirname(cache), old) !== cache)
+        fs.rmSync(path.join(path.dirname(cache), old), { force: true });
     }
   }
   return JSON.parse(fs.readFileSync(cache, "utf8")) as Record<Stack, RealPlan>;
@@ -86,12 +96,21 @@ export function named(resources: AnalyzedResource[], name: string): AnalyzedReso
 }
 
 /** One policy's findings over the resources, through the offline harness, with an optional pack config. */
-export async function verdicts(policy: MetaPolicy, resources: AnalyzedResource[], config: PackConfig = {}): Promise<Violation[]> {
+export async function verdicts(
+  policy: MetaPolicy,
+  resources: AnalyzedResource[],
+  config: PackConfig = {},
+): Promise<Violation[]> {
   return analyzeResources(resources, { policies: [policy], config });
 }
 
 /** A resource the plan does not have yet (Fly machines until branch fly merges), shaped as the engine registers it. */
-export function extraResource(stack: Stack, type: string, name: string, props: Record<string, unknown>): AnalyzedResource {
+export function extraResource(
+  stack: Stack,
+  type: string,
+  name: string,
+  props: Record<string, unknown>,
+): AnalyzedResource {
   return {
     urn: `urn:pulumi:${stack}::mauntic-infra::${type}::${name}`,
     type,

@@ -17,12 +17,21 @@ export const FLY_DEFAULT_STOP_SECONDS = 5;
 export const workerStopTimeout = stackPolicy(meta, ({ resources }, report) => {
   for (const { r, config } of machines(resources).filter((m) => !isRedis(m.config))) {
     const longest = Number(config.metadata?.longest_job_seconds);
-    const timeout = config.stop_config?.timeout ? durationSeconds(config.stop_config.timeout) : FLY_DEFAULT_STOP_SECONDS;
+    const timeout = config.stop_config?.timeout
+      ? durationSeconds(config.stop_config.timeout)
+      : FLY_DEFAULT_STOP_SECONDS;
     if (!Number.isFinite(longest)) {
       report(`worker machine ${r.name} does not say its longest job (metadata.longest_job_seconds)`, r.urn);
     } else if (!(timeout >= longest)) {
-      report(`worker machine ${r.name} stops after ${config.stop_config?.timeout ?? `${FLY_DEFAULT_STOP_SECONDS}s (default)`} but its longest job takes ${longest} s`, r.urn);
+      report(
+        `worker machine ${r.name} stops after ${config.stop_config?.timeout ?? `${FLY_DEFAULT_STOP_SECONDS}s (default)`} but its longest job takes ${longest} s`,
+        r.urn,
+      );
     }
-    if (timeout > FLY_MAX_STOP_SECONDS) report(`worker machine ${r.name}'s stop timeout ${config.stop_config?.timeout} exceeds Fly's ${FLY_MAX_STOP_SECONDS} s`, r.urn);
+    if (timeout > FLY_MAX_STOP_SECONDS)
+      report(
+        `worker machine ${r.name}'s stop timeout ${config.stop_config?.timeout} exceeds Fly's ${FLY_MAX_STOP_SECONDS} s`,
+        r.urn,
+      );
   }
 });

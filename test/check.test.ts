@@ -7,7 +7,13 @@ import { KNOWN_MANDATORY } from "./helpers/known-findings";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mauntic-check-"));
 const failuresOf = (md: string) =>
-  md.includes("### Failures") ? md.split("### Failures\n\n")[1]!.split("\n\n")[0]!.split("\n").map((l) => l.replace(/^- /, "")) : [];
+  md.includes("### Failures")
+    ? md
+        .split("### Failures\n\n")[1]!
+        .split("\n\n")[0]!
+        .split("\n")
+        .map((l) => l.replace(/^- /, ""))
+    : [];
 
 describe("check (the PR check, no credentials)", () => {
   it("passes on the committed stacks (but for today's known mandatory findings) and prints the Markdown summary", async () => {
@@ -23,7 +29,9 @@ describe("check (the PR check, no credentials)", () => {
     for (const stack of ["dev", "prod", "pr-42"]) expect(r.stdout).toContain(`### Stack \`${stack}\``);
     expect(r.stdout).toContain("| `cloudflare:index/hyperdriveConfig:HyperdriveConfig` | 6 |");
     expect(r.stdout).toMatch(/squawk: \d+ files, 0 issue\(s\)\./);
-    expect(r.stdout).toMatch(/\| hourly-aggregation \| index-served \| idx_contact_activity_created_at \| [^|]+ \| \d+\.\d\d \| \d+ \|/);
+    expect(r.stdout).toMatch(
+      /\| hourly-aggregation \| index-served \| idx_contact_activity_created_at \| [^|]+ \| \d+\.\d\d \| \d+ \|/,
+    );
   }, 300_000);
 
   it("fails naming each cause: a migration squawk refuses, a key query that lost its index, a policy that fires", async () => {
@@ -33,18 +41,34 @@ describe("check (the PR check, no credentials)", () => {
       // Without 0006 the hourly aggregation has no index on created_at.
       if (!f.startsWith("0006_")) fs.copyFileSync(path.join(ROOT, "migrations", f), path.join(dir, f));
     }
-    fs.writeFileSync(path.join(dir, "0008_contacts_email_blocking.sql"), "CREATE INDEX IF NOT EXISTS contacts_email_blocking_idx ON crm.contacts (email);\n");
+    fs.writeFileSync(
+      path.join(dir, "0008_contacts_email_blocking.sql"),
+      "CREATE INDEX IF NOT EXISTS contacts_email_blocking_idx ON crm.contacts (email);\n",
+    );
     const prod = path.join(tmp, "Pulumi.prod.yaml");
-    fs.writeFileSync(prod, fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8").replace(/originConnectionLimit: 20/g, "originConnectionLimit: 100"));
+    fs.writeFileSync(
+      prod,
+      fs
+        .readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8")
+        .replace(/originConnectionLimit: 20/g, "originConnectionLimit: 100"),
+    );
     const summary = path.join(tmp, "summary.md");
 
     const r = await runCli(["check", "--migrations-dir", dir, "--config", `prod=${prod}`, "--summary-file", summary]);
     expect(r.code).toBe(1);
     const failures = failuresOf(r.stdout);
-    expect(failures).toContainEqual(expect.stringMatching(/^squawk require-concurrent-index-creation in 0008_contacts_email_blocking\.sql: /));
-    expect(failures).toContainEqual(expect.stringMatching(/^key query hourly-aggregation is not index-served: .*not served by idx_contact_activity_created_at/));
     expect(failures).toContainEqual(
-      expect.stringMatching(/^policy connection-budget on prod \(pulumi-nodejs:dynamic\/neon:Endpoint mauntic-prod-neon-primary\): .*its clients can open 502/),
+      expect.stringMatching(/^squawk require-concurrent-index-creation in 0008_contacts_email_blocking\.sql: /),
+    );
+    expect(failures).toContainEqual(
+      expect.stringMatching(
+        /^key query hourly-aggregation is not index-served: .*not served by idx_contact_activity_created_at/,
+      ),
+    );
+    expect(failures).toContainEqual(
+      expect.stringMatching(
+        /^policy connection-budget on prod \(pulumi-nodejs:dynamic\/neon:Endpoint mauntic-prod-neon-primary\): .*its clients can open 502/,
+      ),
     );
     expect(r.stderr).toMatch(/check failed: \d+ failure\(s\); first: /);
     expect(fs.readFileSync(summary, "utf8")).toBe(r.stdout);

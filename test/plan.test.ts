@@ -49,7 +49,10 @@ describe("plan (offline engine through the CLI)", () => {
     expect(json.code).toBe(1);
     const plan = JSON.parse(json.stdout) as import("../infra/offline/plan").Plan;
     expect(plan.violations.filter((v) => v.policy === "connection-budget").map((v) => [v.enforcement, v.urn])).toEqual([
-      ["mandatory", "urn:pulumi:prod::mauntic-infra::mauntic:neon:Database$pulumi-nodejs:dynamic/neon:Endpoint::mauntic-prod-neon-primary"],
+      [
+        "mandatory",
+        "urn:pulumi:prod::mauntic-infra::mauntic:neon:Database$pulumi-nodejs:dynamic/neon:Endpoint::mauntic-prod-neon-primary",
+      ],
     ]);
   });
 
@@ -57,7 +60,9 @@ describe("plan (offline engine through the CLI)", () => {
     const file = stackFile("prod", (t) => t.replace("ttlSeconds: 3600", "ttlSeconds: 7200"));
     const r = await runCli(["plan", "--stack", "prod", "--config-file", file, "--json"]);
     expect(r.code).toBe(1);
-    const found = (JSON.parse(r.stdout) as import("../infra/offline/plan").Plan).violations.filter((v) => v.policy === "kv-ttl-bounds");
+    const found = (JSON.parse(r.stdout) as import("../infra/offline/plan").Plan).violations.filter(
+      (v) => v.policy === "kv-ttl-bounds",
+    );
     expect(found).toEqual([
       {
         policy: "kv-ttl-bounds",
@@ -72,7 +77,9 @@ describe("plan (offline engine through the CLI)", () => {
     // connection-budget: mandatory in prod, advisory in dev. 20 -> 100 per worker exceeds 0.25 CU's 97 in dev.
     const file = stackFile("dev", (t) => t.replace(/originConnectionLimit: \d+/g, "originConnectionLimit: 100"));
     const r = await runCli(["plan", "--stack", "dev", "--config-file", file, "--json"]);
-    const found = (JSON.parse(r.stdout) as import("../infra/offline/plan").Plan).violations.filter((v) => v.policy === "connection-budget");
+    const found = (JSON.parse(r.stdout) as import("../infra/offline/plan").Plan).violations.filter(
+      (v) => v.policy === "connection-budget",
+    );
     expect(found.map((v) => v.enforcement)).toEqual(["advisory"]);
     expect(r.code).toBe(0); // advisory findings print; only mandatory ones fail (dev's other findings are advisory)
     expect(found[0]!.message).toMatch(/^mauntic-dev-primary at its minimum 0.25 CU allows 97 connections/);

@@ -30,7 +30,11 @@ const LEVELS = ["advisory", "mandatory", "disabled", "remediate"] as const;
 function skipInternal(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(skipInternal);
   if (v && typeof v === "object") {
-    return Object.fromEntries(Object.entries(v).filter(([k]) => !k.startsWith("__")).map(([k, x]) => [k, skipInternal(x)]));
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k]) => !k.startsWith("__"))
+        .map(([k, x]) => [k, skipInternal(x)]),
+    );
   }
   return v;
 }
@@ -47,7 +51,9 @@ function options(r: AnalyzedResource) {
 let pack: ChildProcess;
 let client: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 const call = <T>(method: string, request: unknown) =>
-  new Promise<T>((resolve, reject) => client[method](request, (err: Error | null, resp: T) => (err ? reject(err) : resolve(resp))));
+  new Promise<T>((resolve, reject) =>
+    client[method](request, (err: Error | null, resp: T) => (err ? reject(err) : resolve(resp))),
+  );
 
 beforeAll(async () => {
   // As `pulumi preview --policy-pack policies` runs it (@pulumi/pulumi cmd/run-policy-pack): from the pack's folder,
@@ -173,7 +179,11 @@ describe("offline harness vs the real analyzer", () => {
     // Once known, the same policy gives its verdict in both.
     named(plan, "mauntic-prod-neon-primary").inputs.suspend_timeout_seconds = 300;
     const known = (vs: Verdict[]) => vs.filter((v) => v.policy === "prod-primary-never-suspends").map(key);
-    expect(known(await realAnalyzer(plan))).toEqual(known(await analyzeResources(plan, { config: packConfigFor("prod") })));
-    expect(known(await realAnalyzer(plan))).toEqual([`prod-primary-never-suspends mandatory ${named(plan, "mauntic-prod-neon-primary").urn}`]);
+    expect(known(await realAnalyzer(plan))).toEqual(
+      known(await analyzeResources(plan, { config: packConfigFor("prod") })),
+    );
+    expect(known(await realAnalyzer(plan))).toEqual([
+      `prod-primary-never-suspends mandatory ${named(plan, "mauntic-prod-neon-primary").urn}`,
+    ]);
   });
 });

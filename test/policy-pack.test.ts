@@ -15,7 +15,8 @@ describe("the policy pack's files", () => {
       expect(files, p.name).toContain(`${p.name}.ts`);
       expect(fs.existsSync(path.join(POLICIES_DIR, `${p.name}.test.ts`)), `${p.name}.test.ts`).toBe(true);
       expect(p.meta.name).toBe(p.name);
-      for (const k of ["description", "why", "remediation"] as const) expect(p.meta[k].length, `${p.name} ${k}`).toBeGreaterThan(20);
+      for (const k of ["description", "why", "remediation"] as const)
+        expect(p.meta[k].length, `${p.name} ${k}`).toBeGreaterThan(20);
       for (const env of ENVIRONMENTS) expect(["advisory", "mandatory", "disabled"]).toContain(p.meta.enforcement[env]);
       // A pack run with no config uses the policy's own level: prod's, the strictest.
       expect(p.enforcementLevel).toBe(p.meta.enforcement.prod);
@@ -28,11 +29,18 @@ describe("the policy pack's files", () => {
   });
 
   it("PulumiPolicy.yaml names the nodejs runtime; package.json gives the version and the TypeScript entry", () => {
-    const project = YAML.parse(fs.readFileSync(path.join(POLICIES_DIR, "PulumiPolicy.yaml"), "utf8")) as Record<string, unknown>;
+    const project = YAML.parse(fs.readFileSync(path.join(POLICIES_DIR, "PulumiPolicy.yaml"), "utf8")) as Record<
+      string,
+      unknown
+    >;
     expect(project.runtime).toBe("nodejs");
     // The fields the CLI reads (sdk/go/common/workspace/project.go PolicyPackProject): runtime, version, main, description...
-    for (const k of Object.keys(project)) expect(["runtime", "version", "main", "description", "author", "website", "license"]).toContain(k);
-    const pkg = JSON.parse(fs.readFileSync(path.join(POLICIES_DIR, "package.json"), "utf8")) as { version: string; main: string };
+    for (const k of Object.keys(project))
+      expect(["runtime", "version", "main", "description", "author", "website", "license"]).toContain(k);
+    const pkg = JSON.parse(fs.readFileSync(path.join(POLICIES_DIR, "package.json"), "utf8")) as {
+      version: string;
+      main: string;
+    };
     expect(pkg.version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(fs.existsSync(path.join(POLICIES_DIR, pkg.main))).toBe(true); // run-policy-pack refuses a missing main
   });

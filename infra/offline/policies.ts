@@ -35,7 +35,10 @@ import type { Violation } from "./plan";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { deserializeProperties } = require("@pulumi/policy/deserialize") as {
-  deserializeProperties(struct: { toJavaScript(): Record<string, unknown> }, proxySecrets: boolean): Record<string, unknown>;
+  deserializeProperties(
+    struct: { toJavaScript(): Record<string, unknown> },
+    proxySecrets: boolean,
+  ): Record<string, unknown>;
 };
 const { unknownCheckingProxy, UnknownValueError } = require("@pulumi/policy/proxy") as {
   unknownCheckingProxy<T>(v: T): T;
@@ -66,7 +69,10 @@ export interface AnalyzedResource {
 }
 
 /** The pack's config file shape (`--policy-pack-config`): a level, or an object with `enforcementLevel` and props. */
-export type PackConfig = Record<string, EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)>;
+export type PackConfig = Record<
+  string,
+  EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)
+>;
 
 /** The committed pack config for a stack's environment: policies/config/<prod|dev|preview>.json. */
 export function packConfigFor(stack: string): PackConfig {
@@ -75,7 +81,9 @@ export function packConfigFor(stack: string): PackConfig {
 }
 
 /** protoutil.normalizeConfig + the server's `configure`: a string is a level; other keys are the policy's props. */
-function normalize(config: PackConfig): Record<string, { enforcementLevel?: EnforcementLevel; props: Record<string, unknown> }> {
+function normalize(
+  config: PackConfig,
+): Record<string, { enforcementLevel?: EnforcementLevel; props: Record<string, unknown> }> {
   const out: Record<string, { enforcementLevel?: EnforcementLevel; props: Record<string, unknown> }> = {};
   for (const [name, v] of Object.entries(config)) {
     if (typeof v === "string") out[name] = { enforcementLevel: v, props: {} };
@@ -113,7 +121,10 @@ const notApplicable = (reason?: string): never => {
 const noTags = Object.freeze(new Map<string, string>()) as unknown as ReadonlyMap<string, string>;
 
 function isResourcePolicy(p: Policy): p is ResourceValidationPolicy {
-  return typeof (p as ResourceValidationPolicy).validateResource === "function" || Array.isArray((p as ResourceValidationPolicy).validateResource);
+  return (
+    typeof (p as ResourceValidationPolicy).validateResource === "function" ||
+    Array.isArray((p as ResourceValidationPolicy).validateResource)
+  );
 }
 function isStackPolicy(p: Policy): p is StackValidationPolicy {
   return typeof (p as StackValidationPolicy).validateStack === "function";
@@ -145,7 +156,10 @@ export interface AnalyzeOptions {
 }
 
 /** Runs every enabled policy over the resources, as Analyze (per resource) and AnalyzeStack (once) would. */
-export async function analyzeResources(resources: AnalyzedResource[], options: AnalyzeOptions = {}): Promise<Violation[]> {
+export async function analyzeResources(
+  resources: AnalyzedResource[],
+  options: AnalyzeOptions = {},
+): Promise<Violation[]> {
   const policies = options.policies ?? POLICIES;
   const config = normalize(options.config ?? {});
   const pack = `'${options.packName ?? PACK_NAME}@v${options.packVersion ?? packVersion()}'`;
@@ -188,7 +202,10 @@ export async function analyzeResources(resources: AnalyzedResource[], options: A
           } catch (e) {
             if (e instanceof NotApplicable || (e as Error)?.constructor?.name === "NotApplicableError") continue;
             if (e instanceof UnknownValueError) out.push({ ...preview(e as Error), urn: r.urn });
-            else throw new Error(`Error validating resource with policy '${p.name}' from policy pack ${pack}: ${(e as Error).message}`);
+            else
+              throw new Error(
+                `Error validating resource with policy '${p.name}' from policy pack ${pack}: ${(e as Error).message}`,
+              );
           }
         }
       }
@@ -224,7 +241,10 @@ export async function analyzeResources(resources: AnalyzedResource[], options: A
       } catch (e) {
         if (e instanceof NotApplicable || (e as Error)?.constructor?.name === "NotApplicableError") continue;
         if (e instanceof UnknownValueError) out.push(preview(e as Error));
-        else throw new Error(`Error validating stack with policy '${p.name}' from policy pack ${pack}: ${(e as Error).message}`);
+        else
+          throw new Error(
+            `Error validating stack with policy '${p.name}' from policy pack ${pack}: ${(e as Error).message}`,
+          );
       }
     }
   }
@@ -243,5 +263,7 @@ function packVersion(): string {
 export async function analyzePlan(stack: string, resources: AnalyzedResource[]): Promise<Violation[]> {
   const root = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn;
   const found = await analyzeResources(resources, { config: packConfigFor(stack) });
-  return found.map((v) => (v.urn || !root ? v : { policy: v.policy, enforcement: v.enforcement, urn: root, message: v.message }));
+  return found.map((v) =>
+    v.urn || !root ? v : { policy: v.policy, enforcement: v.enforcement, urn: root, message: v.message },
+  );
 }

@@ -8,7 +8,10 @@
  *   previews); remove when previews get a shared worker role.
  */
 export const KNOWN: Record<string, string[]> = {
-  dev: ["advisory cache-tier-edge-ttl mauntic-dev-cache-headers", "advisory cache-tier-edge-ttl mauntic-dev-cache-headers"],
+  dev: [
+    "advisory cache-tier-edge-ttl mauntic-dev-cache-headers",
+    "advisory cache-tier-edge-ttl mauntic-dev-cache-headers",
+  ],
   prod: [
     "advisory cache-tier-edge-ttl mauntic-prod-cache-headers",
     "advisory cache-tier-edge-ttl mauntic-prod-cache-headers",
@@ -21,5 +24,7 @@ export const KNOWN: Record<string, string[]> = {
 
 /** The mandatory ones: what keeps `check` from passing on the committed stacks until they are gone. */
 export const KNOWN_MANDATORY = Object.entries(KNOWN).flatMap(([stack, fs]) =>
-  fs.filter((f) => f.startsWith("mandatory ")).map((f) => ({ stack, policy: f.split(" ")[1]!, resource: f.split(" ")[2]! })),
+  fs
+    .filter((f) => f.startsWith("mandatory "))
+    .map((f) => ({ stack, policy: f.split(" ")[1]!, resource: f.split(" ")[2]! })),
 );

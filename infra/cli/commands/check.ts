@@ -25,7 +25,10 @@ export interface SquawkIssue {
 /** squawk (the project's SQL linter, its config in migrations/.squawk.toml) over every migration file. */
 export function runSquawk(dir: string): Promise<{ files: string[]; issues: SquawkIssue[]; ms: number }> {
   const t0 = performance.now();
-  const files = fs.readdirSync(dir).filter((n) => n.endsWith(".sql")).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith(".sql"))
+    .sort();
   return new Promise((resolve, reject) => {
     const child = spawn(SQUAWK, ["--config", SQUAWK_CONFIG, "--reporter", "json", ...files], { cwd: dir });
     let out = "";
@@ -97,7 +100,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   for (const p of planList) {
     if (p.error) failures.push(`plan ${p.stack} failed: ${p.error.split("\n")[0]}`);
     for (const v of p.run?.plan.violations ?? []) {
-      if (v.enforcement === "mandatory") failures.push(`policy ${v.policy} on ${p.stack}${v.urn ? ` (${resourceOf(v.urn)})` : ""}: ${v.message}`);
+      if (v.enforcement === "mandatory")
+        failures.push(`policy ${v.policy} on ${p.stack}${v.urn ? ` (${resourceOf(v.urn)})` : ""}: ${v.message}`);
     }
   }
   for (const i of squawk.status === "fulfilled" ? squawk.value.issues : []) {
@@ -117,8 +121,12 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     ok: failures.length === 0,
     failures,
     plans: planList,
-    ...(squawk.status === "fulfilled" ? { squawk: squawk.value } : { squawkError: String((squawk.reason as Error).message) }),
-    ...(database.status === "fulfilled" ? { database: database.value } : { databaseError: String((database.reason as Error).message) }),
+    ...(squawk.status === "fulfilled"
+      ? { squawk: squawk.value }
+      : { squawkError: String((squawk.reason as Error).message) }),
+    ...(database.status === "fulfilled"
+      ? { database: database.value }
+      : { databaseError: String((database.reason as Error).message) }),
     timings: {
       wallMs: performance.now() - t0,
       programMs: runs.reduce((a, r) => a + r.programMs, 0),
@@ -135,7 +143,11 @@ const resourceOf = (urn: string) => {
 };
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const mdTable = (head: string[], rows: string[][]) =>
-  [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join("\n");
+  [
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`),
+  ].join("\n");
 
 function violationRows(vs: Violation[]): string[][] {
   return vs.map((v) => [v.enforcement, `\`${v.policy}\``, v.urn ? resourceOf(v.urn) : "(stack)", v.message]);
@@ -180,7 +192,10 @@ export function renderMarkdown(r: CheckResult): string {
     out.push(
       `${custom} resources, ${plan.resources.length - custom} components, dependency depth ${plan.depth}.`,
       "",
-      mdTable(["type", "count"], [...byType].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => [`\`${k}\``, String(n)])),
+      mdTable(
+        ["type", "count"],
+        [...byType].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => [`\`${k}\``, String(n)]),
+      ),
       "",
       plan.violations.length
         ? mdTable(["level", "policy", "resource", "message"], violationRows(plan.violations))
@@ -192,12 +207,23 @@ export function renderMarkdown(r: CheckResult): string {
   if (r.squawk) {
     out.push(`squawk: ${r.squawk.files.length} files, ${r.squawk.issues.length} issue(s).`);
     if (r.squawk.issues.length) {
-      out.push("", mdTable(["file", "rule", "message"], r.squawk.issues.map((i) => [path.basename(i.file), i.rule_name, i.message])));
+      out.push(
+        "",
+        mdTable(
+          ["file", "rule", "message"],
+          r.squawk.issues.map((i) => [path.basename(i.file), i.rule_name, i.message]),
+        ),
+      );
     }
   } else out.push(`squawk did not run: ${r.squawkError}`);
   if (r.database) {
     const applied = r.database.run.migrations.length;
-    out.push("", `Applied ${applied} migration(s) on embedded PostgreSQL 17 with seeded data.`, "", ...queriesSection(r.database.check));
+    out.push(
+      "",
+      `Applied ${applied} migration(s) on embedded PostgreSQL 17 with seeded data.`,
+      "",
+      ...queriesSection(r.database.check),
+    );
   } else out.push("", `Database part failed: ${r.databaseError}`);
   return `${out.join("\n")}\n`;
 }
@@ -235,24 +261,34 @@ timings) that a workflow can post as the PR comment. Progress goes to stderr.
 Exit codes: 0 everything passed, 1 a part failed (a mandatory policy violation, a squawk issue, a failed migration,
 a key query not index-served; each is named under "Failures"), 2 bad input.`,
     )
-    .action(async (opts: { pr: string; config?: string[]; migrationsDir: string; scale: string; summaryFile?: string; timingsFile?: string }) => {
-      if (!/^[1-9]\d{0,5}$/.test(opts.pr)) throw new UsageError(`--pr ${opts.pr}: a pull request number`);
-      const pr = Number(opts.pr);
-      if (!fs.existsSync(opts.migrationsDir)) throw new UsageError(`--migrations-dir ${opts.migrationsDir}: no such folder`);
-      const result = await runCheck({
-        pr,
-        configFiles: parseConfigs(opts.config, pr),
-        migrationsDir: path.resolve(opts.migrationsDir),
-        scale: parseScale(opts.scale),
-        log: (line) => process.stderr.write(`${line}\n`),
-      });
-      const md = renderMarkdown(result);
-      process.stdout.write(md);
-      if (opts.summaryFile) fs.appendFileSync(opts.summaryFile, md);
-      if (opts.timingsFile) fs.writeFileSync(opts.timingsFile, `${JSON.stringify(result.timings)}\n`);
-      if (!result.ok) {
-        process.stderr.write(`check failed: ${result.failures.length} failure(s); first: ${result.failures[0]}\n`);
-        process.exitCode = 1;
-      }
-    });
+    .action(
+      async (opts: {
+        pr: string;
+        config?: string[];
+        migrationsDir: string;
+        scale: string;
+        summaryFile?: string;
+        timingsFile?: string;
+      }) => {
+        if (!/^[1-9]\d{0,5}$/.test(opts.pr)) throw new UsageError(`--pr ${opts.pr}: a pull request number`);
+        const pr = Number(opts.pr);
+        if (!fs.existsSync(opts.migrationsDir))
+          throw new UsageError(`--migrations-dir ${opts.migrationsDir}: no such folder`);
+        const result = await runCheck({
+          pr,
+          configFiles: parseConfigs(opts.config, pr),
+          migrationsDir: path.resolve(opts.migrationsDir),
+          scale: parseScale(opts.scale),
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        const md = renderMarkdown(result);
+        process.stdout.write(md);
+        if (opts.summaryFile) fs.appendFileSync(opts.summaryFile, md);
+        if (opts.timingsFile) fs.writeFileSync(opts.timingsFile, `${JSON.stringify(result.timings)}\n`);
+        if (!result.ok) {
+          process.stderr.write(`check failed: ${result.failures.length} failure(s); first: ${result.failures[0]}\n`);
+          process.exitCode = 1;
+        }
+      },
+    );
 }
