@@ -34,7 +34,7 @@ describe("check (the PR check, no credentials)", () => {
     );
   }, 300_000);
 
-  it("fails naming each cause: a migration squawk refuses, a key query that lost its index, a policy that fires", async () => {
+  it("fails naming each cause: a migration squawk refuses, a key query that lost its index, a policy that fires, a bad stack file", async () => {
     const dir = path.join(tmp, "migrations");
     fs.mkdirSync(dir);
     for (const f of fs.readdirSync(path.join(ROOT, "migrations")).filter((n) => n.endsWith(".sql"))) {
@@ -52,9 +52,24 @@ describe("check (the PR check, no credentials)", () => {
         .readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8")
         .replace(/originConnectionLimit: 20/g, "originConnectionLimit: 100"),
     );
+    const dev = path.join(tmp, "Pulumi.dev.yaml");
+    fs.writeFileSync(
+      dev,
+      fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8").replace(/region: aws-us-east-2/, "region: mars-1"),
+    );
     const summary = path.join(tmp, "summary.md");
 
-    const r = await runCli(["check", "--migrations-dir", dir, "--config", `prod=${prod}`, "--summary-file", summary]);
+    const r = await runCli([
+      "check",
+      "--migrations-dir",
+      dir,
+      "--config",
+      `prod=${prod}`,
+      "--config",
+      `dev=${dev}`,
+      "--summary-file",
+      summary,
+    ]);
     expect(r.code).toBe(1);
     const failures = failuresOf(r.stdout);
     expect(failures).toContainEqual(
@@ -68,6 +83,12 @@ describe("check (the PR check, no credentials)", () => {
     expect(failures).toContainEqual(
       expect.stringMatching(
         /^policy connection-budget on prod \(pulumi-nodejs:dynamic\/neon:Endpoint mauntic-prod-neon-primary\): .*its clients can open 502/,
+      ),
+    );
+    // A stack file the schema refuses fails its plan with every problem on the line; the other plans still run.
+    expect(failures).toContainEqual(
+      expect.stringMatching(
+        /^plan dev failed: invalid stack config \(Pulumi\.dev\.yaml\): config\.mauntic-infra:neon\.region: "mars-1" is not allowed/,
       ),
     );
     expect(r.stderr).toMatch(/check failed: \d+ failure\(s\); first: /);

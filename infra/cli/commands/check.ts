@@ -98,7 +98,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const failures: string[] = [];
   const planList = planResults.status === "fulfilled" ? planResults.value : [];
   for (const p of planList) {
-    if (p.error) failures.push(`plan ${p.stack} failed: ${p.error.split("\n")[0]}`);
+    // A config error lists its problems on the lines after its header: keep them all on the one line.
+    if (p.error) failures.push(`plan ${p.stack} failed: ${p.error.trim().replace(/\n\s*(- )?/g, " ")}`);
     for (const v of p.run?.plan.violations ?? []) {
       if (v.enforcement === "mandatory")
         failures.push(`policy ${v.policy} on ${p.stack}${v.urn ? ` (${resourceOf(v.urn)})` : ""}: ${v.message}`);
