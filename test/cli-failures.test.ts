@@ -143,7 +143,9 @@ describe("fixture and seed-data pointed at the wrong database", () => {
     url.pathname = "/no_such_database";
     const missing = await cli(["fixture", "--database-url", url.toString()]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^error: database "no_such_database" does not exist$/m);
+    expect(missing.stderr).toMatch(
+      /^error: cannot connect to 127\.0\.0\.1:\d+\/no_such_database: database "no_such_database" does not exist \(check: the database name in the URL\)$/m,
+    );
 
     const empty = await pg.newDatabase();
     const seed = await cli(["seed-data", "--database-url", empty, "--scale", "0.001"]);

@@ -1,26 +1,115 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { planJson, runCli } from "./helpers/cli";
+import { ALLOWED } from "../policies/no-plaintext-secrets";
+import { ROOT, runCli } from "./helpers/cli";
+import { KNOWN } from "./helpers/known-findings";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mauntic-plan-"));
+function stackFile(stack: "dev" | "prod", edit: (text: string) => string): string {
+  const file = path.join(tmp, `Pulumi.${stack}.yaml`);
+  const text = fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8");
+  const changed = edit(text);
+  if (changed === text) throw new Error("the edit changed nothing");
+  fs.writeFileSync(file, changed);
+  return file;
+}
 
 describe("plan (offline engine through the CLI)", () => {
-  it.each(["dev", "prod", "pr-42"])("%s prints a JSON plan of the stack", async (stack) => {
-    const plan = await planJson(stack);
+  it.each(["dev", "prod", "pr-42"])("%s prints a JSON plan of the stack with its policy findings", async (stack) => {
+    const r = await runCli(["plan", "--stack", stack, "--json"]);
+    const plan = JSON.parse(r.stdout) as import("../infra/offline/plan").Plan;
     expect(Object.keys(plan).sort()).toEqual(["depth", "outputs", "resources", "stack", "violations"]);
     expect(plan.stack).toBe(stack);
-    expect(plan.violations).toEqual([]);
-    const root = plan.resources.find((r) => r.type === "pulumi:pulumi:Stack");
+    const findings = plan.violations.map((v) => `${v.enforcement} ${v.policy} ${v.urn?.split("::").pop()}`).sort();
+    expect(findings).toEqual([...KNOWN[stack]!].sort());
+    expect(r.code).toBe(findings.some((f) => f.startsWith("mandatory")) ? 1 : 0);
+    for (const v of plan.violations) expect(Object.keys(v).sort()).toEqual(["enforcement", "message", "policy", "urn"]);
+    const root = plan.resources.find((x) => x.type === "pulumi:pulumi:Stack");
     expect(root?.urn).toBe(`urn:pulumi:${stack}::mauntic-infra::pulumi:pulumi:Stack::mauntic-infra-${stack}`);
-    for (const r of plan.resources) {
-      expect(r.urn.startsWith(`urn:pulumi:${stack}::mauntic-infra::`)).toBe(true);
+    for (const res of plan.resources) {
+      expect(res.urn.startsWith(`urn:pulumi:${stack}::mauntic-infra::`)).toBe(true);
       // Every resource but the root hangs under a parent that is itself in the plan.
-      if (r !== root) expect(plan.resources.some((p) => p.urn === r.parent)).toBe(true);
-      for (const d of r.dependsOn) expect(plan.resources.some((p) => p.urn === d)).toBe(true);
+      if (res !== root) expect(plan.resources.some((p) => p.urn === res.parent)).toBe(true);
+      for (const d of res.dependsOn) expect(plan.resources.some((p) => p.urn === d)).toBe(true);
     }
     expect(plan.outputs.environment).toBe(stack.startsWith("pr-") ? "preview" : stack);
   });
 
+  it("exits 1 on a mandatory violation and names the policy and the resource", async () => {
+    // 5 workers x 100 pooled connections + the migrator's 2 on prod's 1 CU minimum (419 - 7 reserved)
+    const file = stackFile("prod", (t) => t.replace(/originConnectionLimit: 20/g, "originConnectionLimit: 100"));
+    const r = await runCli(["plan", "--stack", "prod", "--config-file", file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      "✗ mandatory [connection-budget] pulumi-nodejs:dynamic/neon:Endpoint mauntic-prod-neon-primary: mauntic-prod-primary at its minimum 1 CU allows 412 connections (max_connections 419 - 7 reserved); its clients can open 502: ",
+    );
+    const json = await runCli(["plan", "--stack", "prod", "--config-file", file, "--json"]);
+    expect(json.code).toBe(1);
+    const plan = JSON.parse(json.stdout) as import("../infra/offline/plan").Plan;
+    expect(plan.violations.filter((v) => v.policy === "connection-budget").map((v) => [v.enforcement, v.urn])).toEqual([
+      [
+        "mandatory",
+        "urn:pulumi:prod::mauntic-infra::mauntic:neon:Database$pulumi-nodejs:dynamic/neon:Endpoint::mauntic-prod-neon-primary",
+      ],
+    ]);
+  });
+
+  it("reports a finding about the whole stack against the root stack resource", async () => {
+    const file = stackFile("prod", (t) => t.replace("ttlSeconds: 3600", "ttlSeconds: 7200"));
+    const r = await runCli(["plan", "--stack", "prod", "--config-file", file, "--json"]);
+    expect(r.code).toBe(1);
+    const found = (JSON.parse(r.stdout) as import("../infra/offline/plan").Plan).violations.filter(
+      (v) => v.policy === "kv-ttl-bounds",
+    );
+    expect(found).toEqual([
+      {
+        policy: "kv-ttl-bounds",
+        enforcement: "mandatory",
+        urn: "urn:pulumi:prod::mauntic-infra::pulumi:pulumi:Stack::mauntic-infra-prod",
+        message: "cache key plan (plan:{planId}): ttlSeconds 7200 exceeds the 3600 s safety net",
+      },
+    ]);
+  });
+
+  it("uses each environment's pack config: the same finding is advisory where dev says so", async () => {
+    // connection-budget: mandatory in prod, advisory in dev. 20 -> 100 per worker exceeds 0.25 CU's 97 in dev.
+    const file = stackFile("dev", (t) => t.replace(/originConnectionLimit: \d+/g, "originConnectionLimit: 100"));
+    const r = await runCli(["plan", "--stack", "dev", "--config-file", file, "--json"]);
+    const found = (JSON.parse(r.stdout) as import("../infra/offline/plan").Plan).violations.filter(
+      (v) => v.policy === "connection-budget",
+    );
+    expect(found.map((v) => v.enforcement)).toEqual(["advisory"]);
+    expect(r.code).toBe(0); // advisory findings print; only mandatory ones fail (dev's other findings are advisory)
+    expect(found[0]!.message).toMatch(/^mauntic-dev-primary at its minimum 0.25 CU allows 97 connections/);
+  });
+
+  it("every place no-plaintext-secrets allows a credential is a secret in the plan", async () => {
+    for (const stack of ["dev", "prod", "pr-42"]) {
+      const plan = JSON.parse((await runCli(["plan", "--stack", stack, "--json"])).stdout);
+      let checked = 0;
+      for (const r of plan.resources as import("../infra/offline/plan").PlanResource[]) {
+        for (const p of ALLOWED[r.type] ?? []) {
+          const v = p.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], r.inputs);
+          if (v !== undefined) {
+            expect(v, `${stack} ${r.name} ${p}`).toBe("[secret]");
+            checked++;
+          }
+        }
+      }
+      for (const p of ALLOWED["pulumi:pulumi:Stack"]!) {
+        if (plan.outputs[p] !== undefined) {
+          expect(plan.outputs[p], `${stack} output ${p}`).toBe("[secret]");
+          checked++;
+        }
+      }
+      expect(checked).toBeGreaterThan(2);
+    }
+  });
+
   it("prints a readable tree with the totals", async () => {
     const r = await runCli(["plan", "--stack", "dev"]);
-    expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^▸ pulumi:pulumi:Stack {2}mauntic-infra-dev/m);
     expect(r.stdout).toMatch(/stack dev: \d+ resources to create, \d+ components, dependency depth \d+/);
   });

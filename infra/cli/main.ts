@@ -6,7 +6,9 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/errors";
 import { register as registerBench } from "./commands/bench";
+import { register as registerBenchCheck } from "./commands/bench-check";
 import { register as registerBindings } from "./commands/bindings";
+import { register as registerCheck } from "./commands/check";
 import { register as registerExplain } from "./commands/explain";
 import { register as registerFixture } from "./commands/fixture";
 import { register as registerMigrate } from "./commands/migrate";
@@ -27,6 +29,7 @@ export function buildCli(): Command {
     .exitOverride();
   registerPlan(program);
   registerRehearse(program);
+  registerCheck(program);
   registerBindings(program);
   registerMigrate(program);
   registerFixture(program);
@@ -36,6 +39,7 @@ export function buildCli(): Command {
   registerPreview(program);
   registerR2Empty(program);
   registerRulesetImport(program);
+  registerBenchCheck(program);
   return program;
 }
 

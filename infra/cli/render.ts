@@ -1,4 +1,11 @@
-import type { Plan, PlanResource } from "../offline/plan";
+import type { Plan, PlanResource, Violation } from "../offline/plan";
+
+/** One line per finding: level, policy, resource (type and name from the URN), message. */
+export function renderViolation(v: Violation): string {
+  const [type, name] = v.urn?.split("::").slice(-2) ?? [];
+  const where = v.urn ? ` ${type!.split("$").pop()} ${name}:` : "";
+  return `${v.enforcement === "mandatory" ? "✗ mandatory" : "! advisory"} [${v.policy}]${where} ${v.message}`;
+}
 
 /** A readable resource tree: components with their children, custom resources with their key inputs. */
 export function renderTree(plan: Plan): string {
@@ -34,6 +41,7 @@ export function renderTree(plan: Plan): string {
     };
     for (const [k, v] of outs) lines.push(`  ${k}: ${brief(v)}`);
   }
-  for (const v of plan.violations) lines.push(`${v.severity === "mandatory" ? "✗" : "!"} [${v.policy}] ${v.message}`);
+  if (plan.violations.length) lines.push("", `policy violations (${plan.violations.length}):`);
+  for (const v of plan.violations) lines.push(renderViolation(v));
   return `${lines.join("\n")}\n`;
 }

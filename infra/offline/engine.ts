@@ -9,6 +9,14 @@ import { configFileOf, readStackFile, stackConfigFromValues } from "../config/lo
 import { parseStackName } from "../naming";
 import { mockCall, mockOutputs } from "./mocks";
 import { dependencyDepth, SECRET, UNKNOWN, type Plan, type PlanResource } from "./plan";
+import { analyzePlan, type AnalyzedResource } from "./policies";
+
+// Internal to @pulumi/pulumi, and how its Automation API runs inline programs side by side (automation/server.js):
+// each run gets its own LocalStore (settings, config, monitor, stack resource) through AsyncLocalStorage.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { withLocalStorage } = require("@pulumi/pulumi/runtime/state") as {
+  withLocalStorage<T>(fn: () => Promise<T>): Promise<T>;
+};
 
 /** The secret and unknown signatures of Pulumi's wire format (sdk/nodejs/runtime/rpc.ts). */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -41,6 +49,9 @@ interface RegisterRequest {
   getProvider(): string;
   getProtect(): boolean;
   getRetainondelete?(): boolean;
+  getAdditionalsecretoutputsList(): string[];
+  getIgnorechangesList(): string[];
+  getDeletebeforereplace(): boolean;
 }
 
 interface ReadRequest {
@@ -54,8 +65,14 @@ interface ReadRequest {
 }
 
 interface MockMonitorLike {
-  readResource(req: ReadRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): Promise<void>;
-  registerResource(req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): Promise<void>;
+  readResource(
+    req: ReadRequest,
+    cb: (err: unknown, resp?: { getUrn(): string; getObject?(): { toJavaScript(): Record<string, unknown> } }) => void,
+  ): Promise<void>;
+  registerResource(
+    req: RegisterRequest,
+    cb: (err: unknown, resp?: { getUrn(): string; getObject?(): { toJavaScript(): Record<string, unknown> } }) => void,
+  ): Promise<void>;
   registerResourceOutputs(
     req: { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined },
     cb: (err: unknown, resp?: unknown) => void,
@@ -67,15 +84,52 @@ export interface OfflineOptions {
   configFile?: string;
 }
 
-let ran = false;
+/** A plan with its policy verdicts, and how long each half took (the `check` benchmark prints the split). */
+export interface OfflineRun {
+  plan: Plan;
+  /** What the policy analyzer was handed: the wire values, secrets and unknowns as the engine sends them. */
+  analyzed: AnalyzedResource[];
+  programMs: number;
+  policiesMs: number;
+}
+
+/** Runs the program for a stack, then the policy pack's policies over what it declared (`violations`). */
+export async function runOffline(stack: string, opts: OfflineOptions = {}): Promise<Plan> {
+  return (await runOfflineTimed(stack, opts)).plan;
+}
 
 /**
- * Runs the program once per process: Pulumi's runtime state is global, so a second run in one process would mix
- * resources. The CLI runs one stack per invocation.
+ * Each run has its own Pulumi runtime state, so several stacks can be planned in one process (`check` plans dev,
+ * prod and a preview one after another). Runs are serialised: the program module and mocks are shared.
  */
-export async function runOffline(stack: string, opts: OfflineOptions = {}): Promise<Plan> {
-  if (ran) throw new Error("runOffline runs one stack per process");
-  ran = true;
+/**
+ * A program that throws leaves its error rejected in promises of the runtime that nobody awaits (the stack
+ * resource's outputs): once a run has rejected with it, those copies must not crash a process that goes on working
+ * (rehearse's database part, `check`'s other stacks). Any other unhandled rejection still does. One listener for the
+ * process, since runs repeat in it.
+ */
+const programErrors = new Set<unknown>();
+let watching = false;
+function watchProgramErrors(): void {
+  if (watching) return;
+  watching = true;
+  process.on("unhandledRejection", (reason) => {
+    if (!programErrors.has(reason)) throw reason;
+  });
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+export function runOfflineTimed(stack: string, opts: OfflineOptions = {}): Promise<OfflineRun> {
+  const run = queue.then(
+    () => withLocalStorage(() => runProgram(stack, opts)),
+    () => withLocalStorage(() => runProgram(stack, opts)),
+  );
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function runProgram(stack: string, opts: OfflineOptions): Promise<OfflineRun> {
+  const t0 = performance.now();
   const { kind } = parseStackName(stack);
   // One read of the stack file: validated first, naming the file, so a bad config fails before any resource is
   // declared; then handed to the program exactly as the engine would (namespaced keys, JSON for objects). A
@@ -108,13 +162,29 @@ export async function runOffline(stack: string, opts: OfflineOptions = {}): Prom
   );
 
   const resources: PlanResource[] = [];
+  const analyzed: AnalyzedResource[] = [];
   let outputs: Record<string, unknown> = {};
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorLike;
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = async (req, cb) =>
     register(req, (err, resp) => {
       if (!err && resp) {
-        const inputs = (maskWire(req.getObject()?.toJavaScript() ?? {}) ?? {}) as Record<string, unknown>;
+        const wire = req.getObject()?.toJavaScript() ?? {};
+        const inputs = (maskWire(wire) ?? {}) as Record<string, unknown>;
+        analyzed.push({
+          urn: resp.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          parent: req.getParent() || undefined,
+          custom: req.getCustom(),
+          inputs: wire,
+          outputs: resp.getObject?.()?.toJavaScript() ?? wire,
+          dependencies: [...new Set(req.getDependenciesList())],
+          protect: req.getProtect(),
+          ignoreChanges: req.getIgnorechangesList(),
+          additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+          deleteBeforeReplace: req.getDeletebeforereplace(),
+        });
         resources.push({
           urn: resp.getUrn(),
           type: req.getType(),
@@ -135,6 +205,21 @@ export async function runOffline(stack: string, opts: OfflineOptions = {}): Prom
   monitor.readResource = async (req, cb) =>
     read(req, (err, resp) => {
       if (!err && resp) {
+        const wire = req.getProperties()?.toJavaScript() ?? {};
+        analyzed.push({
+          urn: resp.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          parent: req.getParent() || undefined,
+          custom: true,
+          read: true,
+          inputs: wire,
+          outputs: { ...wire, ...(resp.getObject?.()?.toJavaScript() ?? {}) },
+          dependencies: [...new Set(req.getDependenciesList())],
+          protect: false,
+          ignoreChanges: [],
+          additionalSecretOutputs: [],
+        });
         resources.push({
           urn: resp.getUrn(),
           type: req.getType(),
@@ -153,6 +238,8 @@ export async function runOffline(stack: string, opts: OfflineOptions = {}): Prom
     });
   const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
   monitor.registerResourceOutputs = (req, cb) => {
+    const registered = analyzed.find((r) => r.urn === req.getUrn());
+    if (registered) registered.outputs = req.getOutputs()?.toJavaScript() ?? {};
     if (req.getUrn().includes("::pulumi:pulumi:Stack::")) {
       outputs = maskWire(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, unknown>;
     }
@@ -161,20 +248,18 @@ export async function runOffline(stack: string, opts: OfflineOptions = {}): Prom
 
   // The program is the same default export `pulumi up` runs.
   const program = require("../index") as () => Promise<Record<string, unknown>>;
-  // A program that throws leaves its error rejected in promises of the runtime that nobody awaits (the stack
-  // resource's outputs): once this call has rejected with it, those copies must not crash a process that goes on
-  // working (rehearse's database part). Any other unhandled rejection still does.
-  process.on("unhandledRejection", (reason) => {
-    if (reason !== programError) throw reason;
-  });
-  let programError: unknown;
+  watchProgramErrors();
   try {
     await pulumi.runtime.runInPulumiStack(program);
   } catch (e) {
-    programError = e;
+    programErrors.add(e);
     throw e;
   }
   await pulumi.runtime.disconnect();
+  const programMs = performance.now() - t0;
 
-  return { stack, resources, outputs, depth: dependencyDepth(resources), violations: [] };
+  const t1 = performance.now();
+  const violations = await analyzePlan(stack, analyzed);
+  const plan: Plan = { stack, resources, outputs, depth: dependencyDepth(resources), violations };
+  return { plan, analyzed, programMs, policiesMs: performance.now() - t1 };
 }

@@ -25,14 +25,16 @@ export interface PlanResource {
   retainOnDelete: boolean;
 }
 
-export type Severity = "mandatory" | "advisory";
+/** What a finding does: `mandatory` fails `plan`/`check` (and blocks `pulumi up`), `advisory` is printed. */
+export type Enforcement = "mandatory" | "advisory";
 
-/** A policy finding; the policy pack fills these on every plan. */
+/** A policy finding, as the policy pack (policies/) reports it on every plan. */
 export interface Violation {
   policy: string;
-  severity: Severity;
-  message: string;
+  enforcement: Enforcement;
+  /** The resource the finding is about; absent for a finding about the whole stack. */
   urn?: string;
+  message: string;
 }
 
 export interface Plan {

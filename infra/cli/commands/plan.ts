@@ -23,6 +23,6 @@ Exit codes: 0 planned, 1 the program failed, 2 invalid config (every problem lis
       const { runOffline } = await import("../../offline/engine");
       const plan = await runOffline(opts.stack, { configFile: opts.configFile });
       process.stdout.write(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderTree(plan));
-      if (plan.violations.some((v) => v.severity === "mandatory")) process.exitCode = 1;
+      if (plan.violations.some((v) => v.enforcement === "mandatory")) process.exitCode = 1;
     });
 }

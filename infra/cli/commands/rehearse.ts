@@ -5,7 +5,7 @@ import { seedData, seedStepLine } from "../../../migrations/queries/seed";
 import { openClient } from "../../../migrations/runner/connect";
 import { lineReporter } from "../../../migrations/runner/progress";
 import { fmtMs, renderRun } from "../../../migrations/runner/report";
-import { migrate, RunFailed } from "../../../migrations/runner/runner";
+import { migrate, RunFailed, type RunResult } from "../../../migrations/runner/runner";
 import { startPostgres } from "../../../migrations/embedded";
 import { grantsFromConfig } from "../../../migrations/runner/grants-spec";
 import { checkWorkerAccess, neonDatabase } from "../../../migrations/neon-emulation";
@@ -17,16 +17,19 @@ import { parseStackName } from "../../naming";
 import { renderTree } from "../render";
 import { parseScale } from "./seed-data";
 
-interface DatabaseRehearsal {
+export interface DatabaseRehearsal {
   lines: string[];
   check: CheckReport;
+  run: RunResult;
+  ms: number;
 }
 
 /**
  * The database half: embedded PostgreSQL 17, the fixture, seeded data, the migrations through the runner, the
  * explain check. Progress goes to stderr; the summary lines are returned. Throws with the lines so far on failure.
+ * `check` runs the same with another migrations folder (`dir`) when asked.
  */
-async function rehearseDatabase(
+export async function rehearseDatabase(
   stack: string,
   scale: number,
   log: (line: string) => void,
@@ -70,7 +73,7 @@ async function rehearseDatabase(
       lines.push(await checkWorkerAccess(db, grants));
       const check = await runCheck(db);
       lines.push(renderCheck(check).trimEnd());
-      return { lines, check };
+      return { lines, check, run, ms: performance.now() - t0 };
     } finally {
       await db.end().catch(() => undefined);
     }
@@ -132,7 +135,7 @@ query is not index-served, or the Redis checks failed), 2 bad input.`,
       const out: string[] = [`== plan: stack ${opts.stack}, offline`];
       if (plan.status === "fulfilled") {
         out.push(renderTree(plan.value).trimEnd());
-        const mandatory = plan.value.violations.filter((v) => v.severity === "mandatory");
+        const mandatory = plan.value.violations.filter((v) => v.enforcement === "mandatory");
         if (mandatory.length) failures.push(`plan: ${mandatory.length} mandatory policy violation(s)`);
       } else {
         out.push(`plan failed: ${(plan.reason as Error).message}`);

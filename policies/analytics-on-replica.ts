@@ -1,0 +1,30 @@
+import { at, computeHost, ofType, stackEnvironment, stackOutputs, stackPolicy, str, T, type PolicyMeta } from "./lib";
+
+export const meta: PolicyMeta = {
+  name: "analytics-on-replica",
+  description:
+    "Where the stack has a read replica, every Hyperdrive config the outputs mark `replica` points at it, and at least one worker reads through it.",
+  why: "The analytics worker's timelines and aggregations scan millions of rows: on the primary they compete with the writes of every other worker.",
+  enforcement: { prod: "mandatory", dev: "advisory", preview: "disabled" },
+  remediation: "Set `readsReplica: true` on the analytics worker's `database` and keep `neon.replica.enabled: true`.",
+};
+
+export const analyticsOnReplica = stackPolicy(meta, ({ resources, notApplicable }, report) => {
+  if (stackEnvironment(resources) === "preview") notApplicable("previews have no replica");
+  const replicaHosts = new Set(
+    ofType(resources, T.neonEndpoint)
+      .filter((e) => e.props.type === "read_only")
+      .map((e) => str(e.props.host)),
+  );
+  if (!replicaHosts.size) return; // prod-replica-required says whether there must be one
+  const layout = (stackOutputs(resources).hyperdrive ?? []) as { name: string; role: string; host: string }[];
+  const replicaConfigs = layout.filter((h) => h.role === "replica");
+  if (!replicaConfigs.length) report("the stack has a read replica but no Hyperdrive config reads from it");
+  for (const h of replicaConfigs) {
+    const config = ofType(resources, T.hyperdrive).find((c) => c.props.name === h.name);
+    const host = String(at(config?.props, "origin", "host") ?? h.host);
+    if (!replicaHosts.has(computeHost(host))) {
+      report(`replica config ${h.name} points at ${host}, which is not a read replica`, config?.urn);
+    }
+  }
+});

@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { cacheTiers, type Rule } from "./cache-tiers";
+import { extraResource, named, planOf, STACKS, verdicts } from "./testing";
+
+const rulesOf = (plan: ReturnType<typeof planOf>, stack: string) => {
+  const rs = named(plan, `mauntic-${stack}-cache-headers`);
+  return { rs, rules: rs.outputs.rules as Rule[] };
+};
+const tier = (rules: Rule[], name: string) => rules.find((r) => r.description?.startsWith(`cache tier ${name}`))!;
+const headers = (r: Rule) =>
+  (r.actionParameters as { headers: Record<string, { operation: string; value?: string }> }).headers;
+
+describe("cache-tiers", () => {
+  it.each(STACKS)("is quiet on today's %s plan", async (stack) => {
+    expect(await verdicts(cacheTiers, planOf(stack))).toEqual([]);
+  });
+
+  it("fires when a tier on a host that is not content-hashed is immutable", async () => {
+    const plan = planOf("prod");
+    const { rs, rules } = rulesOf(plan, "prod");
+    headers(tier(rules, "landing-html"))["Cache-Control"] = {
+      operation: "set",
+      value: "public, max-age=31536000, immutable",
+    };
+    expect(await verdicts(cacheTiers, plan)).toEqual([
+      {
+        policy: "cache-tiers",
+        enforcement: "mandatory",
+        urn: rs.urn,
+        message:
+          "tier landing-html sets immutable on pages.mauntic.io, not only on content-hashed upload hosts (assets.mauntic.io)",
+      },
+    ]);
+  });
+
+  it("fires when the pixel tier gets a CDN TTL or a cache rule stores a private tier", async () => {
+    const plan = planOf("dev");
+    const { rules } = rulesOf(plan, "dev");
+    headers(tier(rules, "tracking-pixel"))["CDN-Cache-Control"] = { operation: "set", value: "max-age=60" };
+    const settings = extraResource("dev", "cloudflare:index/ruleset:Ruleset", "mauntic-dev-cache-settings", {
+      kind: "zone",
+      zoneId: named(plan, "mauntic-dev-cache-headers").outputs.zoneId,
+      phase: "http_request_cache_settings",
+      rules: [
+        {
+          description: "cache tier api-responses: bypass",
+          action: "set_cache_settings",
+          actionParameters: { cache: true },
+        },
+      ],
+    });
+    expect((await verdicts(cacheTiers, [...plan, settings])).map((v) => v.message)).toEqual([
+      "tier api-responses is private, no-store but its cache rule stores it at the edge",
+      "tier tracking-pixel is no-cache, no-store but sets CDN-Cache-Control max-age=60",
+    ]);
+  });
+
+  it("fires when a preview owns a zone ruleset, or one stack declares two for a zone and phase", async () => {
+    const dev = planOf("dev");
+    const copy = structuredClone(named(dev, "mauntic-dev-cache-headers"));
+    const preview = {
+      ...copy,
+      urn: copy.urn.replace("urn:pulumi:dev::", "urn:pulumi:pr-42::"),
+      name: "mauntic-pr-42-cache-headers",
+      outputs: { ...copy.outputs, rules: [] },
+    };
+    const v = await verdicts(cacheTiers, [...planOf("pr-42"), preview]);
+    expect(v.map((x) => x.message)).toEqual([
+      "a preview owns zone ruleset http_response_headers_transform; the zone's owning stack (dev) serves previews",
+    ]);
+    const twice = { ...copy, urn: `${copy.urn}-2`, name: "mauntic-dev-cache-headers-2" };
+    expect((await verdicts(cacheTiers, [...dev, twice])).map((x) => x.message)).toEqual([
+      `zone ${String(copy.outputs.zoneId)} has 2 http_response_headers_transform entrypoint rulesets in one stack: mauntic-dev-cache-headers, mauntic-dev-cache-headers-2`,
+    ]);
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { leastPrivilegeRoles } from "./least-privilege-roles";
+import { extraResource, named, plain, planOf, verdicts } from "./testing";
+
+describe("least-privilege-roles", () => {
+  it.each(["dev", "prod"] as const)("is quiet on today's %s plan", async (stack) => {
+    expect(await verdicts(leastPrivilegeRoles, planOf(stack))).toEqual([]);
+  });
+
+  // A real finding: the preview's one shared config logs in as the owner (advisory in previews; see README).
+  it("reports today's pr-42 shared config, which logs in as the migrator", async () => {
+    const plan = planOf("pr-42");
+    expect(await verdicts(leastPrivilegeRoles, plan, { "least-privilege-roles": "advisory" })).toEqual([
+      {
+        policy: "least-privilege-roles",
+        enforcement: "advisory",
+        urn: named(plan, "mauntic-pr-42-shared-db").urn,
+        message:
+          "Hyperdrive config mauntic-pr-42-shared-db logs in as mauntic_pr_42_migrator, the database owner (migrator)",
+      },
+    ]);
+  });
+
+  it("fires when a prod worker's config or a Fly worker uses the migrator, or a role the stack does not declare", async () => {
+    const plan = planOf("prod");
+    const crm = named(plan, "mauntic-prod-crm-db");
+    plain(crm.outputs.origin).user = "mauntic_prod_migrator";
+    const journey = named(plan, "mauntic-prod-journey-db");
+    plain(journey.outputs.origin).user = "neondb_owner";
+    // As branch fly declares a queue worker's database access: DATABASE_URL in the app's secrets.
+    const fly = extraResource("prod", "pulumi-nodejs:dynamic/fly:Secrets", "mauntic-prod-fly-sender-secrets", {
+      app_name: "mauntic-prod-sender",
+      values: { DATABASE_URL: "postgresql://mauntic_prod_migrator:pw@ep-x-pooler.us-east-2.aws.neon.tech/mauntic" },
+    });
+    const v = await verdicts(leastPrivilegeRoles, [...plan, fly]);
+    expect(v.map((x) => [x.enforcement, x.urn, x.message])).toEqual([
+      [
+        "mandatory",
+        journey.urn,
+        "Hyperdrive config mauntic-prod-journey-db logs in as neondb_owner, a role this stack does not declare",
+      ],
+      [
+        "mandatory",
+        crm.urn,
+        "Hyperdrive config mauntic-prod-crm-db logs in as mauntic_prod_migrator, the database owner (migrator)",
+      ],
+      [
+        "mandatory",
+        fly.urn,
+        "Fly app mauntic-prod-sender logs in as mauntic_prod_migrator, the database owner (migrator)",
+      ],
+    ]);
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { redisForBullmq } from "./redis-for-bullmq";
+import { extraResource, planOf, STACKS, verdicts } from "./testing";
+
+/**
+ * The Redis machine as branch fly declares it (infra/fly/redis.ts there): redis-server's options on the command line
+ * that init.exec runs through /bin/sh, the password read from stdin, no services.
+ */
+const redis = (options: string[], services: unknown[] = []) =>
+  extraResource("prod", "pulumi-nodejs:dynamic/fly:Machine", "mauntic-prod-fly-redis-machine", {
+    app_name: "mauntic-prod-redis",
+    config: {
+      image: "redis:7.4-alpine",
+      init: {
+        exec: [
+          "/bin/sh",
+          "-c",
+          `exec redis-server --bind '* -::*' --port 6379 ${options.join(" ")} - <<EOF\nrequirepass \${REDIS_PASSWORD:?}\nEOF`,
+        ],
+      },
+      services,
+      metadata: { mauntic_stack: "prod", mauntic_role: "redis" },
+    },
+  });
+const SAFE = [
+  "--appendonly",
+  "yes",
+  "--appendfsync",
+  "everysec",
+  "--save",
+  "''",
+  "--maxmemory",
+  "1228mb",
+  "--maxmemory-policy",
+  "noeviction",
+];
+
+describe("redis-for-bullmq", () => {
+  it.each(STACKS)("is quiet on today's %s plan (no Fly resources yet)", async (stack) => {
+    expect(await verdicts(redisForBullmq, planOf(stack))).toEqual([]);
+  });
+
+  it("is quiet on a private noeviction + AOF everysec Redis", async () => {
+    expect(await verdicts(redisForBullmq, [...planOf("prod"), redis(SAFE)])).toEqual([]);
+  });
+
+  it("fires on an evicting Redis without AOF that serves a public port", async () => {
+    const m = redis(
+      ["--maxmemory", "1228mb", "--maxmemory-policy", "allkeys-lru"],
+      [{ internal_port: 6379, ports: [{ port: 6379 }] }],
+    );
+    const v = await verdicts(redisForBullmq, [...planOf("prod"), m]);
+    expect(v.map((x) => [x.enforcement, x.urn, x.message])).toEqual([
+      ["mandatory", m.urn, "Redis runs with maxmemory-policy allkeys-lru; BullMQ needs noeviction"],
+      ["mandatory", m.urn, "Redis runs without AOF (--appendonly yes)"],
+      ["mandatory", m.urn, "the Redis machine declares services: it must be reachable on the private network only"],
+    ]);
+  });
+});

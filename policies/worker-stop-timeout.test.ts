@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { durationSeconds } from "./fly";
+import { workerStopTimeout } from "./worker-stop-timeout";
+import { extraResource, planOf, STACKS, verdicts } from "./testing";
+
+/** A queue worker's machine as branch fly declares it (infra/fly/component.ts there, queueWorkerMachineConfig). */
+const worker = (timeout: string | undefined, longest: string | undefined) =>
+  extraResource("prod", "pulumi-nodejs:dynamic/fly:Machine", "mauntic-prod-sender-0", {
+    app_name: "mauntic-prod-fly-delivery-sender",
+    config: {
+      image: "registry.fly.io/mauntic-workers:2026.11.3",
+      init: { cmd: ["node", "dist/workers/delivery-sender.js"] },
+      ...(timeout ? { stop_config: { timeout, signal: "SIGTERM" } } : {}),
+      metadata: {
+        mauntic_role: "queue-worker",
+        mauntic_worker: "delivery-sender",
+        ...(longest ? { longest_job_seconds: longest } : {}),
+      },
+    },
+  });
+
+describe("worker-stop-timeout", () => {
+  it("reads Go durations as the Machines API takes them", () => {
+    expect(["30s", "5m", "1m30s", "2h", "1.5s", "", "30"].map(durationSeconds)).toEqual([
+      30,
+      300,
+      90,
+      7200,
+      1.5,
+      NaN,
+      NaN,
+    ]);
+  });
+
+  it.each(STACKS)("is quiet on today's %s plan (no Fly resources yet)", async (stack) => {
+    expect(await verdicts(workerStopTimeout, planOf(stack))).toEqual([]);
+  });
+
+  it("is quiet when the stop timeout covers the longest job", async () => {
+    expect(await verdicts(workerStopTimeout, [worker("2m", "90")])).toEqual([]);
+  });
+
+  it("fires when the job outlasts the timeout (or Fly's 5 s default), when it is unknown, and past Fly's 300 s", async () => {
+    const msgs = async (w: ReturnType<typeof worker>) => (await verdicts(workerStopTimeout, [w])).map((v) => v.message);
+    expect(await msgs(worker("30s", "120"))).toEqual([
+      "worker machine mauntic-prod-sender-0 stops after 30s but its longest job takes 120 s",
+    ]);
+    expect(await msgs(worker(undefined, "10"))).toEqual([
+      "worker machine mauntic-prod-sender-0 stops after 5s (default) but its longest job takes 10 s",
+    ]);
+    expect(await msgs(worker("30s", undefined))).toEqual([
+      "worker machine mauntic-prod-sender-0 does not say its longest job (metadata.longest_job_seconds)",
+    ]);
+    expect(await msgs(worker("10m", "400"))).toEqual([
+      "worker machine mauntic-prod-sender-0's stop timeout 10m exceeds Fly's 300 s",
+    ]);
+  });
+});
