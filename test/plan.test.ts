@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,6 +18,28 @@ function stackFile(stack: "dev" | "prod", edit: (text: string) => string): strin
 }
 
 describe("plan (offline engine through the CLI)", () => {
+  it("--json reaches a reader slower than the writer whole (a plan is larger than a pipe's 64 KiB buffer)", async () => {
+    // The reader starts 2 s late: a CLI that calls process.exit() before stdout drains (as it once did) loses
+    // everything past the pipe's 64 KiB.
+    const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(
+        "sh",
+        ["-c", `"${tsx}" infra/cli/main.ts plan --stack prod --json 2>/dev/null | { sleep 2; cat; }`],
+        {
+          cwd: ROOT,
+          stdio: ["pipe", "pipe", "inherit"], // stdin open, as a shell or a CI step has it
+        },
+      );
+      let text = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (text += d));
+      child.on("error", reject);
+      child.on("close", () => resolve(text));
+    });
+    expect(out.length).toBeGreaterThan(65_536);
+    expect((JSON.parse(out) as { stack: string }).stack).toBe("prod");
+  });
+
   it.each(["dev", "prod", "pr-42"])("%s prints a JSON plan of the stack with its policy findings", async (stack) => {
     const r = await runCli(["plan", "--stack", stack, "--json"]);
     const plan = JSON.parse(r.stdout) as import("../infra/offline/plan").Plan;

@@ -65,11 +65,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      process.stderr.write(`error: ${String(e)}\n`);
-      process.exit(1);
-    },
-  );
+  // Exit once stdout and stderr are flushed: a plan's JSON is larger than a pipe's buffer, and process.exit() would
+  // cut it at 64 KiB when the reader is slower than the writer.
+  const exit = (code: number) => process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+  main(process.argv.slice(2)).then(exit, (e) => {
+    process.stderr.write(`error: ${String(e)}\n`);
+    exit(1);
+  });
 }
