@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../config/schema";
 import { configFileOf, readStackFile, stackConfigFromValues } from "../config/load";
 import { parseStackName } from "../naming";
-import { mockCall, mockOutputs } from "./mocks";
+import { mockCall, mockId, mockOutputs } from "./mocks";
 import { dependencyDepth, SECRET, UNKNOWN, type Plan, type PlanResource } from "./plan";
 
 /** The secret and unknown signatures of Pulumi's wire format (sdk/nodejs/runtime/rpc.ts). */
@@ -97,7 +97,7 @@ export async function runOffline(stack: string, opts: OfflineOptions = {}): Prom
     {
       newResource: (args) => {
         const state = { ...args.inputs, ...mockOutputs(args.type, args.name, args.inputs, stack) };
-        return { id: args.id || `${args.name}-id`, state };
+        return { id: args.id || mockId(args.type, args.name, args.inputs, stack), state };
       },
       call: (args) => mockCall(args.token, args.inputs, stack),
     },
