@@ -78,14 +78,22 @@ const onProject = (outs: Record<string, unknown>): On => ({
   project_id: String(outs.project_id),
   branch_id: String(outs.default_branch_id),
 });
+/** Dev's and prod's default branch, as component.ts declares it on its project's id. */
+const mainBranch = (projectId: string): BranchInputs => ({ project_id: projectId, name: "main", default: true });
+const prodProject = () =>
+  projectInputs({
+    name: "mauntic-prod",
+    branch: { name: "main", role_name: "mauntic_prod_migrator", database_name: "mauntic" },
+  });
+/** Requests that write (anything but GET), so a test can see that nothing was written. */
+const writeRequests = () => fake.requests.filter((r) => r.method !== "GET").map((r) => `${r.method} ${r.path}`);
 const onBranch = (projectId: string, outs: Record<string, unknown>): On => ({
   project_id: projectId,
   branch_id: String(outs.branch_id),
 });
 
 /** `expires_at` `hours` after the fake's clock, RFC 3339 to the second. */
-const expiresIn = (hours: number) =>
-  new Date(fake.now() + hours * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+const expiresIn = (hours: number) => new Date(fake.now() + hours * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 /** A stack's Neon children, as component.ts declares them. */
 function children(opts: EngineLifecycleOptions = {}, stack = "dev") {
@@ -178,58 +186,109 @@ describe("Project (dev and prod)", () => {
     expect(fake.snapshot()).toEqual([]);
   });
 
-  test("prod: a history-retention change previews as an update of the project; no child is replaced, protect holds", async () => {
-    const p = project({ protect: true, retainOnDelete: true });
-    const kids = children({ protect: true, retainOnDelete: true }, "prod");
-    const inputs = projectInputs({ name: "mauntic-prod", branch: { name: "main", role_name: "mauntic_prod_migrator", database_name: "mauntic" } });
-    await kids.up(onProject((await p.up(inputs)).outs));
+  test("prod: a history-retention change previews as an update of the project alone (every child the same); up writes the project only", async () => {
+    // Wired as component.ts wires prod: the default branch on the project's id, the children on both ids.
+    const prod = { protect: true, retainOnDelete: true };
+    const p = project(prod);
+    const main = branch(prod);
+    const kids = children(prod, "prod");
+    const inputs = prodProject();
+    const created = await p.up(inputs);
+    const b = await main.up(mainBranch(created.id));
+    await kids.up({ project_id: created.id, branch_id: b.id });
 
     const changed = { ...inputs, history_retention_seconds: 604800 };
+    const writesBefore = writeRequests();
     const preview = await p.preview(changed);
-    expect(preview).toMatchObject({ op: "update", diff: { replaces: [] } });
-    // A dynamic resource's preview of an update hands back its inputs: the ids children take are unknown.
+    expect(preview).toMatchObject({ op: "update", id: created.id, diff: { replaces: [] } });
+    // The engine hands back only inputs for a dynamic resource's update: its outputs are unknown, its id is not.
     expect(preview.outs).toMatchObject({ project_id: UNKNOWN, default_branch_id: UNKNOWN });
-    const kidsPreview = await kids.preview(onProject(preview.outs));
-    for (const [name, r] of Object.entries(kidsPreview)) {
-      // Unknown ids are "changes, decided at update time", never a planned replacement (protect would abort).
-      expect({ name, ...r }).toEqual({ name, op: "update", replaces: [] });
-    }
+    const branchPreview = await main.preview(mainBranch(preview.id));
+    expect(branchPreview).toMatchObject({ op: "same", id: b.id });
+    const kidsPreview = await kids.preview({ project_id: preview.id, branch_id: branchPreview.id });
+    const plan = {
+      project: preview.op,
+      branch: branchPreview.op,
+      ...Object.fromEntries(Object.entries(kidsPreview).map(([k, r]) => [k, r.op])),
+    };
+    expect(plan).toEqual({
+      project: "update",
+      branch: "same",
+      primary: "same",
+      replica: "same",
+      migrator: "same",
+      worker: "same",
+      database: "same",
+    });
+    expect(writeRequests()).toEqual(writesBefore);
 
     // The up itself: the project is updated, every child is the same, nothing else is written.
-    const writesBefore = kids.writes().length;
     const up = await p.up(changed);
-    expect(up.op).toBe("update");
-    expect(Object.values(await kids.up(onProject(up.outs)))).toEqual(["same", "same", "same", "same", "same"]);
-    expect(kids.writes().length).toBe(writesBefore);
+    expect(up).toMatchObject({ op: "update", id: created.id });
+    const branchUp = await main.up(mainBranch(up.id));
+    expect(branchUp).toMatchObject({ op: "same", id: b.id });
+    expect(Object.values(await kids.up({ project_id: up.id, branch_id: branchUp.id }))).toEqual([
+      "same",
+      "same",
+      "same",
+      "same",
+      "same",
+    ]);
+    expect(writeRequests()).toEqual([...writesBefore, `PATCH /projects/${created.id}`]);
     expect(fake.snapshot()[0]!.history_retention_seconds).toBe(604800);
-    expect(fake.calls("PATCH", /^\/projects\/[^/]+$/)).toHaveLength(1);
 
     // prod's data outlives a destroy: the engine refuses protected resources.
     await expect(p.destroy()).rejects.toThrow(/protected/);
+    await expect(main.destroy()).rejects.toThrow(/protected/);
+  });
+
+  test("through the project's outputs instead of its ids, the same change would preview every child as an update", async () => {
+    // Why component.ts hands children ids: with the outputs unknown, nothing can be planned as "same".
+    const p = project();
+    const kids = children();
+    await kids.up(onProject((await p.up(projectInputs())).outs));
+    const preview = await p.preview(projectInputs({ history_retention_seconds: 3600 }));
+    const viaOutputs = await kids.preview(onProject(preview.outs));
+    for (const [name, r] of Object.entries(viaOutputs)) {
+      // Unknown ids are "changes, decided at update time", never a planned replacement (protect would abort).
+      expect({ name, ...r }).toEqual({ name, op: "update", replaces: [] });
+    }
   });
 
   test("a Postgres version change replaces create-before-delete and leaves exactly one project, the new one", async () => {
     const p = project();
+    const main = branch();
     const kids = children();
-    await kids.up(onProject((await p.up(projectInputs())).outs));
-    const oldId = p.state!.id;
+    const oldId = (await p.up(projectInputs())).id;
+    const oldMain = (await main.up(mainBranch(oldId))).id;
+    await kids.up({ project_id: oldId, branch_id: oldMain });
 
     const v16 = projectInputs({ pg_version: 16 });
-    expect((await p.preview(v16)).op).toBe("replace");
-    // The deployment: the new project, then its children (replaced: their project changed), then the deletes.
+    const preview = await p.preview(v16);
+    expect(preview).toMatchObject({ op: "replace", id: UNKNOWN });
+    // The new project's id is unknown: the default branch is "changes, decided at update time", not a replacement.
+    expect(await main.preview(mainBranch(preview.id))).toMatchObject({ op: "update", diff: { replaces: [] } });
+    // The deployment: the new project, its default branch (adopted), its children (replaced: their project
+    // changed), then the deletes; the old default branch's is left to its project's.
     const up = await p.up(v16, { deferDelete: true });
     expect(up.op).toBe("replace");
     expect(up.id).not.toBe(oldId);
-    const kidsOps = await kids.up(onProject(up.outs), true);
+    const mainUp = await main.up(mainBranch(up.id), { deferDelete: true });
+    expect(mainUp).toMatchObject({ op: "replace", diff: { replaces: ["project_id"], deleteBeforeReplace: false } });
+    const kidsOps = await kids.up({ project_id: up.id, branch_id: mainUp.id }, true);
     expect(Object.values(kidsOps)).toEqual(["replace", "replace", "replace", "replace", "replace"]);
     await kids.deletePending();
+    await main.deletePending();
     await p.deletePending();
+    expect(fake.calls("POST", /\/branches$/)).toEqual([]);
+    expect(fake.calls("DELETE", /\/branches\/[^/]+$/)).toEqual([]);
 
     const projects = fake.snapshot();
     expect(projects.map((x) => [x.id, x.name, x.pg_version])).toEqual([[up.id, "mauntic-dev", 16]]);
-    const [main] = projects[0]!.branches;
-    expect(main!.roles).toEqual(["mauntic_dev_crm", "mauntic_dev_migrator"]);
-    expect(main!.databases).toEqual([{ name: "mauntic", owner: "mauntic_dev_migrator" }]);
+    const [live] = projects[0]!.branches;
+    expect(live!.id).toBe(mainUp.id);
+    expect(live!.roles).toEqual(["mauntic_dev_crm", "mauntic_dev_migrator"]);
+    expect(live!.databases).toEqual([{ name: "mauntic", owner: "mauntic_dev_migrator" }]);
     expect(projects[0]!.endpoints.map((e) => e.type).sort()).toEqual(["read_only", "read_write"]);
     // The primary (delete-before-replace) adopted the new project's default compute; the replica is new.
     expect(kids.h.primary.state!.id).toBe(projects[0]!.endpoints.find((e) => e.type === "read_write")!.id);
@@ -259,6 +318,103 @@ describe("Project (dev and prod)", () => {
     expect(p.state!.outs).toMatchObject({ history_retention_seconds: 3600, name: "renamed-in-console" });
     expect((await p.up(projectInputs())).op).toBe("update");
     expect(fake.snapshot()[0]).toMatchObject({ name: "mauntic-dev", history_retention_seconds: 86400 });
+  });
+});
+
+describe("Branch: dev's and prod's default branch", () => {
+  test("adopted, never created: the branch Neon made with the project, named by its branch.name", async () => {
+    const p = project();
+    const main = branch();
+    const kids = children();
+    // First preview: the project's id is unknown, so is the branch's; nothing is written.
+    const planned = await p.preview(projectInputs());
+    const mainPlanned = await main.preview(mainBranch(planned.id));
+    expect(mainPlanned).toMatchObject({ op: "create", id: UNKNOWN });
+    expect(fake.requests).toEqual([]);
+
+    const created = await p.up(projectInputs());
+    const up = await main.up(mainBranch(created.id));
+    const [live] = fake.snapshot()[0]!.branches;
+    expect(up).toMatchObject({
+      op: "create",
+      id: live!.id,
+      outs: { branch_id: live!.id, name: "main", default: true },
+    });
+    expect(live).toMatchObject({ name: "main", default: true });
+    // The project's own outputs agree (what older stacks handed their children).
+    expect(up.id).toBe(created.outs.default_branch_id);
+    expect(fake.calls("POST", /\/branches$/)).toEqual([]);
+    expect(writeRequests().filter((w) => w.includes("/branches/"))).toEqual([]);
+    await kids.up({ project_id: created.id, branch_id: up.id });
+
+    // A second up with nothing changed writes nothing.
+    const writes = writeRequests();
+    expect((await main.up(mainBranch(created.id))).op).toBe("same");
+    expect(writeRequests()).toEqual(writes);
+
+    // Destroy, dependents first: Neon refuses deleting a default branch, so its delete is the project's.
+    main.calls.length = 0;
+    await kids.destroy();
+    await main.destroy();
+    expect(main.calls).toEqual(["delete"]);
+    expect(fake.calls("DELETE", /\/branches\/[^/]+$/)).toEqual([]);
+    expect(fake.snapshot()[0]!.branches.map((b) => b.id)).toEqual([live!.id]);
+    await p.destroy();
+    expect(fake.snapshot()).toEqual([]);
+  });
+
+  test("a prod stack from before the Branch existed: the first deploy plans its create, replaces nothing, writes nothing", async () => {
+    // State as older code left it: children on the project's outputs (the same values as its ids), no Branch.
+    const prod = { protect: true, retainOnDelete: true };
+    const p = project(prod);
+    const kids = children(prod, "prod");
+    const created = await p.up(prodProject());
+    await kids.up(onProject(created.outs));
+    const writes = writeRequests();
+
+    const main = branch(prod);
+    expect((await p.preview(prodProject())).op).toBe("same");
+    const planned = await main.preview(mainBranch(created.id));
+    expect(planned).toMatchObject({ op: "create", id: UNKNOWN });
+    // The branch's id is unknown until it is created: children show updates decided at up time, never replacements.
+    const kidsPlan = await kids.preview({ project_id: created.id, branch_id: planned.id });
+    expect(Object.values(kidsPlan)).toEqual(Array(5).fill({ op: "update", replaces: [] }));
+
+    expect((await p.up(prodProject())).op).toBe("same");
+    const up = await main.up(mainBranch(created.id));
+    expect(up).toMatchObject({ op: "create", id: created.outs.default_branch_id });
+    expect(Object.values(await kids.up({ project_id: created.id, branch_id: up.id }))).toEqual(Array(5).fill("same"));
+    expect(writeRequests()).toEqual(writes);
+  });
+
+  test("a default branch renamed outside Pulumi gets the declared name; expires_at or a parent is refused by check", async () => {
+    const created = await project().up(projectInputs());
+    fake.projects.get(created.id)!.branches.get(String(created.outs.default_branch_id))!.name = "production";
+    const main = branch();
+    const up = await main.up(mainBranch(created.id));
+    expect(up.id).toBe(created.outs.default_branch_id);
+    expect(fake.snapshot()[0]!.branches.map((b) => [b.name, b.default, b.expires_at])).toEqual([
+      ["main", true, undefined],
+    ]);
+    // The rename sends no expires_at (Neon refuses one on a default branch).
+    expect(fake.calls("PATCH", /\/branches\//).map((r) => r.body)).toEqual([{ branch: { name: "main" } }]);
+
+    for (const bad of [{ expires_at: expiresIn(24) }, { parent_id: up.id }]) {
+      await expect(branch().preview({ ...mainBranch(created.id), ...bad })).rejects.toThrow(
+        /is set on the project's default branch \(allowed: unset; Neon refuses it\)/,
+      );
+    }
+  });
+
+  test("refresh after the project was deleted drops it; destroy after a vanish succeeds", async () => {
+    const p = project();
+    const created = await p.up(projectInputs());
+    const main = branch();
+    await main.up(mainBranch(created.id));
+    fake.projects.delete(created.id);
+    expect(await main.refresh()).toEqual({ gone: true });
+    await main.destroy();
+    expect(main.state).toBeUndefined();
   });
 });
 
@@ -449,7 +605,9 @@ describe("Role", () => {
     expect(r.calls).toEqual(["check", "diff", "check", "create", "delete"]);
     const roles = () => fake.snapshot()[0]!.branches[0]!.roles;
     expect(roles()).toEqual(["mauntic_dev_contacts", "mauntic_dev_migrator"]);
-    expect(up.outs.password).toBe(fake.projects.get(on.project_id)!.roles.get(on.branch_id)!.get("mauntic_dev_contacts")!.password);
+    expect(up.outs.password).toBe(
+      fake.projects.get(on.project_id)!.roles.get(on.branch_id)!.get("mauntic_dev_contacts")!.password,
+    );
 
     fake.projects.get(on.project_id)!.roles.get(on.branch_id)!.delete("mauntic_dev_contacts");
     expect(await r.refresh()).toEqual({ gone: true });

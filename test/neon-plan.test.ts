@@ -67,7 +67,12 @@ describe("prod", () => {
       history_retention_seconds: neon.historyRetentionSeconds,
       default_endpoint_settings: { suspend_timeout_seconds: -1 },
     });
-    expect(ofType(plan, T.branch)).toEqual([]);
+    // The project's default branch (named by the project's `branch.name`), adopted so children take its id.
+    const [main, ...moreBranches] = ofType(plan, T.branch);
+    expect(moreBranches).toEqual([]);
+    expect(main!.inputs).toMatchObject({ project_id: plan.outputs.neonProjectId, name: "main", default: true });
+    expect(main!.inputs).not.toHaveProperty("expires_at");
+    expect((project!.inputs.branch as { name: string }).name).toBe("main");
 
     const eps = endpointsByType(plan);
     expect(Object.keys(eps).sort()).toEqual(["read_only", "read_write"]);
@@ -90,10 +95,14 @@ describe("prod", () => {
     expect(db!.inputs).toMatchObject({ name: neon.databaseName, owner_name: "mauntic_prod_migrator" });
     expect(db!.dependsOn).toContain(migrator.urn);
 
-    // Everything sits on the project's branch, under the component.
+    // Everything sits on the default branch, under the component, waiting on the project and the branch (whose ids
+    // it takes: an id stays known while the project previews an update).
     const projectId = plan.outputs.neonProjectId;
-    for (const r of neonResources(plan).filter((r) => r.type !== T.project)) {
+    expect(projectId).toMatch(/^mauntic-[0-9a-f]{12}$/);
+    expect(plan.outputs.neonBranchId).toMatch(/^br-[0-9a-f]{12}$/);
+    for (const r of neonResources(plan).filter((r) => r.type !== T.project && r.type !== T.branch)) {
       expect(r.inputs).toMatchObject({ project_id: projectId, branch_id: plan.outputs.neonBranchId });
+      expect(r.dependsOn).toEqual(expect.arrayContaining([project!.urn, main!.urn]));
     }
     for (const r of neonResources(plan)) expect(r.parent).toBe(component(plan).urn);
   });
@@ -119,6 +128,9 @@ describe("dev", () => {
   test("a project with a replica, nothing protected, exporting the ids previews read", () => {
     const plan = plans.dev!;
     expect(ofType(plan, T.project)).toHaveLength(1);
+    expect(ofType(plan, T.branch).map((b) => b.inputs)).toEqual([
+      { project_id: plan.outputs.neonProjectId, name: "main", default: true, __provider: "[dynamic provider]" },
+    ]);
     expect(Object.keys(endpointsByType(plan)).sort()).toEqual(["read_only", "read_write"]);
     expect(roleNames(plan)).toEqual(expectedRoles("dev"));
     for (const r of neonResources(plan)) expect([r.protect, r.retainOnDelete]).toEqual([false, false]);

@@ -1,6 +1,7 @@
 /**
- * `mauntic:neon:Database`: the database every other piece points at. Prod and dev own a Neon project; a preview
- * stack `pr-<N>` owns a branch of dev's project (found through dev's stack outputs) that expires on its own.
+ * `mauntic:neon:Database`: the database every other piece points at. Prod and dev own a Neon project and adopt its
+ * default branch; a preview stack `pr-<N>` owns a branch of dev's project (found through dev's stack outputs) that
+ * expires on its own.
  * On it: the primary read_write endpoint, the read replica (read_only endpoint) where configured, the migrator
  * (owner) role, one login role per worker with `database`, and the platform database owned by the migrator.
  * The result is the DatabaseConnection of ./connection.ts.
@@ -82,6 +83,7 @@ export class NeonDatabase extends pulumi.ComponentResource {
       // keeps the id known but hands back only inputs, so an output would reach the children as unknown.
       branchId = branch.id;
     } else {
+      const mainBranch = "main";
       const project = new Project(
         rn("project"),
         {
@@ -91,14 +93,23 @@ export class NeonDatabase extends pulumi.ComponentResource {
           history_retention_seconds: neon.historyRetentionSeconds,
           default_endpoint_settings: computeSettings(neon.primary),
           // Neon's defaults would be neondb / neondb_owner: name them ours so the Role and Database adopt them.
-          branch: { name: "main", role_name: cloudName(stack, "pgRole", MIGRATOR), database_name: neon.databaseName },
+          branch: {
+            name: mainBranch,
+            role_name: cloudName(stack, "pgRole", MIGRATOR),
+            database_name: neon.databaseName,
+          },
           // A personal API key must name the organization (neon.orgId); an organization key implies it.
           ...(neon.orgId ? { org_id: neon.orgId } : {}),
         },
         child,
       );
-      projectId = project.project_id;
-      branchId = project.default_branch_id;
+      // Ids, not outputs: in a preview of the project's update (a retention change) the engine keeps the id known
+      // (step.go UpdateStep.Apply) but hands back only inputs, so `project_id` / `default_branch_id` would reach the
+      // children as unknown and preview them as updates. The default branch, made with the project, is adopted as a
+      // Branch for the same reason: its id stays known while the project updates.
+      projectId = project.id;
+      const main = new Branch(rn("branch"), { project_id: projectId, name: mainBranch, default: true }, child);
+      branchId = main.id;
     }
 
     const onBranch = { project_id: projectId, branch_id: branchId };

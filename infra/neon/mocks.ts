@@ -4,7 +4,7 @@
  * secret, as `additionalSecretOutputs` makes them under the real engine (the mock monitor ignores that option).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { fakeId, registerMockOutputs, registerStackReferenceOutputs } from "../offline/mocks";
+import { fakeId, registerMockId, registerMockOutputs, registerStackReferenceOutputs } from "../offline/mocks";
 import { LOGIN_ROLE_TYPE } from "./login-role";
 import { neonType } from "./resources";
 
@@ -26,6 +26,10 @@ registerMockOutputs(neonType("Project"), (_name, inputs, stack) => ({
   default_branch_id: fakeBranchId(stack, "main"),
   proxy_host: regionHost(inputs.region_id),
 }));
+
+// Ids as the providers return them: the project's is its project_id, a branch's its branch_id (children take ids).
+registerMockId(neonType("Project"), (_name, _inputs, stack) => fakeProjectId(stack));
+registerMockId(neonType("Branch"), (_name, inputs, stack) => fakeBranchId(stack, String(inputs.name)));
 
 registerMockOutputs(neonType("Branch"), (_name, inputs: Inputs, stack) => ({
   branch_id: fakeBranchId(stack, String(inputs.name)),

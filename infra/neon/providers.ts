@@ -11,7 +11,13 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { Branch, Database, Endpoint, Project, ProjectListItem } from "@neondatabase/api-client";
 import { MAX_AUTOSCALING_RANGE_CU, NEON_CU } from "./limits";
-import { NEON_API_KEY_CONFIG, neonClient, setConfiguredApiKey, unavailableProjectsError, type NeonClient } from "./client";
+import {
+  NEON_API_KEY_CONFIG,
+  neonClient,
+  setConfiguredApiKey,
+  unavailableProjectsError,
+  type NeonClient,
+} from "./client";
 
 type Provider = pulumi.dynamic.ResourceProvider;
 type Failure = pulumi.dynamic.CheckFailure;
@@ -50,6 +56,12 @@ export interface ProjectOutputs extends ProjectInputs {
 export interface BranchInputs {
   project_id: string;
   name: string;
+  /**
+   * The project's default branch, which Neon makes with the project (named by its `branch.name`): adopted, never
+   * created; deleted only with its project (Neon refuses deleting a default branch). Dev and prod declare it so their
+   * children take its id, which the engine keeps known while the project previews an update.
+   */
+  default?: boolean;
   /** The parent branch; absent: the project's default branch. */
   parent_id?: string;
   /** RFC 3339 to the second; Neon deletes the branch after it. */
@@ -245,7 +257,8 @@ async function projectsNamed(name: string, orgId: string | undefined): Promise<P
   return all.filter((p) => p.name === name);
 }
 
-async function defaultBranchId(projectId: string): Promise<string> {
+/** The project's default branch (`default: true` in Neon's branch list). */
+async function defaultBranch(projectId: string): Promise<Branch> {
   const client = neonClient();
   const branches = await listAll(
     (cursor) =>
@@ -257,8 +270,10 @@ async function defaultBranchId(projectId: string): Promise<string> {
   );
   const main = branches.find((b) => b.default);
   if (!main) throw new Error(`Neon project ${projectId} has no default branch`);
-  return main.id;
+  return main;
 }
+
+const defaultBranchId = async (projectId: string) => (await defaultBranch(projectId)).id;
 
 function projectOutputs(inputs: ProjectInputs, project: Project, branchId: string): ProjectOutputs {
   return { ...inputs, project_id: project.id, default_branch_id: branchId, proxy_host: project.proxy_host };
@@ -425,7 +440,8 @@ async function updateBranch(projectId: string, branchId: string, news: BranchInp
       client.api.updateProjectBranch(
         projectId,
         branchId,
-        { branch: { name: news.name, expires_at: news.expires_at ?? null } },
+        // Neon refuses expires_at on a default branch (BranchUpdateRequest): its name is all there is to change.
+        { branch: news.default ? { name: news.name } : { name: news.name, expires_at: news.expires_at ?? null } },
         p,
       ),
     ),
@@ -437,6 +453,16 @@ export const branchProvider: Provider = {
   configure,
   async check(_olds: BranchInputs, news: BranchInputs) {
     const failures = required(news as never, ["project_id", "name"]);
+    if (news.default === true) {
+      for (const k of ["parent_id", "expires_at"] as const) {
+        if (news[k] !== undefined) {
+          failures.push({
+            property: k,
+            reason: "is set on the project's default branch (allowed: unset; Neon refuses it)",
+          });
+        }
+      }
+    }
     if (news.expires_at !== undefined && !isUnknown(news.expires_at)) {
       const at = Date.parse(news.expires_at);
       const latest = Date.now() + MAX_BRANCH_TTL_SECONDS * 1000;
@@ -454,9 +480,22 @@ export const branchProvider: Provider = {
   async diff(_id: string, olds: BranchOutputs, news: BranchInputs) {
     // Branch names are unique in a project (409 "branch with the provided name already exists",
     // neondatabase/create-branch-action#34): the old branch must go before the new one is made.
-    return diffOf(olds as never, news as never, ["project_id", "parent_id"], ["name", "expires_at"], true);
+    // A default branch is never created (its replacement adopts the new project's), so the order does not matter.
+    return diffOf(
+      olds as never,
+      news as never,
+      ["project_id", "parent_id", "default"],
+      ["name", "expires_at"],
+      !news.default,
+    );
   },
   async create(inputs: BranchInputs) {
+    if (inputs.default) {
+      // Made with the project, whose `branch.name` names it: adopt it, and give it the declared name if it has another.
+      const main = await defaultBranch(inputs.project_id);
+      const branch = main.name === inputs.name ? main : await updateBranch(inputs.project_id, main.id, inputs);
+      return { id: branch.id, outs: branchOutputs(inputs, branch) };
+    }
     const client = neonClient();
     const result = await client.createOrAdopt({
       what: `create branch ${inputs.name}`,
@@ -518,6 +557,9 @@ export const branchProvider: Provider = {
     return { outs: branchOutputs(news, branch) };
   },
   async delete(id: string, props: BranchOutputs) {
+    // "You cannot delete a project's root or default branch" (deleteProjectBranch in Neon's OpenAPI document): the
+    // project's delete, which the engine runs after this one, takes it with it.
+    if (props.default) return;
     const client = neonClient();
     await client.write(
       props.project_id,

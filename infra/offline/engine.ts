@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE } from "../config/schema";
 import { configFileOf, readStackFile, stackConfigFromValues } from "../config/load";
 import { parseStackName } from "../naming";
-import { mockCall, mockOutputs } from "./mocks";
+import { mockCall, mockId, mockOutputs } from "./mocks";
 import { dependencyDepth, SECRET, UNKNOWN, type Plan, type PlanResource } from "./plan";
 import { analyzePlan, type AnalyzedResource } from "./policies";
 
@@ -151,7 +151,7 @@ async function runProgram(stack: string, opts: OfflineOptions): Promise<OfflineR
     {
       newResource: (args) => {
         const state = { ...args.inputs, ...mockOutputs(args.type, args.name, args.inputs, stack) };
-        return { id: args.id || `${args.name}-id`, state };
+        return { id: args.id || mockId(args.type, args.name, args.inputs, stack), state };
       },
       call: (args) => mockCall(args.token, args.inputs, stack),
     },

@@ -26,6 +26,22 @@ export function fakeId(name: string, length = 32): string {
   return out.slice(0, length);
 }
 
+type IdFaker = (name: string, inputs: Outputs, stack: string) => string;
+const idFakers: { prefix: string; fake: IdFaker }[] = [];
+
+/**
+ * Registers fake ids for type tokens starting with `prefix`, shaped like the provider's, for resources whose id
+ * other resources take (a Neon project's and branch's); others get `<name>-id`.
+ */
+export function registerMockId(prefix: string, fake: IdFaker): void {
+  idFakers.push({ prefix, fake });
+}
+
+export function mockId(type: string, name: string, inputs: Outputs, stack: string): string {
+  for (const { prefix, fake } of idFakers) if (type.startsWith(prefix)) return fake(name, inputs, stack);
+  return `${name}-id`;
+}
+
 export function mockOutputs(type: string, name: string, inputs: Outputs, stack: string): Outputs {
   if (type === "pulumi:pulumi:StackReference") return { outputs: stackReferenceOutputs(String(inputs.name ?? name)) };
   for (const { prefix, fake } of fakers) if (type.startsWith(prefix)) return fake(name, inputs, stack);
