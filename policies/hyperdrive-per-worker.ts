@@ -1,5 +1,16 @@
 import type { PolicyResource } from "@pulumi/policy";
-import { at, computeHost, ofType, stackEnvironment, stackOutputs, stackPolicy, str, T, type PolicyMeta } from "./lib";
+import {
+  at,
+  computeHost,
+  declaredRoles,
+  ofType,
+  stackEnvironment,
+  stackOutputs,
+  stackPolicy,
+  str,
+  T,
+  type PolicyMeta,
+} from "./lib";
 
 export const meta: PolicyMeta = {
   name: "hyperdrive-per-worker",
@@ -29,9 +40,7 @@ export const hyperdrivePerWorker = stackPolicy(meta, ({ resources }, report) => 
   const primary = hostsOf("read_write");
   const replicas = hostsOf("read_only");
   const owner = new Set(ofType(resources, T.neonDatabase).map((d) => str(d.props.owner_name)));
-  const workerRoles = ofType(resources, T.neonRole)
-    .map((r) => str(r.props.name)!)
-    .filter((n) => n && !owner.has(n));
+  const workerRoles = declaredRoles(resources).filter((n) => !owner.has(n));
   const on = (c: PolicyResource, hosts: Set<string>) => hosts.has(computeHost(String(at(c.props, "origin", "host"))));
 
   for (const role of workerRoles) {

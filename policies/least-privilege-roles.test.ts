@@ -16,7 +16,7 @@ describe("least-privilege-roles", () => {
         enforcement: "advisory",
         urn: named(plan, "mauntic-pr-42-shared-db").urn,
         message:
-          "Hyperdrive config mauntic-pr-42-shared-db logs in as mauntic_pr_42_migrator, the database owner (migrator)",
+          "Hyperdrive config mauntic-pr-42-shared-db logs in as mauntic_dev_migrator, the database owner (migrator)",
       },
     ]);
   });

@@ -1,4 +1,4 @@
-import { at, isFly, ofType, stackPolicy, str, T, uriHost, type PolicyMeta } from "./lib";
+import { at, declaredRoles, isFly, ofType, stackPolicy, str, T, uriHost, type PolicyMeta } from "./lib";
 
 export const meta: PolicyMeta = {
   name: "least-privilege-roles",
@@ -16,11 +16,7 @@ export const leastPrivilegeRoles = stackPolicy(meta, ({ resources }, report) => 
       .map((d) => str(d.props.owner_name))
       .filter(Boolean),
   );
-  const roles = new Set(
-    ofType(resources, T.neonRole)
-      .map((r) => str(r.props.name))
-      .filter(Boolean),
-  );
+  const roles = new Set(declaredRoles(resources));
   const check = (user: string | undefined, what: string, urn: string) => {
     if (!user) return;
     if (owners.has(user)) report(`${what} logs in as ${user}, the database owner (migrator)`, urn);

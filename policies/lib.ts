@@ -70,6 +70,8 @@ export const T = {
   neonEndpoint: "pulumi-nodejs:dynamic/neon:Endpoint",
   neonRole: "pulumi-nodejs:dynamic/neon:Role",
   neonDatabase: "pulumi-nodejs:dynamic/neon:Database",
+  /** A worker's login role, made with SQL by the migrator (infra/neon/login-role.ts), not by Neon's API. */
+  loginRole: "pulumi-nodejs:dynamic/postgres:LoginRole",
   hyperdrive: "cloudflare:index/hyperdriveConfig:HyperdriveConfig",
   kvNamespace: "cloudflare:index/workersKvNamespace:WorkersKvNamespace",
   r2Bucket: "cloudflare:index/r2Bucket:R2Bucket",
@@ -103,6 +105,13 @@ export function environmentOf(urn: string): Environment {
 export function stackEnvironment(resources: PolicyResource[]): Environment | undefined {
   const first = resources[0];
   return first ? environmentOf(first.urn) : undefined;
+}
+
+/** Every Postgres role the stack declares: Neon API roles (the migrator) and the workers' SQL-made login roles. */
+export function declaredRoles(resources: PolicyResource[]): string[] {
+  return [...ofType(resources, T.neonRole), ...ofType(resources, T.loginRole)]
+    .map((r) => str(r.props.name))
+    .filter((n): n is string => !!n);
 }
 
 export function ofType(resources: PolicyResource[], type: string): PolicyResource[] {
