@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cacheTiers, type Rule } from "./cache-tiers";
-import { extraResource, named, planOf, STACKS, verdicts } from "./testing";
+import { named, planOf, STACKS, verdicts } from "./testing";
 
 const rulesOf = (plan: ReturnType<typeof planOf>, stack: string) => {
   const rs = named(plan, `mauntic-${stack}-cache-headers`);
@@ -37,19 +37,12 @@ describe("cache-tiers", () => {
     const plan = planOf("dev");
     const { rules } = rulesOf(plan, "dev");
     headers(tier(rules, "tracking-pixel"))["CDN-Cache-Control"] = { operation: "set", value: "max-age=60" };
-    const settings = extraResource("dev", "cloudflare:index/ruleset:Ruleset", "mauntic-dev-cache-settings", {
-      kind: "zone",
-      zoneId: named(plan, "mauntic-dev-cache-headers").outputs.zoneId,
-      phase: "http_request_cache_settings",
-      rules: [
-        {
-          description: "cache tier api-responses: bypass",
-          action: "set_cache_settings",
-          actionParameters: { cache: true },
-        },
-      ],
-    });
-    expect((await verdicts(cacheTiers, [...plan, settings])).map((v) => v.message)).toEqual([
+    // The real cache-settings ruleset's api-responses rule (a bypass) turned into one that stores the tier.
+    const settings = named(plan, "mauntic-dev-cache-settings");
+    const api = (settings.outputs.rules as Rule[]).find((r) => r.description?.startsWith("cache tier api-responses:"))!;
+    expect(api.actionParameters).toEqual({ cache: false });
+    api.actionParameters = { cache: true };
+    expect((await verdicts(cacheTiers, plan)).map((v) => v.message)).toEqual([
       "tier api-responses is private, no-store but its cache rule stores it at the edge",
       "tier tracking-pixel is no-cache, no-store but sets CDN-Cache-Control max-age=60",
     ]);
