@@ -22,11 +22,17 @@ describe("no-plaintext-secrets", () => {
 
   it("allows a credential under a resource's additionalSecretOutputs", async () => {
     const plan = planOf("prod");
+    // A worker's SQL-made login role (infra/neon/login-role.ts): its password and the migrator's URI it logs in with.
     const role = named(plan, "mauntic-prod-neon-role-crm");
-    expect(role.additionalSecretOutputs).toEqual(["password"]);
+    expect(role.additionalSecretOutputs).toEqual(["password", "admin_uri"]);
     expect(await verdicts(noPlaintextSecrets, [role])).toEqual([]);
-    role.additionalSecretOutputs = [];
+    role.additionalSecretOutputs = ["password"];
     expect((await verdicts(noPlaintextSecrets, [role])).map((v) => v.message)).toEqual([
+      "admin_uri holds a credential in plain text",
+    ]);
+    role.additionalSecretOutputs = [];
+    expect((await verdicts(noPlaintextSecrets, [role])).map((v) => v.message).sort()).toEqual([
+      "admin_uri holds a credential in plain text",
       "password holds a credential in plain text",
     ]);
   });
