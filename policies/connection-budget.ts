@@ -47,16 +47,21 @@ export const PG_POOL_DEFAULT_MAX = 10;
 
 interface Demand {
   user: string;
+  database: string;
   host: string;
   connections: number;
   what: string;
 }
+
+/** A postgres:// URI's database: its path without the leading slash. */
+const databaseOf = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
 
 function demands(resources: PolicyResource[]): Demand[] {
   const out: Demand[] = [];
   for (const c of ofType(resources, T.hyperdrive)) {
     out.push({
       user: String(at(c.props, "origin", "user")),
+      database: String(at(c.props, "origin", "database")),
       host: String(at(c.props, "origin", "host")),
       connections: Number(c.props.originConnectionLimit ?? 20),
       what: `Hyperdrive ${String(c.props.name)}`,
@@ -65,7 +70,14 @@ function demands(resources: PolicyResource[]): Demand[] {
   for (const cmd of ofType(resources, T.command)) {
     const url = str(at(cmd.props, "environment", "DATABASE_URL"));
     const host = url && uriHost(url);
-    if (host) out.push({ user: new URL(url!).username, host, connections: MIGRATOR_CONNECTIONS, what: "the migrator" });
+    if (host)
+      out.push({
+        user: decodeURIComponent(new URL(url!).username),
+        database: databaseOf(url!),
+        host,
+        connections: MIGRATOR_CONNECTIONS,
+        what: "the migrator",
+      });
   }
   // Fly workers (branch fly): DATABASE_URL is an app secret (fly:Secrets `values`), every machine of the app opens
   // its own pool; a URL in a machine's plain env counts the same way.
@@ -78,6 +90,7 @@ function demands(resources: PolicyResource[]): Demand[] {
     const connections = ms.reduce((a, m) => a + poolOf(m), 0);
     out.push({
       user: decodeURIComponent(new URL(url!).username),
+      database: databaseOf(url!),
       host,
       connections,
       what: `${what} (${ms.length} machine(s))`,
@@ -103,16 +116,17 @@ export const connectionBudget = stackPolicy(meta, ({ resources }, report) => {
     const cu = Number(ep.props.autoscaling_limit_min_cu);
     const limit = maxConnections(cu) - RESERVED_CONNECTIONS;
     const here = all.filter((d) => computeHost(d.host) === host);
-    // Through the pooler a user's backends are capped by its pool; direct connections are backends one for one.
-    const byUser = new Map<string, { pooled: number; direct: number }>();
-    for (const d of here) {
-      const u = byUser.get(d.user) ?? { pooled: 0, direct: 0 };
-      if (isPoolerHost(d.host)) u.pooled += d.connections;
-      else u.direct += d.connections;
-      byUser.set(d.user, u);
-    }
+    // Clients of the pooler are not backends: PgBouncer (transaction mode) opens at most one backend per client
+    // connection and at most its pool per user and database, so each pool counts min(its clients, poolSize). Pools
+    // are separate and add up: Neon's listed PgBouncer settings set no max_db_connections (pgbouncer.org/config:
+    // default 0, unlimited). Direct connections are backends one for one.
+    const pools = new Map<string, number>();
     let total = 0;
-    for (const u of byUser.values()) total += Math.min(u.pooled, poolSize(cu)) + u.direct;
+    for (const d of here) {
+      if (!isPoolerHost(d.host)) total += d.connections;
+      else pools.set(`${d.user}/${d.database}`, (pools.get(`${d.user}/${d.database}`) ?? 0) + d.connections);
+    }
+    for (const clients of pools.values()) total += Math.min(clients, poolSize(cu));
     if (total > limit) {
       report(
         `${String(ep.props.name)} at its minimum ${cu} CU allows ${limit} connections (max_connections ${maxConnections(cu)} - ${RESERVED_CONNECTIONS} reserved); ` +
