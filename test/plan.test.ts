@@ -3,6 +3,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import * as YAML from "yaml";
+import {
+  maxConnections,
+  MIGRATOR_CONNECTIONS,
+  PG_POOL_DEFAULT_MAX,
+  poolSize,
+  RESERVED_CONNECTIONS,
+} from "../policies/connection-budget";
 import { ALLOWED } from "../policies/no-plaintext-secrets";
 import { ROOT, runCli } from "./helpers/cli";
 import { KNOWN } from "./helpers/known-findings";
@@ -61,12 +69,28 @@ describe("plan (offline engine through the CLI)", () => {
   });
 
   it("exits 1 on a mandatory violation and names the policy and the resource", async () => {
-    // 5 workers x 100 pooled connections + the migrator's 2 on prod's 1 CU minimum (419 - 7 reserved)
+    // Every worker's Hyperdrive config at 100 origin connections through the pooler, as its own role.
     const file = stackFile("prod", (t) => t.replace(/originConnectionLimit: 20/g, "originConnectionLimit: 100"));
+    // What the primary's clients can open, from the stack file: each worker with a database has one config on the
+    // primary (the replica's are another endpoint), each Fly queue worker with a database role one pool per machine
+    // on its worker's role, and the migrator its 2 direct. Every role stays under its pool, so nothing is capped.
+    const cfg = YAML.parse(fs.readFileSync(file, "utf8")).config;
+    const workers = Object.values(cfg["mauntic-infra:workers"] as Record<string, { database?: unknown }>);
+    const hyperdrive = workers.filter((w) => w.database).length * 100;
+    const fly = Object.values(
+      cfg["mauntic-infra:fly"].queueWorkers as Record<string, { count: number; databaseRole?: string }>,
+    )
+      .filter((q) => q.databaseRole)
+      .reduce((n, q) => n + q.count * PG_POOL_DEFAULT_MAX, 0);
+    expect(100 + 2 * PG_POOL_DEFAULT_MAX).toBeLessThan(poolSize(1)); // a role's config + its Fly app's 2 machines
+    const minCu = cfg["mauntic-infra:neon"].primary.minCu as number;
+    const clients = hyperdrive + fly + MIGRATOR_CONNECTIONS;
+    // The edit must break the budget for the test to prove anything (committed prod: 5 x 20 + 80 + 2 = 182 of 412).
+    expect(clients).toBeGreaterThan(maxConnections(minCu) - RESERVED_CONNECTIONS);
     const r = await runCli(["plan", "--stack", "prod", "--config-file", file]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(
-      "✗ mandatory [connection-budget] pulumi-nodejs:dynamic/neon:Endpoint mauntic-prod-neon-primary: mauntic-prod-primary at its minimum 1 CU allows 412 connections (max_connections 419 - 7 reserved); its clients can open 502: ",
+      `✗ mandatory [connection-budget] pulumi-nodejs:dynamic/neon:Endpoint mauntic-prod-neon-primary: mauntic-prod-primary at its minimum ${minCu} CU allows ${maxConnections(minCu) - RESERVED_CONNECTIONS} connections (max_connections ${maxConnections(minCu)} - ${RESERVED_CONNECTIONS} reserved); its clients can open ${clients}: `,
     );
     const json = await runCli(["plan", "--stack", "prod", "--config-file", file, "--json"]);
     expect(json.code).toBe(1);
