@@ -14,6 +14,9 @@ const failuresOf = (md: string) =>
         .split("\n")
         .map((l) => l.replace(/^- /, ""))
     : [];
+/** Failures other than today's known mandatory findings on the committed stacks. */
+const unknownOf = (failures: string[]) =>
+  failures.filter((f) => !KNOWN_MANDATORY.some((k) => f.startsWith(`policy ${k.policy} on ${k.stack} `)));
 
 describe("check (the PR check, no credentials)", () => {
   it("passes on the committed stacks (but for today's known mandatory findings) and prints the Markdown summary", async () => {
@@ -34,13 +37,13 @@ describe("check (the PR check, no credentials)", () => {
     );
   }, 300_000);
 
-  it("fails naming each cause: a migration squawk refuses, a key query that lost its index, a policy that fires, a bad stack file", async () => {
-    const dir = path.join(tmp, "migrations");
+  it("fails naming each cause: a migration squawk and the runner refuse, a policy that fires, a bad stack file", async () => {
+    // A blocking CREATE INDEX: squawk names it, and the runner refuses it before anything runs (so no key query is
+    // explained in this run: the lost index has its own run below).
+    const dir = path.join(tmp, "migrations-blocking");
     fs.mkdirSync(dir);
-    for (const f of fs.readdirSync(path.join(ROOT, "migrations")).filter((n) => n.endsWith(".sql"))) {
-      // Without 0006 the hourly aggregation has no index on created_at.
-      if (!f.startsWith("0006_")) fs.copyFileSync(path.join(ROOT, "migrations", f), path.join(dir, f));
-    }
+    for (const f of fs.readdirSync(path.join(ROOT, "migrations")).filter((n) => n.endsWith(".sql")))
+      fs.copyFileSync(path.join(ROOT, "migrations", f), path.join(dir, f));
     fs.writeFileSync(
       path.join(dir, "0008_contacts_email_blocking.sql"),
       "CREATE INDEX IF NOT EXISTS contacts_email_blocking_idx ON crm.contacts (email);\n",
@@ -77,12 +80,13 @@ describe("check (the PR check, no credentials)", () => {
     );
     expect(failures).toContainEqual(
       expect.stringMatching(
-        /^key query hourly-aggregation is not index-served: .*not served by idx_contact_activity_created_at/,
+        /^database: .*0008_contacts_email_blocking\.sql:1: CREATE INDEX without CONCURRENTLY on crm\.contacts .*refused before anything runs/,
       ),
     );
+    // Prod's configs at 100 each put the primary's clients past its 412 (the figure itself: test/plan.test.ts).
     expect(failures).toContainEqual(
       expect.stringMatching(
-        /^policy connection-budget on prod \(pulumi-nodejs:dynamic\/neon:Endpoint mauntic-prod-neon-primary\): .*its clients can open 502/,
+        /^policy connection-budget on prod \(pulumi-nodejs:dynamic\/neon:Endpoint mauntic-prod-neon-primary\): mauntic-prod-primary at its minimum 1 CU allows 412 connections .*its clients can open \d+: /,
       ),
     );
     // A stack file the schema refuses fails its plan with every problem on the line; the other plans still run.
@@ -91,8 +95,25 @@ describe("check (the PR check, no credentials)", () => {
         /^plan dev failed: invalid stack config \(Pulumi\.dev\.yaml\): config\.mauntic-infra:neon\.region: "mars-1" is not allowed/,
       ),
     );
+    expect(unknownOf(failures)).toHaveLength(4); // nothing else: the runner refused before any key query ran
     expect(r.stderr).toMatch(/check failed: \d+ failure\(s\); first: /);
     expect(fs.readFileSync(summary, "utf8")).toBe(r.stdout);
+  }, 300_000);
+
+  it("fails naming a key query that lost its index (the explain gate), with nothing else wrong", async () => {
+    const dir = path.join(tmp, "migrations-lost-index");
+    fs.mkdirSync(dir);
+    for (const f of fs.readdirSync(path.join(ROOT, "migrations")).filter((n) => n.endsWith(".sql"))) {
+      // Without 0006 the hourly aggregation has no index on created_at.
+      if (!f.startsWith("0006_")) fs.copyFileSync(path.join(ROOT, "migrations", f), path.join(dir, f));
+    }
+    const r = await runCli(["check", "--migrations-dir", dir]);
+    expect(r.code).toBe(1);
+    expect(unknownOf(failuresOf(r.stdout))).toEqual([
+      expect.stringMatching(
+        /^key query hourly-aggregation is not index-served: .*not served by idx_contact_activity_created_at/,
+      ),
+    ]);
   }, 300_000);
 
   it("refuses bad input with exit 2", async () => {
