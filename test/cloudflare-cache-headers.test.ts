@@ -12,6 +12,7 @@ import {
 import { loadStackConfigFromFile } from "../infra/config/load";
 import type { CacheTier } from "../infra/config/schema";
 import { applyRules, evaluate, tokenize, wildcardMatch } from "./helpers/rules-eval";
+import { ORIGIN, samples } from "./fixtures/cache-tier-samples";
 
 /** The platform notes' "Cache tiers" table (seed/performance-notes.md): N/A means no CDN-Cache-Control. */
 const NOTES_TABLE = {
@@ -21,20 +22,6 @@ const NOTES_TABLE = {
   "template-previews": { cacheControl: "private, no-cache", cdn: undefined },
   "api-responses": { cacheControl: "private, no-store", cdn: undefined },
 } as const;
-
-/** A response of each tier on a stack's hosts, and one no tier covers. */
-function samples(hosts: { api: string; assets: string; landing: string; tracking: string }) {
-  return {
-    uploads: { host: hosts.assets, path: "/9f86d081884c7d65/logo.png", mediaType: "image/png" },
-    "landing-html": { host: hosts.landing, path: "/spring-launch", mediaType: "text/html" },
-    "tracking-pixel": { host: hosts.tracking, path: "/o/c9a1.gif", mediaType: "image/gif" },
-    "template-previews": { host: hosts.api, path: "/v1/templates/42/preview", mediaType: "text/html" },
-    "api-responses": { host: hosts.api, path: "/v1/contacts", mediaType: "application/json" },
-  } as const;
-}
-
-// What an origin might send; the rules must override or remove it.
-const ORIGIN = { "Cache-Control": "public, max-age=600", "CDN-Cache-Control": "max-age=3600" };
 
 /** A committed stack's cache rules, built from its config as the program builds them. */
 function stackRules(stack: "dev" | "prod", previewHosts = false) {

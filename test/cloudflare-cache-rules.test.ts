@@ -21,6 +21,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ROOT, runCli } from "./helpers/cli";
+import { ORIGIN, samples } from "./fixtures/cache-tier-samples";
 
 /** The platform notes' edge column: CDN-Cache-Control max-age, or "must always hit origin / never cached". */
 const EDGE = {
@@ -31,18 +32,6 @@ const EDGE = {
   "api-responses": { edge: "bypass" },
 } as const;
 const CACHEABLE = ["uploads", "landing-html"];
-
-function samples(hosts: { api: string; assets: string; landing: string; tracking: string }) {
-  return {
-    uploads: { host: hosts.assets, path: "/9f86d081884c7d65/logo.png", mediaType: "image/png" },
-    "landing-html": { host: hosts.landing, path: "/spring-launch", mediaType: "text/html" },
-    "tracking-pixel": { host: hosts.tracking, path: "/o/c9a1.gif", mediaType: "image/gif" },
-    "template-previews": { host: hosts.api, path: "/v1/templates/42/preview", mediaType: "text/html" },
-    "api-responses": { host: hosts.api, path: "/v1/contacts", mediaType: "application/json" },
-  } as const;
-}
-
-const ORIGIN = { "Cache-Control": "public, max-age=600", "CDN-Cache-Control": "max-age=3600" };
 
 function stackRules(stack: "dev" | "prod", previewHosts = false) {
   const config = loadStackConfigFromFile(stack);

@@ -8,7 +8,7 @@ import { runTsxFixture } from "./helpers/cli";
 
 const TOKEN = "fm2_serialize-token-5d2a90";
 let report: {
-  serialized: Record<string, { chars: number; containsToken: boolean; containsSecrets: boolean }>;
+  serialized: Record<string, { chars: number; containsCredential: boolean; containsSecrets: boolean }>;
   error?: string;
   diff: { changes: boolean; replaces: string[] };
   afterCreate: {
@@ -29,7 +29,7 @@ beforeAll(() => {
 test("every provider serializes without the token or any secret in its text", () => {
   expect(Object.keys(report.serialized).sort()).toEqual(["app", "machine", "secrets", "volume"]);
   for (const s of Object.values(report.serialized))
-    expect(s).toMatchObject({ containsToken: false, containsSecrets: false });
+    expect(s).toMatchObject({ containsCredential: false, containsSecrets: false });
 });
 
 test("the deserialized providers create, update and delete against Fly with the configured token", () => {

@@ -8,7 +8,6 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { usePostgres } from "../migrations/embedded";
@@ -16,6 +15,7 @@ import { readOnlyHint } from "../migrations/runner/hints";
 import { migrate, RUN_LOCK_KEY, RunFailed } from "../migrations/runner/runner";
 import { ROOT, runCli } from "./helpers/cli";
 import { fixtureDb, invalidIndexes, ledgerVersions, withClient } from "./helpers/db";
+import { until } from "./helpers/until";
 
 const pg = usePostgres({ beforeAll, afterAll });
 const MIGRATIONS = path.join(ROOT, "migrations");
@@ -35,16 +35,6 @@ function migrationsDir(extra: Record<string, string> = {}, committed = true): st
   if (committed) for (const f of ALL) fs.copyFileSync(path.join(MIGRATIONS, f), path.join(dir, f));
   for (const [name, sql] of Object.entries(extra)) fs.writeFileSync(path.join(dir, name), sql);
   return dir;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, limitMs = 30_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 const runnerSessions = (c: Client) =>

@@ -5,7 +5,6 @@
  */
 import { spawn } from "node:child_process";
 import * as path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadFixture } from "../migrations/fixture/load";
@@ -16,6 +15,7 @@ import { dryRun, migrate, RunFailed, status, type RunOptions } from "../migratio
 import { ROOT, runCli } from "./helpers/cli";
 import { usePostgres } from "../migrations/embedded";
 import { fixtureDb, invalidIndexes, ledgerVersions, withClient } from "./helpers/db";
+import { until as waitUntil } from "./helpers/until";
 
 const pg = usePostgres({ beforeAll, afterAll });
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
@@ -40,15 +40,8 @@ beforeAll(async () => {
   });
 }, 180_000);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, limitMs = 60_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(50);
-  }
-}
+/** The builds here run over large tables: a minute before giving up. */
+const until = <T>(what: string, fn: () => Promise<T | undefined>) => waitUntil(what, fn, 60_000);
 
 /** Notes and build events of an in-process run, with a hook on each note. */
 function recorder(onNote: (line: string) => void = () => undefined) {

@@ -5,7 +5,6 @@
  * Inputs are wired the way infra/neon/component.ts wires them (children take the project's or branch's outputs).
  */
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { configureNeonClient } from "../infra/neon/client";
 import {
   branchProvider,
   databaseProvider,
@@ -18,32 +17,19 @@ import {
   type ProjectInputs,
   type RoleInputs,
 } from "../infra/neon/providers";
-import { FakeNeon } from "./fakes/neon";
+import type { FakeNeon } from "./fakes/neon";
 import { endpointInputs, projectInputs } from "./fixtures/neon-inputs";
 import { EngineLifecycle, UNKNOWN, type EngineLifecycleOptions } from "./helpers/engine-lifecycle";
+import { startFakeNeon, stopFakeNeon } from "./helpers/fake-neon";
 
 const KEY = "neon-lifecycle-key";
-const FAST = {
-  requestTimeoutMs: 400,
-  retryBudgetMs: 4_000,
-  operationTimeoutMs: 4_000,
-  pollIntervalMs: 5,
-  backoffBaseMs: 5,
-  backoffMaxMs: 40,
-};
-
 let fake: FakeNeon;
 
 beforeEach(async () => {
-  fake = new FakeNeon(KEY);
-  configureNeonClient({ baseUrl: await fake.start(), apiKey: KEY, ...FAST });
+  fake = await startFakeNeon(KEY);
 });
 
-afterEach(async () => {
-  configureNeonClient(undefined);
-  await fake.stop();
-  expect(fake.specViolations).toEqual([]);
-});
+afterEach(() => stopFakeNeon(fake));
 
 // The declared outputs of each resource class in infra/neon/resources.ts (unknown to dependents in a preview).
 const project = (o: EngineLifecycleOptions = {}) =>

@@ -5,7 +5,7 @@
  */
 import * as util from "node:util";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { configureNeonClient, isNeonApiError, neonClient, setConfiguredApiKey } from "../infra/neon/client";
+import { configureNeonClient, isNeonApiError, neonClient } from "../infra/neon/client";
 import {
   branchProvider,
   databaseProvider,
@@ -15,36 +15,21 @@ import {
   type BranchInputs,
   type ProjectInputs,
 } from "../infra/neon/providers";
-import { FakeNeon } from "./fakes/neon";
+import type { FakeNeon } from "./fakes/neon";
 import { endpointInputs, projectInputs } from "./fixtures/neon-inputs";
+import { NEON_FAST_CLOCKS, startFakeNeon, stopFakeNeon } from "./helpers/fake-neon";
 
 const KEY = "neon-key-5f1c2e9a7b";
+const FAST = NEON_FAST_CLOCKS;
 let fake: FakeNeon;
 let baseUrl: string;
 
-/** Fast clocks for the fake: operations take tens of ms, so polls and backoffs are a few ms. */
-const FAST = {
-  requestTimeoutMs: 400,
-  retryBudgetMs: 4_000,
-  operationTimeoutMs: 4_000,
-  pollIntervalMs: 5,
-  backoffBaseMs: 5,
-  backoffMaxMs: 40,
-};
-
 beforeEach(async () => {
-  fake = new FakeNeon(KEY);
-  baseUrl = await fake.start();
-  configureNeonClient({ baseUrl, apiKey: KEY, ...FAST });
+  fake = await startFakeNeon(KEY);
+  baseUrl = fake.baseUrl!;
 });
 
-afterEach(async () => {
-  configureNeonClient(undefined);
-  setConfiguredApiKey(undefined);
-  await fake.stop();
-  // Every request our client sent and every answer the fake gave held to Neon's OpenAPI document.
-  expect(fake.specViolations).toEqual([]);
-});
+afterEach(() => stopFakeNeon(fake));
 
 async function createProject(over: Partial<ProjectInputs> = {}) {
   const res = await projectProvider.create(projectInputs(over));

@@ -7,7 +7,7 @@ import { runTsxFixture } from "./helpers/cli";
 
 const KEY = "neon-serialize-key-0b7e41";
 let report: {
-  serialized: Record<string, { chars: number; containsKey: boolean; containsSecrets: boolean }>;
+  serialized: Record<string, { chars: number; containsCredential: boolean; containsSecrets: boolean }>;
   error?: string;
   diff: { changes: boolean; replaces: string[] };
   rolePasswordIssued: boolean;
@@ -25,7 +25,7 @@ beforeAll(() => {
 test("every provider serializes without the API key or any secret in its text", () => {
   expect(Object.keys(report.serialized).sort()).toEqual(["branch", "database", "endpoint", "project", "role"]);
   for (const s of Object.values(report.serialized)) {
-    expect(s).toMatchObject({ containsKey: false, containsSecrets: false });
+    expect(s).toMatchObject({ containsCredential: false, containsSecrets: false });
   }
 });
 

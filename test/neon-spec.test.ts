@@ -7,30 +7,19 @@
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { configureNeonClient, neonClient } from "../infra/neon/client";
 import { branchProvider, endpointProvider, projectProvider, roleProvider } from "../infra/neon/providers";
-import { FakeNeon } from "./fakes/neon";
+import type { FakeNeon } from "./fakes/neon";
 import { endpointInputs, projectInputs } from "./fixtures/neon-inputs";
+import { NEON_FAST_CLOCKS, startFakeNeon, stopFakeNeon } from "./helpers/fake-neon";
 
 const KEY = "neon-spec-key";
-const FAST = {
-  requestTimeoutMs: 2_000,
-  retryBudgetMs: 4_000,
-  operationTimeoutMs: 4_000,
-  pollIntervalMs: 5,
-  backoffBaseMs: 5,
-  backoffMaxMs: 40,
-};
+const FAST = { ...NEON_FAST_CLOCKS, requestTimeoutMs: 2_000 };
 let fake: FakeNeon;
 
 beforeEach(async () => {
-  fake = new FakeNeon(KEY);
-  configureNeonClient({ baseUrl: await fake.start(), apiKey: KEY, ...FAST });
+  fake = await startFakeNeon(KEY, FAST);
 });
 
-afterEach(async () => {
-  configureNeonClient(undefined);
-  await fake.stop();
-  expect(fake.specViolations).toEqual([]);
-});
+afterEach(() => stopFakeNeon(fake));
 
 /** What a raw API call answered (the generated client throws axios errors on 4xx). */
 async function answer(call: Promise<{ status: number; data: unknown }>) {
@@ -75,7 +64,11 @@ describe("requests and responses are held to Neon's OpenAPI document", () => {
     fake.inject({ method: "GET", path: /^\/projects$/, fault: { kind: "status", status: 299 } });
     await answer(neonClient().api.listProjects({}));
     expect(fake.specViolations).toEqual([
-      expect.objectContaining({ direction: "response", status: 299, problems: ["status 299 is not among the operation's responses"] }),
+      expect.objectContaining({
+        direction: "response",
+        status: 299,
+        problems: ["status 299 is not among the operation's responses"],
+      }),
     ]);
     fake.specViolations.length = 0;
   });
@@ -133,7 +126,10 @@ describe("branches: expiry and Neon's branch rules", () => {
     const api = neonClient().api;
     const at = new Date(fake.now() + 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
     const onDefault = await answer(api.updateProjectBranch(id, main, { branch: { expires_at: at } }));
-    expect(onDefault).toMatchObject({ status: 400, data: { message: "expires_at cannot be set on the default branch" } });
+    expect(onDefault).toMatchObject({
+      status: 400,
+      data: { message: "expires_at cannot be set on the default branch" },
+    });
 
     const parent = await branchProvider.create({ project_id: id, name: "staging" });
     await branchProvider.create({ project_id: id, name: "staging-child", parent_id: parent.id });
@@ -162,15 +158,26 @@ describe("branches: expiry and Neon's branch rules", () => {
 describe("value rules", () => {
   test("check refuses Neon's compute and retention limits before any call", async () => {
     const bad = [
-      await endpointProvider.check!({}, endpointInputs({ project_id: "p", branch_id: "b" }, { autoscaling_limit_max_cu: 0.75 })),
       await endpointProvider.check!(
         {},
-        endpointInputs({ project_id: "p", branch_id: "b" }, { autoscaling_limit_min_cu: 1, autoscaling_limit_max_cu: 10 }),
+        endpointInputs({ project_id: "p", branch_id: "b" }, { autoscaling_limit_max_cu: 0.75 }),
+      ),
+      await endpointProvider.check!(
+        {},
+        endpointInputs(
+          { project_id: "p", branch_id: "b" },
+          { autoscaling_limit_min_cu: 1, autoscaling_limit_max_cu: 10 },
+        ),
       ),
       await projectProvider.check!({}, projectInputs({ history_retention_seconds: 2_592_001 })),
     ];
     expect(bad.map((r) => r.failures)).toEqual([
-      [{ property: "autoscaling_limit_max_cu", reason: expect.stringMatching(/^0\.75 CU \(allowed: 0\.25, 0\.5, 1, 2, .*16\)$/) }],
+      [
+        {
+          property: "autoscaling_limit_max_cu",
+          reason: expect.stringMatching(/^0\.75 CU \(allowed: 0\.25, 0\.5, 1, 2, .*16\)$/),
+        },
+      ],
       [{ property: "autoscaling_limit_max_cu", reason: "10 CU is 9 CU above the minimum (allowed: max - min <= 8)" }],
       [{ property: "history_retention_seconds", reason: "2592001 (allowed: 0..2592000, 30 days)" }],
     ]);
@@ -180,13 +187,24 @@ describe("value rules", () => {
   test("what only Neon knows comes back with Neon's reason: a compute outside the project's region, retention past the plan", async () => {
     const { id, main } = await devProject();
     const elsewhere = await endpointProvider
-      .create(endpointInputs({ project_id: id, branch_id: main }, { type: "read_only", name: "r", region_id: "aws-eu-central-1" }))
+      .create(
+        endpointInputs(
+          { project_id: id, branch_id: main },
+          { type: "read_only", name: "r", region_id: "aws-eu-central-1" },
+        ),
+      )
       .catch((e: Error) => e);
-    expect((elsewhere as Error).message).toMatch(/HTTP 400: region_id aws-eu-central-1 is not the project's region aws-us-east-2/);
+    expect((elsewhere as Error).message).toMatch(
+      /HTTP 400: region_id aws-eu-central-1 is not the project's region aws-us-east-2/,
+    );
 
     fake.historyRetentionCapSeconds = 604800;
-    const tooLong = await projectProvider.create(projectInputs({ name: "mauntic-prod", history_retention_seconds: 2_592_000 })).catch((e: Error) => e);
-    expect((tooLong as Error).message).toMatch(/HTTP 400: history_retention_seconds 2592000 exceeds your plan's limit of 604800/);
+    const tooLong = await projectProvider
+      .create(projectInputs({ name: "mauntic-prod", history_retention_seconds: 2_592_000 }))
+      .catch((e: Error) => e);
+    expect((tooLong as Error).message).toMatch(
+      /HTTP 400: history_retention_seconds 2592000 exceeds your plan's limit of 604800/,
+    );
     expect(fake.snapshot().map((p) => p.name)).toEqual(["mauntic-dev"]);
   });
 });
@@ -215,14 +233,19 @@ describe("look-ups and lists", () => {
     fake.makeUnavailable(existing.id, 1_000);
     const err = await projectProvider.create(projectInputs()).catch((e: Error) => e);
     expect((err as Error).message).toMatch(
-      new RegExp(`list projects named mauntic-dev failed: HTTP 200 unavailable_project_ids: Neon could not fetch projects ${existing.id} in time \\(request id n/a(, after \\d+ attempts)?\\)`),
+      new RegExp(
+        `list projects named mauntic-dev failed: HTTP 200 unavailable_project_ids: Neon could not fetch projects ${existing.id} in time \\(request id n/a(, after \\d+ attempts)?\\)`,
+      ),
     );
     expect(fake.calls("POST", /^\/projects$/)).toEqual([]);
   });
 
   test("a branch is found by its exact name on a later page of a search that also matches longer names", async () => {
     const { id, main } = await devProject();
-    for (let i = 0; i < 101; i++) await neonClient().api.createProjectBranch(id, { branch: { name: `mauntic-pr-4${i}` } }).then(() => fake.advance(1000));
+    for (let i = 0; i < 101; i++)
+      await neonClient()
+        .api.createProjectBranch(id, { branch: { name: `mauntic-pr-4${i}` } })
+        .then(() => fake.advance(1000));
     const pr4 = await branchProvider.create({ project_id: id, name: "mauntic-pr-4", parent_id: main });
     fake.advance(1000);
     const again = await branchProvider.create({ project_id: id, name: "mauntic-pr-4", parent_id: main });
@@ -249,7 +272,9 @@ describe("personal API keys", () => {
 describe("deletes are idempotent", () => {
   test("a delete whose answer was lost is repeated, meets 404, and succeeds", async () => {
     const { id, main } = await devProject();
-    const replica = await endpointProvider.create(endpointInputs({ project_id: id, branch_id: main }, { type: "read_only", name: "r" }));
+    const replica = await endpointProvider.create(
+      endpointInputs({ project_id: id, branch_id: main }, { type: "read_only", name: "r" }),
+    );
     fake.inject({ method: "DELETE", path: /\/endpoints\//, fault: { kind: "dropAfterCommit" } });
     await endpointProvider.delete!(replica.id, replica.outs);
     // The lost delete's own operation may still run when the retry arrives (423, retried), then it meets 404.

@@ -4,34 +4,20 @@
  * the preview holds a password that opens its branch only and dev's password stays as it was.
  */
 import { afterEach, beforeEach, expect, test } from "vitest";
-import { configureNeonClient, setConfiguredApiKey } from "../infra/neon/client";
 import { branchProvider, roleProvider, type RoleOutputs } from "../infra/neon/providers";
-import { FakeNeon } from "./fakes/neon";
+import type { FakeNeon } from "./fakes/neon";
+import { startFakeNeon, stopFakeNeon } from "./helpers/fake-neon";
 
 const KEY = "neon-key-preview-4d1a";
 let fake: FakeNeon;
 let baseUrl: string;
 
 beforeEach(async () => {
-  fake = new FakeNeon(KEY);
-  baseUrl = await fake.start();
-  configureNeonClient({
-    baseUrl,
-    apiKey: KEY,
-    requestTimeoutMs: 400,
-    retryBudgetMs: 4_000,
-    operationTimeoutMs: 4_000,
-    pollIntervalMs: 5,
-    backoffBaseMs: 5,
-    backoffMaxMs: 40,
-  });
+  fake = await startFakeNeon(KEY);
+  baseUrl = fake.baseUrl!;
 });
 
-afterEach(async () => {
-  configureNeonClient(undefined);
-  setConfiguredApiKey(undefined);
-  await fake.stop();
-});
+afterEach(() => stopFakeNeon(fake));
 
 /** The password Neon holds for a role on a branch (reveal_password). */
 async function revealed(project: string, branch: string, role: string): Promise<string> {

@@ -15,7 +15,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "pg";
-import { percentOf, type Reporter } from "./progress";
+import { percentOf, type ProgressCounters, type Reporter } from "./progress";
 import { fmtMs } from "./report";
 
 /** One wait of a build for other sessions, as the run reports it. */
@@ -143,14 +143,8 @@ export async function waitForOpenWriters(client: Client, table: string, ctx: Wai
   tracker.end();
 }
 
-interface PollRow {
+interface PollRow extends ProgressCounters {
   phase: string | null;
-  blocks_total: string;
-  blocks_done: string;
-  tuples_total: string;
-  tuples_done: string;
-  lockers_total: string;
-  lockers_done: string;
   wait_event_type: string | null;
   wait_event: string | null;
   blockers: Blocker[] | null;

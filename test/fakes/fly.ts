@@ -339,6 +339,17 @@ export class FakeFly {
     return m;
   }
 
+  /** A machine create or update naming a secrets version the app does not have yet is refused. */
+  private checkMinSecrets(a: FakeApp, body: Record<string, unknown>) {
+    const minSecrets = body.min_secrets_version as number | undefined;
+    if (minSecrets !== undefined && minSecrets > a.secretsVersion) {
+      throw new HttpError(
+        400,
+        `min_secrets_version ${minSecrets} is newer than the app's secrets (${a.secretsVersion})`,
+      );
+    }
+  }
+
   /** Machine mutations need the lease's nonce while someone holds it. */
   private checkLease(m: FakeMachine, headers: Record<string, string>) {
     if (m.lease && m.lease.expiresAt > Date.now() && headers["fly-machine-lease-nonce"] !== m.lease.nonce) {
@@ -519,13 +530,7 @@ export class FakeFly {
       case "Machines_create": {
         const a = this.app(p.app_name!);
         const name = String(body.name ?? `machine-${hex(4)}`);
-        const minSecrets = body.min_secrets_version as number | undefined;
-        if (minSecrets !== undefined && minSecrets > a.secretsVersion) {
-          throw new HttpError(
-            400,
-            `min_secrets_version ${minSecrets} is newer than the app's secrets (${a.secretsVersion})`,
-          );
-        }
+        this.checkMinSecrets(a, body);
         const config = this.withDefaults(body.config as Record<string, unknown>);
         if (!config.image) throw new HttpError(400, "config.image is required");
         const m: FakeMachine = {
@@ -558,13 +563,7 @@ export class FakeFly {
         this.checkLease(m, headers);
         if (body.current_version && body.current_version !== m.version)
           throw new HttpError(409, "machine version changed");
-        const minSecrets = body.min_secrets_version as number | undefined;
-        if (minSecrets !== undefined && minSecrets > a.secretsVersion) {
-          throw new HttpError(
-            400,
-            `min_secrets_version ${minSecrets} is newer than the app's secrets (${a.secretsVersion})`,
-          );
-        }
+        this.checkMinSecrets(a, body);
         const config = this.withDefaults(body.config as Record<string, unknown>);
         const volumes = (c: Record<string, unknown>) =>
           JSON.stringify(((c.mounts as { volume: string }[] | undefined) ?? []).map((x) => x.volume));
