@@ -10,7 +10,7 @@ describe("no-plaintext-secrets", () => {
   it("fires on a credentialed URI in a stack output and a password-named input outside the allowed places", async () => {
     const plan = planOf("prod");
     const stack = plan.find((r) => r.type === "pulumi:pulumi:Stack")!;
-    stack.outputs.debugUri = "postgresql://mauntic_prod_crm:npg_abc@ep-1.us-east-2.aws.neon.tech/mauntic";
+    stack.outputs.debugUri = "postgresql://mauntic_prod_crm:pw@ep-1.us-east-2.aws.neon.tech/mauntic"; // a short fake password;
     const cmd = named(plan, "mauntic-prod-migrations-run");
     plain(cmd.outputs.environment).PGPASSWORD = "npg_abc";
     const v = await verdicts(noPlaintextSecrets, plan);
