@@ -13,12 +13,12 @@
  * Adopting a zone whose entrypoint already exists (made in the dashboard): import it first (README), or the create
  * fails.
  */
-import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { CacheTier, StackConfig } from "../config/schema";
 import { cloudName } from "../naming";
 import { asConfigError, isCacheable } from "./cache-settings";
 import { tierExpressions } from "./expression";
+import { zoneEntrypointRuleset } from "./zone-ruleset";
 
 export const RESPONSE_HEADERS_PHASE = "http_response_headers_transform";
 
@@ -85,26 +85,14 @@ export class CacheHeaderRules extends pulumi.ComponentResource {
   constructor(name: string, args: CacheHeaderRulesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mauntic:cloudflare:CacheHeaders", name, {}, opts);
     this.rules = cacheRules(args);
-    const rulesetName = cloudName(args.stack, "ruleset", "cache-headers");
-    const ruleset = new cloudflare.Ruleset(
-      rulesetName,
-      {
-        zoneId: args.zoneId,
-        kind: "zone",
-        phase: RESPONSE_HEADERS_PHASE,
-        name: rulesetName,
-        description: "Cache-Control and CDN-Cache-Control per cache tier (mauntic-infra cacheTiers)",
-        rules: this.rules.map((r) => ({
-          ref: r.ref,
-          description: r.description,
-          expression: r.expression,
-          action: r.action,
-          actionParameters: r.actionParameters,
-          enabled: true,
-        })),
-      },
-      { parent: this },
-    );
+    const ruleset = zoneEntrypointRuleset(this, {
+      stack: args.stack,
+      zoneId: args.zoneId,
+      phase: RESPONSE_HEADERS_PHASE,
+      thing: "cache-headers",
+      description: "Cache-Control and CDN-Cache-Control per cache tier (mauntic-infra cacheTiers)",
+      rules: this.rules,
+    });
     this.rulesetId = ruleset.id;
     this.registerOutputs({ rulesetId: ruleset.id, tiers: this.rules.map((r) => r.tier) });
   }

@@ -9,12 +9,12 @@
  * From a tier's config: `cdnCacheControl: max-age=N` gives an edge TTL of N s for successful responses (every other
  * status is not stored); no `cdnCacheControl` with a `private`/`no-store`/`no-cache` Cache-Control bypasses the cache.
  */
-import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, yamlPath } from "../config/errors";
 import type { CacheTier, StackConfig, ZONE_PLANS } from "../config/schema";
 import { cloudName } from "../naming";
 import { ExpressionError, SUCCESS_STATUSES, tierExpressions } from "./expression";
+import { zoneEntrypointRuleset } from "./zone-ruleset";
 
 export const CACHE_SETTINGS_PHASE = "http_request_cache_settings";
 
@@ -176,26 +176,14 @@ export class CacheSettingsRules extends pulumi.ComponentResource {
   constructor(name: string, args: CacheSettingsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mauntic:cloudflare:CacheSettings", name, {}, opts);
     this.rules = cacheSettingsRules(args);
-    const rulesetName = cloudName(args.stack, "ruleset", "cache-settings");
-    const ruleset = new cloudflare.Ruleset(
-      rulesetName,
-      {
-        zoneId: args.zoneId,
-        kind: "zone",
-        phase: CACHE_SETTINGS_PHASE,
-        name: rulesetName,
-        description: "Edge cache behaviour per cache tier (mauntic-infra cacheTiers)",
-        rules: this.rules.map((r) => ({
-          ref: r.ref,
-          description: r.description,
-          expression: r.expression,
-          action: r.action,
-          actionParameters: r.actionParameters,
-          enabled: true,
-        })),
-      },
-      { parent: this },
-    );
+    const ruleset = zoneEntrypointRuleset(this, {
+      stack: args.stack,
+      zoneId: args.zoneId,
+      phase: CACHE_SETTINGS_PHASE,
+      thing: "cache-settings",
+      description: "Edge cache behaviour per cache tier (mauntic-infra cacheTiers)",
+      rules: this.rules,
+    });
     this.rulesetId = ruleset.id;
     this.registerOutputs({ rulesetId: ruleset.id, tiers: this.rules.map((r) => r.tier) });
   }
