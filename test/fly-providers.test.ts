@@ -175,6 +175,15 @@ describe("the Redis app through the engine's lifecycle", () => {
     const pu = await r.machine.preview({ ...r.machineInputs(), min_secrets_version: UNKNOWN } as never);
     expect(pu.op).toBe("update");
     expect(pu.diff?.replaces).toEqual([]);
+    // The volume being updated (it grows): its id is an output, unknown to the machine in that preview. An unknown
+    // mount is decided at update time, never a planned replacement of the machine (or its app's name).
+    const pm = await r.machine.preview({
+      ...r.machineInputs(),
+      app_name: UNKNOWN,
+      config: redisMachineConfig(REDIS, UNKNOWN, "dev"),
+    } as never);
+    expect(pm.op).toBe("update");
+    expect(pm.diff?.replaces).toEqual([]);
 
     // Destroy in dependency order: machine (stopped gracefully first), volume, secrets, app.
     await r.machine.destroy();

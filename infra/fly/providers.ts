@@ -7,6 +7,7 @@
  * via `configure`, or FLY_API_TOKEN).
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { diffOf, isUnknown, same } from "../dynamic/diff";
 import {
   FLY_API_TOKEN_CONFIG,
   LEASE_NONCE_HEADER,
@@ -145,21 +146,6 @@ async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
   setConfiguredFlyToken(req.config.get(FLY_API_TOKEN_CONFIG));
 }
 
-/** Canonical JSON (sorted keys): key order from Fly's responses never counts as a change. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(v ?? null);
-}
-const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
-
 /**
  * Fly's config seen through ours: only the keys we set, at every depth. What Fly fills in by itself (guest
  * defaults, restart defaults, metadata, `name`/`size_gb` on mounts, ...) is dropped, so a second `up` changes
@@ -184,24 +170,6 @@ function required(news: Record<string, unknown>, keys: readonly string[]): Failu
   return keys
     .filter((k) => news[k] === undefined || news[k] === "")
     .map((k) => ({ property: k, reason: "is required (allowed: a non-empty value)" }));
-}
-
-/** Properties that differ, split into those that force a replacement and those an update can change. */
-function diffOf(
-  olds: Record<string, unknown>,
-  news: Record<string, unknown>,
-  replace: readonly string[],
-  update: readonly string[],
-  deleteBeforeReplace = false,
-): pulumi.dynamic.DiffResult {
-  const replaces = replace.filter((k) => news[k] !== undefined && !same(olds[k], news[k]));
-  const updates = update.filter((k) => !same(olds[k], news[k]));
-  return {
-    changes: replaces.length + updates.length > 0,
-    replaces,
-    stables: replace.filter((k) => !replaces.includes(k)),
-    deleteBeforeReplace: replaces.length > 0 && deleteBeforeReplace,
-  };
 }
 
 /** Worth another try of a create whose each attempt looks itself up by name first. */
@@ -500,7 +468,8 @@ export const machineProvider: Provider = {
     );
     // "You cannot change which volume a Machine is attached to by updating the Machine's config" (Fly docs,
     // Machines resource): a new volume means a new machine.
-    if (same(mountedVolumes(olds.config), mountedVolumes(news.config))) return d;
+    const mounts = mountedVolumes(news.config);
+    if (isUnknown(mounts) || same(mountedVolumes(olds.config), mounts)) return d;
     return {
       ...d,
       changes: true,

@@ -23,6 +23,8 @@
 import { randomInt } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { Client, escapeIdentifier, escapeLiteral } from "pg";
+// The engine's unknown placeholder (a preview input that depends on an output not known yet).
+import { UNKNOWN } from "../dynamic/diff";
 
 export const POSTGRES_MODULE = "postgres";
 export const LOGIN_ROLE_TYPE = `pulumi-nodejs:dynamic/${POSTGRES_MODULE}:LoginRole`;
@@ -41,8 +43,6 @@ export interface LoginRoleOutputs extends LoginRoleInputs {
   password: string;
 }
 
-/** The engine's unknown placeholder (a preview input that depends on an output not known yet). */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 

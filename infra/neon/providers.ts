@@ -10,6 +10,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { Branch, Database, Endpoint, Project, ProjectListItem } from "@neondatabase/api-client";
+import { diffOf, isUnknown, same } from "../dynamic/diff";
 import { MAX_AUTOSCALING_RANGE_CU, NEON_CU } from "./limits";
 import {
   NEON_API_KEY_CONFIG,
@@ -27,7 +28,6 @@ export const MAX_BRANCH_TTL_SECONDS = 30 * 24 * 3600;
 /** History retention: 0..30 days (ProjectCreateRequest.history_retention_seconds in Neon's OpenAPI document). */
 export const MAX_HISTORY_RETENTION_SECONDS = 2_592_000;
 /** The engine's unknown placeholder in a preview (`unknownValue` in @pulumi/pulumi/runtime/rpc.js). */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export interface ComputeSettings {
   autoscaling_limit_min_cu: number;
@@ -109,40 +109,6 @@ export interface DatabaseOutputs extends DatabaseInputs {
 
 async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
   setConfiguredApiKey(req.config.get(NEON_API_KEY_CONFIG));
-}
-
-const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-
-/** True when a value is, or holds, the engine's unknown placeholder (a preview's not-yet-known output). */
-export function isUnknown(v: unknown): boolean {
-  if (v === UNKNOWN) return true;
-  if (Array.isArray(v)) return v.some(isUnknown);
-  if (v && typeof v === "object") return Object.values(v).some(isUnknown);
-  return false;
-}
-
-/**
- * Properties that differ, split into those that force a replacement and those an update can change. An unknown new
- * value is a change decided at update time, never a planned replacement: the up that follows diffs again with the
- * value known, and replaces then if it really changed.
- */
-function diffOf(
-  olds: Record<string, unknown>,
-  news: Record<string, unknown>,
-  replace: readonly string[],
-  update: readonly string[],
-  deleteBeforeReplace = false,
-): pulumi.dynamic.DiffResult {
-  const changed = (k: string) => !same(olds[k], news[k]);
-  const replaces = replace.filter((k) => news[k] !== undefined && !isUnknown(news[k]) && changed(k));
-  const pending = replace.filter((k) => isUnknown(news[k]));
-  const updates = update.filter((k) => isUnknown(news[k]) || changed(k));
-  return {
-    changes: replaces.length + pending.length + updates.length > 0,
-    replaces,
-    stables: replace.filter((k) => !replaces.includes(k) && !pending.includes(k)),
-    deleteBeforeReplace: replaces.length > 0 && deleteBeforeReplace,
-  };
 }
 
 /** Neon's compute rules, so a bad size is refused before any call (unknown values are checked at up time). */
