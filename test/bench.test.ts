@@ -13,6 +13,7 @@ import { percentile, startWriters } from "../bench/writers";
 import { ROOT, runCli } from "./helpers/cli";
 import { fixtureDb, withClient } from "./helpers/db";
 import { usePostgres } from "../migrations/embedded";
+import { NOTES_QUERIES } from "./helpers/notes-queries";
 
 const pg = usePostgres({ beforeAll, afterAll });
 
@@ -55,20 +56,6 @@ describe("bench writers", () => {
     });
   });
 });
-
-/** The notes' key queries (seed/performance-notes.md), as the catalog names them, in the notes' order. */
-const NOTES_QUERIES = [
-  "contact-list",
-  "contact-by-email",
-  "segment-members",
-  "segment-members-containment",
-  "suppression-check",
-  "daily-send-count",
-  "hourly-aggregation",
-  "campaign-performance",
-  "execution-by-id",
-  "stale-execution-cleanup",
-];
 
 /** Indexes the migration files create, read from the SQL itself. */
 const MIGRATION_INDEXES = new Set(

@@ -13,6 +13,7 @@ import { planFacts, verdictOf, type ExplainJson } from "../migrations/queries/ex
 import { seedSizes, seedStatements } from "../migrations/queries/seed";
 import { loadParser, readMigrations } from "../migrations/runner/files";
 import { ROOT } from "./helpers/cli";
+import { NOTES_QUERIES } from "./helpers/notes-queries";
 
 type Node = Record<string, unknown>;
 
@@ -53,18 +54,7 @@ beforeAll(async () => {
 
 describe("the key-query catalog", () => {
   it("holds the notes' nine key queries plus the containment form of the segment query", () => {
-    expect(KEY_QUERIES.map((q) => q.name)).toEqual([
-      "contact-list",
-      "contact-by-email",
-      "segment-members",
-      "segment-members-containment",
-      "suppression-check",
-      "daily-send-count",
-      "hourly-aggregation",
-      "campaign-performance",
-      "execution-by-id",
-      "stale-execution-cleanup",
-    ]);
+    expect(KEY_QUERIES.map((q) => q.name)).toEqual(NOTES_QUERIES);
     expect(keyQuery("segment-members").sql).toContain("c.custom_fields->>'city' = 'New York';");
     expect(keyQuery("segment-members-containment").sql).toContain(`c.custom_fields @> '{"city": "New York"}'`);
     expect(keyQuery("segment-members").rewrite).toMatchObject({ to: "segment-members-containment", operator: "->>" });
