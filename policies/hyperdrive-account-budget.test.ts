@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { HYPERDRIVE_CONFIGS_PER_ACCOUNT, hyperdriveAccountBudget } from "./hyperdrive-account-budget";
+import { HYPERDRIVE_ACCOUNT_LIMIT } from "../infra/cloudflare/limits";
+import { hyperdriveAccountBudget } from "./hyperdrive-account-budget";
 import { planOf, STACKS, verdicts } from "./testing";
 
 const stackOf = (plan: ReturnType<typeof planOf>) => plan.find((r) => r.type === "pulumi:pulumi:Stack")!;
 
 describe("hyperdrive-account-budget", () => {
   it("pins Cloudflare's per-account limits (developers.cloudflare.com/hyperdrive/platform/limits)", () => {
-    expect(HYPERDRIVE_CONFIGS_PER_ACCOUNT).toEqual({ paid: 25, free: 10 });
+    expect(HYPERDRIVE_ACCOUNT_LIMIT).toEqual({ paid: 25, free: 10 });
   });
 
   it.each(STACKS)("is quiet on today's %s plan with the committed pack config", async (stack) => {

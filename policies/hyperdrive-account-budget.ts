@@ -1,5 +1,6 @@
 import { stackPolicy, type PolicyMeta } from "./lib";
 import { stackOutputs, ofType, T } from "./lib";
+import { HYPERDRIVE_ACCOUNT_LIMIT } from "../infra/cloudflare/limits";
 
 export const meta: PolicyMeta = {
   name: "hyperdrive-account-budget",
@@ -10,9 +11,6 @@ export const meta: PolicyMeta = {
   remediation:
     "Lower `maxConcurrentPreviews` in the pack config, or reduce configs per stack (fewer database workers, no replica config), or move to the paid plan.",
 };
-
-/** Cloudflare's Hyperdrive limits: developers.cloudflare.com/hyperdrive/platform/limits ("Maximum configs per account"). */
-export const HYPERDRIVE_CONFIGS_PER_ACCOUNT = { paid: 25, free: 10 } as const;
 
 export const configSchema = {
   properties: {
@@ -46,7 +44,7 @@ export const hyperdriveAccountBudget = stackPolicy(
     }
     const committed = Object.values(budget.committed ?? {}).reduce((a, n) => a + n, 0);
     const need = committed + previews * (budget.previewConfigsEach ?? 1);
-    const limit = HYPERDRIVE_CONFIGS_PER_ACCOUNT[budget.plan];
+    const limit = HYPERDRIVE_ACCOUNT_LIMIT[budget.plan];
     if (need > limit) {
       report(
         `dev + prod take ${committed} Hyperdrive configs and ${previews} previews take ${need - committed}: ${need} > the ${budget.plan} plan's ${limit} per account`,

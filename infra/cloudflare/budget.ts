@@ -12,8 +12,9 @@ import { ConfigError } from "../config/errors";
 import { committedStacks, stackConfigFromValues } from "../config/load";
 import type { StackConfig, WorkerDatabaseConfig } from "../config/schema";
 import { cloudName, parseStackName } from "../naming";
+import { HYPERDRIVE_ACCOUNT_LIMIT } from "./limits";
 
-export const HYPERDRIVE_ACCOUNT_LIMIT = { paid: 25, free: 10 } as const;
+export { HYPERDRIVE_ACCOUNT_LIMIT };
 export const PREVIEW_CONFIGS_EACH = 1;
 
 export type HyperdriveRole = "primary" | "replica" | "shared";
