@@ -1,6 +1,6 @@
 /**
  * The real Pulumi CLI for the end-to-end suites: a file backend and a passphrase in a temp dir, this checkout as the
- * project, each stack's config in a temp copy (`--config-file`), so nothing committed is touched.
+ * project linked from a temp folder holding copies of its stack files, so nothing committed is touched.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -77,7 +77,6 @@ export class EngineWorkspace {
       PULUMI_BACKEND_URL: `file://${path.join(this.dir, "state")}`,
       PULUMI_HOME: path.join(this.dir, "home"),
       PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
-      PULUMI_SKIP_CONFIRMATIONS: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       NO_COLOR: "1",
       ...opts.env,
