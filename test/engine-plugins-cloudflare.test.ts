@@ -48,6 +48,8 @@ afterAll(async () => {
 });
 beforeEach(() => {
   fake.reset();
+  // The origin here is a bare TCP listener: the login check is proven against PostgreSQL in ...-origin.test.ts.
+  fake.originCheck = "tcp";
   fake.addZone(ZONE, "mauntic.dev", "pro", ACCOUNT);
   p = cloudflareProvider({ CLOUDFLARE_API_TOKEN: fake.token, CLOUDFLARE_BASE_URL: baseUrl });
 });

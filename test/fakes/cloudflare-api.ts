@@ -16,9 +16,13 @@
  *   Hyperdrive lists) and R2's cursor paging of objects (as test/fakes/cloudflare-r2.ts did before);
  * - bearer token or 403 code 10000 "Authentication error";
  * - Hyperdrive tests the origin connection on create and on an update of the origin ("Hyperdrive performs a test
- *   connection to your database ... before creating or updating the configuration", developers.cloudflare.com/
- *   hyperdrive/observability/troubleshooting/): a real TCP connect here, answered 400 with 2011 "Connection
- *   refused." or 2010 "Cannot connect to the host:port." when it fails;
+ *   connection to your database ... before creating or updating the configuration. Hyperdrive will also issue an
+ *   empty test query, a `;`", developers.cloudflare.com/hyperdrive/observability/troubleshooting/): a real TCP
+ *   connect here, answered 400 with 2008 "Bad hostname.", 2010 "Cannot connect to the host:port." or 2011
+ *   "Connection refused."; then (originCheck "login", the default) a real PostgreSQL login with the origin's user,
+ *   password and database and the `;` query: 2013 "Invalid database credentials.", 2014 "The specified database
+ *   name does not exist.", 2016 "Test query failed.", 2015 "Generic error." (the same page's table). Not modelled:
+ *   Hyperdrive's TLS requirement (2012) and its refusal of private addresses (2009), which a local origin breaks;
  * - a zone has one entrypoint ruleset per phase: a second `kind: zone` ruleset for a phase answers 400 code 20217
  *   "'zone' is not a valid value for kind because exceeded maximum number of zone rulesets for phase <phase>"
  *   (the API's answer as reported against terraform-provider-cloudflare v5; v4 of the provider turned it into
@@ -30,6 +34,7 @@
 import * as http from "node:http";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
+import { Client } from "pg";
 import { z } from "zod";
 
 export interface FakeRequest {
@@ -323,6 +328,36 @@ export function testConnection(host: string, port: number, timeoutMs = 3000): Pr
   });
 }
 
+/** Log in as the origin's user and run `;`, as Hyperdrive's test query does; null when both succeed. */
+export async function testLogin(origin: z.infer<typeof hyperdriveOrigin>): Promise<ApiError | null> {
+  const client = new Client({
+    host: origin.host,
+    port: origin.port ?? 5432,
+    user: origin.user,
+    password: origin.password,
+    database: origin.database,
+    connectionTimeoutMillis: 5000,
+  });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    // PostgreSQL SQLSTATE: 28P01 invalid_password, 28000 invalid_authorization_specification, 3D000 invalid_catalog_name.
+    if (code === "28P01" || code === "28000") return new ApiError(400, 2013, "Invalid database credentials.");
+    if (code === "3D000") return new ApiError(400, 2014, "The specified database name does not exist.");
+    return new ApiError(400, 2015, "Generic error.");
+  }
+  try {
+    await client.query(";");
+    return null;
+  } catch {
+    return new ApiError(400, 2016, "Test query failed.");
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export class FakeCloudflareApi {
   /** R2 objects: `<jurisdiction>/<bucket>` -> keys. A bucket exists when it has an entry here. */
   readonly buckets = new Map<string, Set<string>>();
@@ -339,8 +374,8 @@ export class FakeCloudflareApi {
   faults: Fault[] = [];
   /** The most keys one R2 listing returns (R2's maximum is 1000; smaller to exercise paging). */
   pageLimit = 1000;
-  /** Hyperdrive's test connection; tests may replace it. */
-  connect: (host: string, port: number) => Promise<ApiError | null> = (h, p) => testConnection(h, p);
+  /** Hyperdrive's test connection: a TCP connect only, or also a PostgreSQL login and the `;` query. */
+  originCheck: "tcp" | "login" = "login";
   private server?: http.Server;
 
   constructor(readonly token = "test-cloudflare-token") {}
@@ -374,6 +409,7 @@ export class FakeCloudflareApi {
     this.violations.length = 0;
     this.faults = [];
     this.pageLimit = 1000;
+    this.originCheck = "login";
   }
 
   async start(): Promise<string> {
@@ -731,8 +767,12 @@ export class FakeCloudflareApi {
 
   private async checkOrigin(origin: z.infer<typeof hyperdriveOrigin>): Promise<void> {
     if (!origin.host) return; // an Access-protected origin (service_id) is not reached directly
-    const failure = await this.connect(origin.host, origin.port ?? 5432);
+    const failure = await testConnection(origin.host, origin.port ?? 5432);
     if (failure) throw failure;
+    if (this.originCheck === "login") {
+      const loginFailure = await testLogin(origin);
+      if (loginFailure) throw loginFailure;
+    }
   }
 
   private zoneOf(id: string): Zone {
