@@ -217,6 +217,18 @@ export const r2Bucket: ResourceKind = {
   },
 };
 
+/**
+ * The id the bridge gives resources whose Terraform schema has none (pulumi-cloudflare provider/resources.go,
+ * resourcesWithMissingID, which lists r2_bucket_cors, r2_bucket_lifecycle and r2_custom_domain): the account id,
+ * the zone id, or both joined by "__".
+ */
+export function missingId(inputs: Props): string {
+  const account = reveal<string | undefined>(inputs.accountId);
+  const zone = reveal<string | undefined>(inputs.zoneId);
+  if (account && zone) return `${account}__${zone}`;
+  return account ?? zone ?? "id";
+}
+
 /** CORS and lifecycle share a shape: a PUT of `{rules}` on a bucket's sub-path (Buckets.CORS/Lifecycle.Update). */
 function bucketRules(token: string, sub: "cors" | "lifecycle", deletes: boolean): ResourceKind {
   const path = (p: Props) => `/accounts/${p.accountId}/r2/buckets/${p.bucketName}/${sub}`;
@@ -241,7 +253,7 @@ function bucketRules(token: string, sub: "cors" | "lifecycle", deletes: boolean)
     computed: [],
     defaults: { jurisdiction: "default" },
     async create(c, inputs) {
-      return { id: reveal<string>(inputs.bucketName), outs: await put(c, inputs) };
+      return { id: missingId(inputs), outs: await put(c, inputs) };
     },
     async read(c, _id, state) {
       const p = reveal<Props>(state);
@@ -294,28 +306,30 @@ export const r2CustomDomain: ResourceKind = {
     await c.call("POST", base, defined({ domain: p.domain, zoneId: p.zoneId, enabled: p.enabled, minTLS: p.minTls, ciphers: p.ciphers }), h);
     // resource.go Create reads the domain back (Custom.Get) for zone_name and status.
     const result = await c.find(`${base}/${encodeURIComponent(p.domain)}`, h);
-    return { id: p.domain, outs: domainOuts(inputs, result ?? {}) };
+    return { id: missingId(inputs), outs: domainOuts(inputs, result ?? {}) };
   },
-  async read(c, id, state) {
+  // The id is the bridge's account__zone (missingId), so the domain comes from the state, as the provider's does.
+  async read(c, _id, state) {
     const p = reveal<Props>(state);
     const result = await c.find(
-      `/accounts/${p.accountId}/r2/buckets/${p.bucketName}/domains/custom/${encodeURIComponent(id)}`,
+      `/accounts/${p.accountId}/r2/buckets/${p.bucketName}/domains/custom/${encodeURIComponent(p.domain)}`,
       jurisdictionHeader(p.jurisdiction),
     );
     return result && domainOuts(state, result);
   },
-  async update(c, id, _olds, news) {
+  async update(c, _id, olds, news) {
     const p = reveal<Props>(news);
-    const path = `/accounts/${p.accountId}/r2/buckets/${p.bucketName}/domains/custom/${encodeURIComponent(id)}`;
+    const domain = reveal<string>(olds.domain);
+    const path = `/accounts/${p.accountId}/r2/buckets/${p.bucketName}/domains/custom/${encodeURIComponent(domain)}`;
     const h = jurisdictionHeader(p.jurisdiction);
     await c.call("PUT", path, defined({ enabled: p.enabled, minTLS: p.minTls, ciphers: p.ciphers }), h);
     return domainOuts(news, (await c.find(path, h)) ?? {});
   },
-  async delete(c, id, state) {
+  async delete(c, _id, state) {
     const p = reveal<Props>(state);
     await c.call(
       "DELETE",
-      `/accounts/${p.accountId}/r2/buckets/${p.bucketName}/domains/custom/${encodeURIComponent(id)}`,
+      `/accounts/${p.accountId}/r2/buckets/${p.bucketName}/domains/custom/${encodeURIComponent(p.domain)}`,
       undefined,
       jurisdictionHeader(p.jurisdiction),
     );
