@@ -30,7 +30,7 @@ beforeAll(async () => {
   origin = net.createServer((s) => s.end());
   await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
   originPort = (origin.address() as net.AddressInfo).port;
-}, 180_000);
+}, 600_000);
 afterAll(async () => {
   await fake.stop();
   await new Promise((r) => origin?.close(r));
