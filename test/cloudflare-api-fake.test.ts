@@ -51,12 +51,23 @@ describe("Cloudflare API stand-in", () => {
     expect(((await wrong.json()) as any).errors).toEqual([{ code: 10000, message: "Authentication error" }]);
     expect((await api("GET", `/accounts/${ACCOUNT}/hyperdrive/configs/${"a".repeat(32)}`)).status).toBe(404);
     await api("POST", `/accounts/${ACCOUNT}/storage/kv/namespaces`, { title: "same" });
-    expect((await api("POST", `/accounts/${ACCOUNT}/storage/kv/namespaces`, { title: "same" })).json.errors[0].code).toBe(10014);
+    expect(
+      (await api("POST", `/accounts/${ACCOUNT}/storage/kv/namespaces`, { title: "same" })).json.errors[0].code,
+    ).toBe(10014);
     await api("POST", `/accounts/${ACCOUNT}/r2/buckets`, { name: "mauntic-dev-assets" });
     const again = await api("POST", `/accounts/${ACCOUNT}/r2/buckets`, { name: "mauntic-dev-assets" });
     expect(again.status).toBe(409);
     // Another jurisdiction is another namespace of names.
-    expect((await api("POST", `/accounts/${ACCOUNT}/r2/buckets`, { name: "mauntic-dev-assets" }, { "cf-r2-jurisdiction": "eu" })).status).toBe(200);
+    expect(
+      (
+        await api(
+          "POST",
+          `/accounts/${ACCOUNT}/r2/buckets`,
+          { name: "mauntic-dev-assets" },
+          { "cf-r2-jurisdiction": "eu" },
+        )
+      ).status,
+    ).toBe(200);
   });
 
   it("normalises what it echoes: R2 location upper-cased, rules stamped with id/version, Hyperdrive without its password", async () => {
@@ -74,13 +85,21 @@ describe("Cloudflare API stand-in", () => {
     });
     expect(rs.json.result).toMatchObject({ version: "1", description: "", rules: [{ enabled: true, version: "1" }] });
     expect(rs.json.result.rules[0].id).toMatch(/^[0-9a-f]{32}$/);
-    expect((await api("GET", `/zones/${ZONE}/rulesets/phases/http_request_cache_settings/entrypoint`)).json.result.id).toBe(rs.json.result.id);
-    expect((await api("GET", `/zones/${ZONE}`)).json.result.plan).toMatchObject({ name: "Business Website", legacy_id: "business" });
+    expect(
+      (await api("GET", `/zones/${ZONE}/rulesets/phases/http_request_cache_settings/entrypoint`)).json.result.id,
+    ).toBe(rs.json.result.id);
+    expect((await api("GET", `/zones/${ZONE}`)).json.result.plan).toMatchObject({
+      name: "Business Website",
+      legacy_id: "business",
+    });
     expect(fake.violations).toEqual([]);
   });
 
   it("refuses a field the provider's model does not have, naming it, and records the violation", async () => {
-    const r = await api("POST", `/accounts/${ACCOUNT}/storage/kv/namespaces`, { title: "t", supportsUrlEncoding: true });
+    const r = await api("POST", `/accounts/${ACCOUNT}/storage/kv/namespaces`, {
+      title: "t",
+      supportsUrlEncoding: true,
+    });
     expect(r.status).toBe(400);
     expect(r.json.errors[0].message).toContain("supportsUrlEncoding");
     expect(fake.violations.splice(0)).toEqual([expect.stringContaining("POST kv namespace")]);

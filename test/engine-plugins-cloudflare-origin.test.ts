@@ -11,7 +11,8 @@ import { usePostgres } from "../migrations/embedded";
 import { FakeCloudflareApi } from "./fakes/cloudflare-api";
 
 const ACCOUNT = "4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8";
-const URN = "urn:pulumi:dev::mauntic-infra::mauntic:cloudflare:Hyperdrive$cloudflare:index/hyperdriveConfig:HyperdriveConfig::hd";
+const URN =
+  "urn:pulumi:dev::mauntic-infra::mauntic:cloudflare:Hyperdrive$cloudflare:index/hyperdriveConfig:HyperdriveConfig::hd";
 const pg = usePostgres({ beforeAll, afterAll });
 const fake = new FakeCloudflareApi();
 let baseUrl = "";

@@ -60,7 +60,14 @@ afterEach(() => {
 const hyperdriveInputs = (port = originPort, limit = 20) => ({
   accountId: ACCOUNT,
   name: "mauntic-dev-hd-campaigns",
-  origin: { scheme: "postgresql", host: "127.0.0.1", port, database: "mauntic", user: "campaigns", password: secret("pw-1") },
+  origin: {
+    scheme: "postgresql",
+    host: "127.0.0.1",
+    port,
+    database: "mauntic",
+    user: "campaigns",
+    password: secret("pw-1"),
+  },
   caching: { disabled: false, maxAge: 60, staleWhileRevalidate: 15 },
   originConnectionLimit: limit,
 });
@@ -81,24 +88,37 @@ describe("HyperdriveConfig", () => {
     expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect(isSecret(outs.origin.password)).toBe(true);
     expect(reveal(outs.origin.password)).toBe("pw-1");
-    expect(outs).toMatchObject({ name: "mauntic-dev-hd-campaigns", originConnectionLimit: 20, caching: { maxAge: 60 } });
+    expect(outs).toMatchObject({
+      name: "mauntic-dev-hd-campaigns",
+      originConnectionLimit: 20,
+      caching: { maxAge: 60 },
+    });
     expect(outs.createdOn).toMatch(/^\d{4}-/);
     const sent = fake.requests.find((r) => r.method === "POST")!.body as Record<string, any>;
     expect(sent).toMatchObject({ origin_connection_limit: 20, caching: { max_age: 60, stale_while_revalidate: 15 } });
     expect(sent.origin.password).toBe("pw-1");
-    const got = await fetch(`${baseUrl}/accounts/${ACCOUNT}/hyperdrive/configs/${id}`, { headers: { authorization: `Bearer ${fake.token}` } });
+    const got = await fetch(`${baseUrl}/accounts/${ACCOUNT}/hyperdrive/configs/${id}`, {
+      headers: { authorization: `Bearer ${fake.token}` },
+    });
     expect(JSON.stringify(await got.json())).not.toContain("pw-1");
   });
 
   it("fails the create with Cloudflare's 2011 when the origin refuses the connection, and stores nothing", async () => {
-    await expect(p.create(U, hyperdriveInputs(closedPort), false)).rejects.toThrow(/400 Bad Request .*"code":2011,"message":"Connection refused\."/);
+    await expect(p.create(U, hyperdriveInputs(closedPort), false)).rejects.toThrow(
+      /400 Bad Request .*"code":2011,"message":"Connection refused\."/,
+    );
     expect(fake.hyperdrive.size).toBe(0);
   });
 
   it("no-op diff on the same inputs; a limit change is an update; an account change a replacement; refresh sees an outside delete", async () => {
     const { id, outs } = await up(T.hyperdrive, "mauntic-dev-hd-campaigns", hyperdriveInputs());
     expect(await p.diff(id, U, outs, hyperdriveInputs())).toEqual({ changes: false, replaces: [] });
-    expect(await p.diff(id, U, outs, { ...hyperdriveInputs(), origin: { ...hyperdriveInputs().origin, password: secret("pw-2") } })).toEqual({
+    expect(
+      await p.diff(id, U, outs, {
+        ...hyperdriveInputs(),
+        origin: { ...hyperdriveInputs().origin, password: secret("pw-2") },
+      }),
+    ).toEqual({
       changes: true,
       replaces: [],
     });
@@ -121,7 +141,13 @@ describe("HyperdriveConfig", () => {
   it("previews a create without calling the API: computed outputs unknown", async () => {
     const r = await p.create(U, hyperdriveInputs(), true);
     expect(r.outs).toMatchObject({ createdOn: UNKNOWN, modifiedOn: UNKNOWN, name: "mauntic-dev-hd-campaigns" });
-    const u = await p.update("id", U, { ...hyperdriveInputs(), createdOn: "c", modifiedOn: "m" }, hyperdriveInputs(originPort, 30), true);
+    const u = await p.update(
+      "id",
+      U,
+      { ...hyperdriveInputs(), createdOn: "c", modifiedOn: "m" },
+      hyperdriveInputs(originPort, 30),
+      true,
+    );
     expect(u.outs).toMatchObject({ createdOn: "c", modifiedOn: UNKNOWN, originConnectionLimit: 30 });
     expect(fake.requests).toEqual([]);
   });
@@ -132,8 +158,14 @@ describe("WorkersKvNamespace", () => {
   it("create, title update, delete, gone on refresh", async () => {
     const { id, outs } = await up(T.kv, "mauntic-dev-kv-cache", { accountId: ACCOUNT, title: "mauntic-dev-kv-cache" });
     expect(outs).toEqual({ accountId: ACCOUNT, title: "mauntic-dev-kv-cache", supportsUrlEncoding: true });
-    expect(await p.diff(id, U, outs, { accountId: ACCOUNT, title: "mauntic-dev-kv-cache" })).toEqual({ changes: false, replaces: [] });
-    expect(await p.diff(id, U, outs, { accountId: ACCOUNT, title: "renamed" })).toEqual({ changes: true, replaces: [] });
+    expect(await p.diff(id, U, outs, { accountId: ACCOUNT, title: "mauntic-dev-kv-cache" })).toEqual({
+      changes: false,
+      replaces: [],
+    });
+    expect(await p.diff(id, U, outs, { accountId: ACCOUNT, title: "renamed" })).toEqual({
+      changes: true,
+      replaces: [],
+    });
     const u = await p.update(id, U, outs, { accountId: ACCOUNT, title: "renamed" }, false);
     expect(u.outs.title).toBe("renamed");
     await p.delete(id, U, u.outs);
@@ -150,12 +182,24 @@ describe("R2 bucket, CORS, lifecycle, custom domain", () => {
     const { id, inputs, outs } = await up(T.bucket, "mauntic-dev-assets", bucket);
     expect(inputs.storageClass).toBe("Standard");
     expect(id).toBe("mauntic-dev-assets");
-    expect(outs).toMatchObject({ name: "mauntic-dev-assets", jurisdiction: "eu", location: "enam", storageClass: "Standard" });
-    expect(fake.requests[0]).toMatchObject({ method: "POST", jurisdiction: "eu", body: { name: "mauntic-dev-assets", locationHint: "enam" } });
+    expect(outs).toMatchObject({
+      name: "mauntic-dev-assets",
+      jurisdiction: "eu",
+      location: "enam",
+      storageClass: "Standard",
+    });
+    expect(fake.requests[0]).toMatchObject({
+      method: "POST",
+      jurisdiction: "eu",
+      body: { name: "mauntic-dev-assets", locationHint: "enam" },
+    });
     expect(fake.objects("mauntic-dev-assets", "eu")).toEqual([]);
     expect(await p.diff(id, U, outs, inputs)).toEqual({ changes: false, replaces: [] });
     expect(await p.diff(id, U, outs, { ...inputs, location: "weur" })).toEqual({ changes: false, replaces: [] });
-    expect(await p.diff(id, U, outs, { ...inputs, name: "mauntic-dev-assets-2" })).toEqual({ changes: true, replaces: ["name"] });
+    expect(await p.diff(id, U, outs, { ...inputs, name: "mauntic-dev-assets-2" })).toEqual({
+      changes: true,
+      replaces: ["name"],
+    });
     // R2 refuses to delete a bucket with objects in it (what the preview emptier exists for).
     fake.buckets.get("eu/mauntic-dev-assets")!.add("u/1.png");
     await expect(p.delete(id, U, outs)).rejects.toThrow(/409 Conflict .*10008/);
@@ -187,12 +231,20 @@ describe("R2 bucket, CORS, lifecycle, custom domain", () => {
     expect(cors.id).toBe(ACCOUNT);
     expect(fake.bucketMeta.get("eu/mauntic-dev-assets")!.cors).toEqual(corsRules);
     const CU = urn(T.cors, "mauntic-dev-assets-cors");
-    expect(await p.diff(cors.id, CU, cors.outs, { ...onBucket, rules: corsRules })).toEqual({ changes: false, replaces: [] });
-    expect(await p.diff(cors.id, CU, cors.outs, { ...onBucket, rules: [{ ...corsRules[0], maxAgeSeconds: 60 }] })).toEqual({
+    expect(await p.diff(cors.id, CU, cors.outs, { ...onBucket, rules: corsRules })).toEqual({
+      changes: false,
+      replaces: [],
+    });
+    expect(
+      await p.diff(cors.id, CU, cors.outs, { ...onBucket, rules: [{ ...corsRules[0], maxAgeSeconds: 60 }] }),
+    ).toEqual({
       changes: true,
       replaces: [],
     });
-    expect(await p.diff(cors.id, CU, cors.outs, { ...onBucket, bucketName: "other" })).toEqual({ changes: true, replaces: ["bucketName"] });
+    expect(await p.diff(cors.id, CU, cors.outs, { ...onBucket, bucketName: "other" })).toEqual({
+      changes: true,
+      replaces: ["bucketName"],
+    });
     expect((await p.read(cors.id, CU, cors.outs)).props).toEqual(cors.outs);
 
     const lifecycleRules = [
@@ -215,7 +267,16 @@ describe("R2 bucket, CORS, lifecycle, custom domain", () => {
   it("a rule the API does not know is refused with the model's field named", async () => {
     await up(T.bucket, "mauntic-dev-assets", bucket);
     await expect(
-      p.create(urn(T.cors, "c"), { accountId: ACCOUNT, bucketName: "mauntic-dev-assets", jurisdiction: "eu", rules: [{ allowed: { origins: ["*"], methods: ["PATCH"] } }] }, false),
+      p.create(
+        urn(T.cors, "c"),
+        {
+          accountId: ACCOUNT,
+          bucketName: "mauntic-dev-assets",
+          jurisdiction: "eu",
+          rules: [{ allowed: { origins: ["*"], methods: ["PATCH"] } }],
+        },
+        false,
+      ),
     ).rejects.toThrow(/400 Bad Request/);
     expect(fake.violations.splice(0)).toEqual([expect.stringContaining("rules.0.allowed.methods.0")]);
   });
@@ -223,11 +284,23 @@ describe("R2 bucket, CORS, lifecycle, custom domain", () => {
   it("custom domain: created in the zone, status read back; domain and zone are replacements, minTls an update", async () => {
     await up(T.bucket, "mauntic-dev-assets", bucket);
     const U = urn(T.domain, "mauntic-dev-assets-domain");
-    const inputs = { accountId: ACCOUNT, bucketName: "mauntic-dev-assets", jurisdiction: "eu", domain: "assets.mauntic.dev", zoneId: ZONE, enabled: true, minTls: "1.2" };
+    const inputs = {
+      accountId: ACCOUNT,
+      bucketName: "mauntic-dev-assets",
+      jurisdiction: "eu",
+      domain: "assets.mauntic.dev",
+      zoneId: ZONE,
+      enabled: true,
+      minTls: "1.2",
+    };
     const d = await up(T.domain, "mauntic-dev-assets-domain", inputs);
     // The bridge's id for a type without one (pulumi-cloudflare resources.go resourcesWithMissingID).
     expect(d.id).toBe(`${ACCOUNT}__${ZONE}`);
-    expect(d.outs).toMatchObject({ zoneName: "mauntic.dev", status: { ownership: "active", ssl: "active" }, minTls: "1.2" });
+    expect(d.outs).toMatchObject({
+      zoneName: "mauntic.dev",
+      status: { ownership: "active", ssl: "active" },
+      minTls: "1.2",
+    });
     expect(fake.requests.find((r) => r.method === "POST" && r.path.endsWith("/domains/custom"))!.body).toEqual({
       domain: "assets.mauntic.dev",
       zoneId: ZONE,
@@ -236,10 +309,15 @@ describe("R2 bucket, CORS, lifecycle, custom domain", () => {
     });
     expect(await p.diff(d.id, U, d.outs, inputs)).toEqual({ changes: false, replaces: [] });
     expect(await p.diff(d.id, U, d.outs, { ...inputs, minTls: "1.3" })).toEqual({ changes: true, replaces: [] });
-    expect(await p.diff(d.id, U, d.outs, { ...inputs, domain: "cdn.mauntic.dev" })).toEqual({ changes: true, replaces: ["domain"] });
+    expect(await p.diff(d.id, U, d.outs, { ...inputs, domain: "cdn.mauntic.dev" })).toEqual({
+      changes: true,
+      replaces: ["domain"],
+    });
     const u = await p.update(d.id, U, d.outs, { ...inputs, minTls: "1.3" }, false);
     expect(u.outs.minTls).toBe("1.3");
-    await expect(p.create(U, { ...inputs, domain: "assets.elsewhere.com" }, false)).rejects.toThrow(/not in zone mauntic\.dev/);
+    await expect(p.create(U, { ...inputs, domain: "assets.elsewhere.com" }, false)).rejects.toThrow(
+      /not in zone mauntic\.dev/,
+    );
     await p.delete(d.id, U, u.outs);
     expect(await p.read(d.id, U, u.outs)).toEqual({});
   });
@@ -253,7 +331,12 @@ describe("Ruleset", () => {
       description: "cache tier static",
       expression: '(http.host eq "app.mauntic.dev")',
       action: "rewrite",
-      actionParameters: { headers: { "Cache-Control": { operation: "set", value: "public, max-age=31536000" }, "CDN-Cache-Control": { operation: "remove" } } },
+      actionParameters: {
+        headers: {
+          "Cache-Control": { operation: "set", value: "public, max-age=31536000" },
+          "CDN-Cache-Control": { operation: "remove" },
+        },
+      },
       enabled: true,
     },
   ];
@@ -269,7 +352,10 @@ describe("Ruleset", () => {
   it("creates the zone entrypoint with snake_case fields and header names kept as written; a second entrypoint for the phase is refused", async () => {
     const { id, outs } = await up(T.ruleset, "mauntic-dev-ruleset-cache-headers", headerRuleset);
     const sent = fake.requests.find((r) => r.method === "POST")!.body as Record<string, any>;
-    expect(sent.rules[0].action_parameters.headers["Cache-Control"]).toEqual({ operation: "set", value: "public, max-age=31536000" });
+    expect(sent.rules[0].action_parameters.headers["Cache-Control"]).toEqual({
+      operation: "set",
+      value: "public, max-age=31536000",
+    });
     expect(outs.rules[0]).toMatchObject({ ...rules[0], id: expect.stringMatching(/^[0-9a-f]{32}$/) });
     expect(outs.version).toBe("1");
     expect(await p.diff(id, U, outs, headerRuleset)).toEqual({ changes: false, replaces: [] });
@@ -314,7 +400,11 @@ describe("Ruleset", () => {
           action: "set_cache_settings",
           actionParameters: {
             cache: true,
-            edgeTtl: { mode: "override_origin", default: 86400, statusCodeTtls: [{ statusCodeRange: { from: 400, to: 599 }, value: -1 }] },
+            edgeTtl: {
+              mode: "override_origin",
+              default: 86400,
+              statusCodeTtls: [{ statusCodeRange: { from: 400, to: 599 }, value: -1 }],
+            },
             browserTtl: { mode: "respect_origin" },
           },
           enabled: true,
@@ -323,7 +413,9 @@ describe("Ruleset", () => {
     };
     const { outs } = await up(T.ruleset, "mauntic-dev-ruleset-cache-settings", settings);
     const sent = fake.requests.find((r) => r.method === "POST")!.body as Record<string, any>;
-    expect(sent.rules[0].action_parameters.edge_ttl.status_code_ttl).toEqual([{ status_code_range: { from: 400, to: 599 }, value: -1 }]);
+    expect(sent.rules[0].action_parameters.edge_ttl.status_code_ttl).toEqual([
+      { status_code_range: { from: 400, to: 599 }, value: -1 },
+    ]);
     expect(outs.rules[0].actionParameters).toEqual(settings.rules[0]!.actionParameters);
   });
 });
@@ -331,7 +423,12 @@ describe("Ruleset", () => {
 describe("provider config, getZone, faults", () => {
   it("getZone reads the zone with its plan, in Pulumi's names", async () => {
     const z = (await p.invoke!(GET_ZONE, { zoneId: ZONE })).outputs;
-    expect(z).toMatchObject({ id: ZONE, zoneId: ZONE, name: "mauntic.dev", plan: { name: "Pro Website", legacyId: "pro" } });
+    expect(z).toMatchObject({
+      id: ZONE,
+      zoneId: ZONE,
+      name: "mauntic.dev",
+      plan: { name: "Pro Website", legacyId: "pro" },
+    });
   });
 
   it("retries a 429 after its Retry-After, and reports a wrong token as the API's 403", async () => {
@@ -340,7 +437,9 @@ describe("provider config, getZone, faults", () => {
     expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect(fake.requests.filter((r) => r.method === "POST")).toHaveLength(2);
     const wrong = cloudflareProvider({ CLOUDFLARE_API_TOKEN: "nope", CLOUDFLARE_BASE_URL: baseUrl });
-    await expect(wrong.create(urn(T.kv, "k"), { accountId: ACCOUNT, title: "t2" }, false)).rejects.toThrow(/403 Forbidden .*Authentication error/);
+    await expect(wrong.create(urn(T.kv, "k"), { accountId: ACCOUNT, title: "t2" }, false)).rejects.toThrow(
+      /403 Forbidden .*Authentication error/,
+    );
   });
 
   it("Configure's cloudflare:apiToken/baseUrl win over the environment; without any token the error says how to set one", async () => {
@@ -348,11 +447,15 @@ describe("provider config, getZone, faults", () => {
     await q.configure!({ apiToken: fake.token, baseUrl });
     expect((await q.create(urn(T.kv, "k"), { accountId: ACCOUNT, title: "t" }, false)).id).toMatch(/^[0-9a-f]{32}$/);
     const none = cloudflareProvider({});
-    await expect(none.create(urn(T.kv, "k"), { accountId: ACCOUNT, title: "t" }, false)).rejects.toThrow("cloudflare:apiToken");
+    await expect(none.create(urn(T.kv, "k"), { accountId: ACCOUNT, title: "t" }, false)).rejects.toThrow(
+      "cloudflare:apiToken",
+    );
   });
 
   it("refuses a type the program does not declare, naming the ones it serves", async () => {
-    await expect(p.check(urn("cloudflare:index/dnsRecord:DnsRecord", "d"), {}, {})).rejects.toThrow(/does not serve cloudflare:index\/dnsRecord:DnsRecord/);
+    await expect(p.check(urn("cloudflare:index/dnsRecord:DnsRecord", "d"), {}, {})).rejects.toThrow(
+      /does not serve cloudflare:index\/dnsRecord:DnsRecord/,
+    );
   });
 });
 
@@ -365,7 +468,9 @@ describe("cloudflare plugin started as the engine starts it", () => {
 
   it("takes its token and URL from Configure and serves create, no-op diff, update, replacement, refresh after an outside delete, delete", async () => {
     expect(await plugin.pluginVersion()).toBe("6.22.1");
-    expect(await plugin.configure({ "cloudflare:config:apiToken": fake.token, "cloudflare:config:baseUrl": baseUrl })).toMatchObject({
+    expect(
+      await plugin.configure({ "cloudflare:config:apiToken": fake.token, "cloudflare:config:baseUrl": baseUrl }),
+    ).toMatchObject({
       supportsPreview: true,
     });
     const U = urn(T.hyperdrive, "mauntic-dev-hd-campaigns");
@@ -381,7 +486,9 @@ describe("cloudflare plugin started as the engine starts it", () => {
     expect(await plugin.diff(created.id, U, created.props, news)).toEqual({ changes: "some", replaces: [] });
     const updated = await plugin.update(created.id, U, created.props, news);
     expect(updated.originConnectionLimit).toBe(30);
-    expect(await plugin.diff(created.id, U, updated, { ...news, accountId: "ffffffffffffffffffffffffffffffff" })).toEqual({
+    expect(
+      await plugin.diff(created.id, U, updated, { ...news, accountId: "ffffffffffffffffffffffffffffffff" }),
+    ).toEqual({
       changes: "some",
       replaces: ["accountId"],
     });
@@ -395,7 +502,9 @@ describe("cloudflare plugin started as the engine starts it", () => {
 
   it("answers the origin refusal and the duplicate entrypoint as failed gRPC calls carrying Cloudflare's message", async () => {
     await plugin.configure({ "cloudflare:config:apiToken": fake.token, "cloudflare:config:baseUrl": baseUrl });
-    await expect(plugin.create(urn(T.hyperdrive, "h"), hyperdriveInputs(closedPort))).rejects.toThrow(/Connection refused\./);
+    await expect(plugin.create(urn(T.hyperdrive, "h"), hyperdriveInputs(closedPort))).rejects.toThrow(
+      /Connection refused\./,
+    );
     const rs = { zoneId: ZONE, kind: "zone", phase: "http_request_cache_settings", name: "a", rules: [] };
     await plugin.create(urn(T.ruleset, "a"), rs);
     await expect(plugin.create(urn(T.ruleset, "b"), { ...rs, name: "b" })).rejects.toThrow(

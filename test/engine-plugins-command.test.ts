@@ -11,7 +11,8 @@ import { COMMAND_VERSION, commandProvider } from "../engine/plugins/command/prov
 import { isSecret, secret, UNKNOWN } from "../engine/plugins/wire";
 import { startPlugin, type PluginHandle } from "./helpers/plugin";
 
-const URN = "urn:pulumi:dev::mauntic-infra::mauntic:migrations:PostDeploy$command:local:Command::mauntic-dev-migrations-run";
+const URN =
+  "urn:pulumi:dev::mauntic-infra::mauntic:migrations:PostDeploy$command:local:Command::mauntic-dev-migrations-run";
 const p = commandProvider();
 let tmp = "";
 
@@ -38,14 +39,29 @@ describe("command:local:Command, the provider object", () => {
     const r = await p.create(URN, { create: `touch ${marker}`, environment: { A: "1" } }, true);
     expect(fs.existsSync(marker)).toBe(false);
     expect(r.outs).toMatchObject({ stdout: UNKNOWN, stderr: UNKNOWN, environment: { A: "1" } });
-    const u = await p.update("id", URN, { create: "x", stdout: "old", stderr: "" }, { create: `touch ${marker}` }, true);
+    const u = await p.update(
+      "id",
+      URN,
+      { create: "x", stdout: "old", stderr: "" },
+      { create: `touch ${marker}` },
+      true,
+    );
     expect(fs.existsSync(marker)).toBe(false);
     expect(u.outs).toMatchObject({ stdout: UNKNOWN, stderr: UNKNOWN });
   });
 
   it("diff: unchanged is no change; create/update/environment changes are updates; a trigger change is a replacement", async () => {
-    const olds = { create: "a", update: "a", environment: { X: secret("s") }, triggers: ["t1"], stdout: "o", stderr: "" };
-    expect(await p.diff("id", URN, olds, { create: "a", update: "a", environment: { X: secret("s") }, triggers: ["t1"] })).toEqual({
+    const olds = {
+      create: "a",
+      update: "a",
+      environment: { X: secret("s") },
+      triggers: ["t1"],
+      stdout: "o",
+      stderr: "",
+    };
+    expect(
+      await p.diff("id", URN, olds, { create: "a", update: "a", environment: { X: secret("s") }, triggers: ["t1"] }),
+    ).toEqual({
       changes: false,
       replaces: [],
     });
@@ -56,12 +72,16 @@ describe("command:local:Command, the provider object", () => {
     ]) {
       expect(await p.diff("id", URN, olds, news)).toEqual({ changes: true, replaces: [] });
     }
-    expect(await p.diff("id", URN, olds, { create: "a", update: "a", environment: { X: secret("s") }, triggers: ["t2"] })).toEqual({
+    expect(
+      await p.diff("id", URN, olds, { create: "a", update: "a", environment: { X: secret("s") }, triggers: ["t2"] }),
+    ).toEqual({
       changes: true,
       replaces: ["triggers"],
     });
     // An input not known until apply (a preview) is a change.
-    expect((await p.diff("id", URN, olds, { create: "a", update: "a", environment: UNKNOWN, triggers: ["t1"] })).changes).toBe(true);
+    expect(
+      (await p.diff("id", URN, olds, { create: "a", update: "a", environment: UNKNOWN, triggers: ["t1"] })).changes,
+    ).toBe(true);
   });
 
   it("update runs `update` with the previous output in PULUMI_COMMAND_STDOUT; `create` when there is no update", async () => {
@@ -70,7 +90,13 @@ describe("command:local:Command, the provider object", () => {
     expect(u.outs.stdout).toBe("u:previous");
     const c = await p.update("id", URN, olds, { create: 'echo "c:$PULUMI_COMMAND_STDOUT"' }, false);
     expect(c.outs.stdout).toBe("c:previous");
-    const off = await p.update("id", URN, olds, { create: 'echo "c:${PULUMI_COMMAND_STDOUT-unset}"', addPreviousOutputInEnv: false }, false);
+    const off = await p.update(
+      "id",
+      URN,
+      olds,
+      { create: 'echo "c:${PULUMI_COMMAND_STDOUT-unset}"', addPreviousOutputInEnv: false },
+      false,
+    );
     expect(off.outs.stdout).toBe("c:unset");
     const none = await p.update("id", URN, olds, { delete: "true" }, false);
     expect(none.outs.stdout).toBe("previous");
@@ -78,7 +104,11 @@ describe("command:local:Command, the provider object", () => {
 
   it("delete runs `delete` with the previous stdout/stderr, and nothing when there is none", async () => {
     const out = path.join(tmp, "deleted");
-    await p.delete("id", URN, { delete: `echo "$PULUMI_COMMAND_STDOUT|$PULUMI_COMMAND_STDERR" > ${out}`, stdout: "so", stderr: "se" });
+    await p.delete("id", URN, {
+      delete: `echo "$PULUMI_COMMAND_STDOUT|$PULUMI_COMMAND_STDERR" > ${out}`,
+      stdout: "so",
+      stderr: "se",
+    });
     expect(fs.readFileSync(out, "utf8")).toBe("so|se\n");
     const off = path.join(tmp, "deleted-off");
     await p.delete("id", URN, {
@@ -95,7 +125,9 @@ describe("command:local:Command, the provider object", () => {
     await expect(p.create(URN, { create: "echo partial; echo broken >&2; exit 3" }, false)).rejects.toThrow(
       'exit status 3: running "echo partial; echo broken >&2; exit 3":\npartial\nbroken\n',
     );
-    await expect(p.update("id", URN, { stdout: "", stderr: "" }, { update: "exit 1" }, false)).rejects.toThrow("exit status 1");
+    await expect(p.update("id", URN, { stdout: "", stderr: "" }, { update: "exit 1" }, false)).rejects.toThrow(
+      "exit status 1",
+    );
     await expect(p.delete("id", URN, { delete: "exit 2", stdout: "", stderr: "" })).rejects.toThrow("exit status 2");
   });
 
@@ -104,12 +136,20 @@ describe("command:local:Command, the provider object", () => {
     expect(r.outs.stdout).toBe("42");
     const d = await p.create(URN, { create: "pwd", dir: tmp }, false);
     expect(fs.realpathSync(d.outs.stdout)).toBe(fs.realpathSync(tmp));
-    const e = await p.create(URN, { create: 'echo "$GREETING"; cat', environment: { GREETING: "hi" }, stdin: "from stdin" }, false);
+    const e = await p.create(
+      URN,
+      { create: 'echo "$GREETING"; cat', environment: { GREETING: "hi" }, stdin: "from stdin" },
+      false,
+    );
     expect(e.outs.stdout).toBe("hi\nfrom stdin");
   });
 
   it("a secret environment value keeps `environment` secret in the outputs, and stdout is not made secret", async () => {
-    const r = await p.create(URN, { create: 'echo "len=${#DATABASE_URL}"', environment: { DATABASE_URL: secret("postgres://u:pw@h/db"), A: "1" } }, false);
+    const r = await p.create(
+      URN,
+      { create: 'echo "len=${#DATABASE_URL}"', environment: { DATABASE_URL: secret("postgres://u:pw@h/db"), A: "1" } },
+      false,
+    );
     expect(r.outs.stdout).toBe("len=20");
     expect(isSecret(r.outs.environment.DATABASE_URL)).toBe(true);
     expect(isSecret(r.outs.stdout)).toBe(false);
@@ -170,6 +210,8 @@ describe("command plugin started as the engine starts it", () => {
   });
 
   it("a failing command fails the gRPC call with the command's output", async () => {
-    await expect(plugin.create(URN, { create: "echo nope >&2; exit 4" })).rejects.toThrow(/exit status 4: running .*\nnope/);
+    await expect(plugin.create(URN, { create: "echo nope >&2; exit 4" })).rejects.toThrow(
+      /exit status 4: running .*\nnope/,
+    );
   });
 });

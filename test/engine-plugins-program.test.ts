@@ -62,8 +62,14 @@ describe.each(STACKS)("%s: the program's Cloudflare resources through the stand-
     for (const r of cf) {
       const zoneId = r.inputs.zoneId as string | undefined;
       if (!zoneId || fake.zones.has(zoneId)) continue;
-      const domain = cf.find((d) => d.inputs.zoneId === zoneId && typeof d.inputs.domain === "string")?.inputs.domain as string | undefined;
-      fake.addZone(zoneId, domain ? domain.split(".").slice(-2).join(".") : "mauntic.dev", "business", r.inputs.accountId as string);
+      const domain = cf.find((d) => d.inputs.zoneId === zoneId && typeof d.inputs.domain === "string")?.inputs
+        .domain as string | undefined;
+      fake.addZone(
+        zoneId,
+        domain ? domain.split(".").slice(-2).join(".") : "mauntic.dev",
+        "business",
+        r.inputs.accountId as string,
+      );
     }
 
     const p = cloudflareProvider({ CLOUDFLARE_API_TOKEN: fake.token, CLOUDFLARE_BASE_URL: baseUrl });
@@ -75,7 +81,10 @@ describe.each(STACKS)("%s: the program's Cloudflare resources through the stand-
       const checked = await p.check(r.urn, {}, inputs);
       expect(checked.failures, r.urn).toBeUndefined();
       const created = await p.create(r.urn, checked.inputs, false);
-      expect(await p.diff(created.id, r.urn, created.outs, checked.inputs), r.urn).toEqual({ changes: false, replaces: [] });
+      expect(await p.diff(created.id, r.urn, created.outs, checked.inputs), r.urn).toEqual({
+        changes: false,
+        replaces: [],
+      });
       const refreshed = await p.read(created.id, r.urn, created.outs, checked.inputs);
       expect(refreshed.props, r.urn).toEqual(created.outs);
     }

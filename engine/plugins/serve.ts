@@ -76,36 +76,45 @@ function wrap(impl: Record<string, unknown>, provider: PluginProvider): void {
   };
   impl.create = (call: Call, cb: Callback) => {
     const req = call.request;
-    provider.create(req.getUrn(), req.getProperties().toJavaScript(), req.getPreview()).then((r) => {
-      const resp = new provproto.CreateResponse();
-      resp.setId(r.id);
-      resp.setProperties(structproto.Struct.fromJavaScript(r.outs ?? {}));
-      cb(null, resp);
-    }, (e) => cb(failure(e)));
+    provider.create(req.getUrn(), req.getProperties().toJavaScript(), req.getPreview()).then(
+      (r) => {
+        const resp = new provproto.CreateResponse();
+        resp.setId(r.id);
+        resp.setProperties(structproto.Struct.fromJavaScript(r.outs ?? {}));
+        cb(null, resp);
+      },
+      (e) => cb(failure(e)),
+    );
   };
   impl.update = (call: Call, cb: Callback) => {
     const req = call.request;
     provider
       .update(req.getId(), req.getUrn(), req.getOlds().toJavaScript(), req.getNews().toJavaScript(), req.getPreview())
-      .then((r) => {
-        const resp = new provproto.UpdateResponse();
-        resp.setProperties(structproto.Struct.fromJavaScript(r.outs ?? {}));
-        cb(null, resp);
-      }, (e) => cb(failure(e)));
+      .then(
+        (r) => {
+          const resp = new provproto.UpdateResponse();
+          resp.setProperties(structproto.Struct.fromJavaScript(r.outs ?? {}));
+          cb(null, resp);
+        },
+        (e) => cb(failure(e)),
+      );
   };
   impl.read = (call: Call, cb: Callback) => {
     const req = call.request;
     provider
       .read(req.getId(), req.getUrn(), req.getProperties()?.toJavaScript() ?? {}, req.getInputs()?.toJavaScript())
-      .then((r) => {
-        const resp = new provproto.ReadResponse();
-        resp.setId(r.id ?? "");
-        if (r.id) {
-          resp.setProperties(structproto.Struct.fromJavaScript(r.props ?? {}));
-          if (r.inputs) resp.setInputs(structproto.Struct.fromJavaScript(r.inputs));
-        }
-        cb(null, resp);
-      }, (e) => cb(failure(e)));
+      .then(
+        (r) => {
+          const resp = new provproto.ReadResponse();
+          resp.setId(r.id ?? "");
+          if (r.id) {
+            resp.setProperties(structproto.Struct.fromJavaScript(r.props ?? {}));
+            if (r.inputs) resp.setInputs(structproto.Struct.fromJavaScript(r.inputs));
+          }
+          cb(null, resp);
+        },
+        (e) => cb(failure(e)),
+      );
   };
 }
 

@@ -103,7 +103,10 @@ const LOCATIONS = ["apac", "eeur", "enam", "weur", "wnam", "oc"];
 /** r2_bucket/model.go CreateR2BucketModel: name, locationHint, storageClass (jurisdiction is a header). */
 export const r2BucketRequest = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/),
-  locationHint: z.string().refine((l) => LOCATIONS.includes(l.toLowerCase()), "unknown location").optional(),
+  locationHint: z
+    .string()
+    .refine((l) => LOCATIONS.includes(l.toLowerCase()), "unknown location")
+    .optional(),
   storageClass: z.enum(["Standard", "InfrequentAccess"]).optional(),
 });
 /** r2_bucket/model.go R2BucketModel (what GET answers). */
@@ -138,7 +141,11 @@ const lifecycleRule = z.strictObject({
   deleteObjectsTransition: z
     .strictObject({
       condition: z
-        .strictObject({ type: z.enum(["Age", "Date"]), maxAge: z.number().int().optional(), date: z.string().optional() })
+        .strictObject({
+          type: z.enum(["Age", "Date"]),
+          maxAge: z.number().int().optional(),
+          date: z.string().optional(),
+        })
         .optional(),
     })
     .optional(),
@@ -257,7 +264,12 @@ export const zoneResult = z.strictObject({
 
 // ---- records ----
 
-type Hyperdrive = z.infer<typeof hyperdriveConfigRequest> & { id: string; account: string; created_on: string; modified_on: string };
+type Hyperdrive = z.infer<typeof hyperdriveConfigRequest> & {
+  id: string;
+  account: string;
+  created_on: string;
+  modified_on: string;
+};
 type KvNamespace = z.infer<typeof kvNamespaceResult> & { account: string };
 interface BucketMeta {
   name: string;
@@ -421,10 +433,19 @@ export class FakeCloudflareApi {
           (r) => this.send(res, r.status, r.payload, r.headers),
           (e: unknown) => {
             if (e instanceof ApiError) {
-              this.send(res, e.status, { success: false, errors: [{ code: e.code, message: e.message }], result: null }, e.headers);
+              this.send(
+                res,
+                e.status,
+                { success: false, errors: [{ code: e.code, message: e.message }], result: null },
+                e.headers,
+              );
             } else {
               this.violations.push(`fake crashed: ${String(e)}`);
-              this.send(res, 500, { success: false, errors: [{ code: 10000, message: "internal error" }], result: null });
+              this.send(res, 500, {
+                success: false,
+                errors: [{ code: 10000, message: "internal error" }],
+                result: null,
+              });
             }
           },
         );
@@ -438,7 +459,12 @@ export class FakeCloudflareApi {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
-  private send(res: http.ServerResponse, status: number, payload: Record<string, unknown>, headers: Record<string, string> = {}) {
+  private send(
+    res: http.ServerResponse,
+    status: number,
+    payload: Record<string, unknown>,
+    headers: Record<string, string> = {},
+  ) {
     res.writeHead(status, { "content-type": "application/json", ...headers });
     res.end(JSON.stringify({ errors: [], messages: [], ...payload }));
   }
@@ -465,7 +491,10 @@ export class FakeCloudflareApi {
       const items = Array.isArray(result) ? result : [result];
       for (const item of items) {
         const r = shape.safeParse(item);
-        if (!r.success) this.violations.push(`answer of ${what}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+        if (!r.success)
+          this.violations.push(
+            `answer of ${what}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+          );
       }
     }
     return { status: 200, payload: { success: true, result, ...extra }, headers: {} as Record<string, string> };
@@ -486,7 +515,7 @@ export class FakeCloudflareApi {
     });
   }
 
-  private async handle(req: http.IncomingMessage, body: string, ) {
+  private async handle(req: http.IncomingMessage, body: string) {
     const url = new URL(req.url ?? "/", "http://fake");
     const method = req.method ?? "GET";
     const jurisdiction = String(req.headers["cf-r2-jurisdiction"] ?? "default");
@@ -496,17 +525,28 @@ export class FakeCloudflareApi {
     } catch {
       parsedBody = body;
     }
-    this.requests.push({ method, path: url.pathname, jurisdiction, ...(parsedBody !== undefined ? { body: parsedBody } : {}) });
+    this.requests.push({
+      method,
+      path: url.pathname,
+      jurisdiction,
+      ...(parsedBody !== undefined ? { body: parsedBody } : {}),
+    });
 
-    const faultAt = this.faults.findIndex((f) => typeof f === "number" || !f.match || f.match.test(`${method} ${url.pathname}`));
+    const faultAt = this.faults.findIndex(
+      (f) => typeof f === "number" || !f.match || f.match.test(`${method} ${url.pathname}`),
+    );
     if (faultAt >= 0) {
       const [f] = this.faults.splice(faultAt, 1);
       const fault = typeof f === "number" ? { status: f } : f!;
-      const headers: Record<string, string> = fault.status === 429 ? { "retry-after": String(fault.retryAfter ?? 1) } : {};
+      const headers: Record<string, string> =
+        fault.status === 429 ? { "retry-after": String(fault.retryAfter ?? 1) } : {};
       throw new ApiError(
         fault.status,
         fault.code ?? (fault.status === 429 ? 971 : 10001),
-        fault.message ?? (fault.status === 429 ? "Please wait and consider throttling your request speed" : `injected ${fault.status}`),
+        fault.message ??
+          (fault.status === 429
+            ? "Please wait and consider throttling your request speed"
+            : `injected ${fault.status}`),
         headers,
       );
     }
@@ -516,11 +556,14 @@ export class FakeCloudflareApi {
     let m: RegExpExecArray | null;
 
     // Zones and rulesets.
-    if ((m = /^\/zones\/([^/]+)$/.exec(p)) && method === "GET") return this.ok(zoneResult, this.zoneView(this.zoneOf(m[1]!)), "zone");
+    if ((m = /^\/zones\/([^/]+)$/.exec(p)) && method === "GET")
+      return this.ok(zoneResult, this.zoneView(this.zoneOf(m[1]!)), "zone");
     if ((m = /^\/zones\/([^/]+)\/rulesets$/.exec(p))) {
       const zone = this.zoneOf(m[1]!);
       if (method === "GET") {
-        const list = [...this.rulesets.values()].filter((r) => r.zone === zone.id).map(({ zone: _z, rules: _r, ...rest }) => rest);
+        const list = [...this.rulesets.values()]
+          .filter((r) => r.zone === zone.id)
+          .map(({ zone: _z, rules: _r, ...rest }) => rest);
         return this.ok(undefined, list, "rulesets list");
       }
       if (method === "POST") return this.createRuleset(zone, this.parse(rulesetRequest, body, "POST rulesets"));
@@ -547,12 +590,19 @@ export class FakeCloudflareApi {
     const acct = /^\/accounts\/([^/]+)(\/.*)$/.exec(p);
     if (!acct) throw new ApiError(404, 7000, "No route for that URI");
     const account = acct[1]!;
-    if (!ID32.test(account)) throw new ApiError(400, 7003, "Could not route to /accounts/" + account + ", perhaps your object identifier is invalid?");
+    if (!ID32.test(account))
+      throw new ApiError(
+        400,
+        7003,
+        "Could not route to /accounts/" + account + ", perhaps your object identifier is invalid?",
+      );
     const rest = acct[2]!;
 
     if (rest === "/hyperdrive/configs") {
       if (method === "GET") {
-        const list = [...this.hyperdrive.values()].filter((h) => h.account === account).map((h) => this.hyperdriveView(h));
+        const list = [...this.hyperdrive.values()]
+          .filter((h) => h.account === account)
+          .map((h) => this.hyperdriveView(h));
         return this.paged(list, url, hyperdriveConfigResult, "hyperdrive list");
       }
       if (method === "POST") {
@@ -575,7 +625,13 @@ export class FakeCloudflareApi {
         const input = this.parse(hyperdriveConfigRequest, body, "PUT hyperdrive config");
         const originChanged = JSON.stringify(input.origin) !== JSON.stringify(rec.origin);
         if (originChanged) await this.checkOrigin(input.origin);
-        const next: Hyperdrive = { ...input, id: rec.id, account, created_on: rec.created_on, modified_on: new Date().toISOString() };
+        const next: Hyperdrive = {
+          ...input,
+          id: rec.id,
+          account,
+          created_on: rec.created_on,
+          modified_on: new Date().toISOString(),
+        };
         this.hyperdrive.set(rec.id, next);
         return this.ok(hyperdriveConfigResult, this.hyperdriveView(next), "hyperdrive update");
       }
@@ -618,7 +674,9 @@ export class FakeCloudflareApi {
 
     if (rest === "/r2/buckets") {
       if (method === "GET") {
-        const list = [...this.bucketMeta.values()].filter((b) => b.account === account && b.jurisdiction === jurisdiction);
+        const list = [...this.bucketMeta.values()].filter(
+          (b) => b.account === account && b.jurisdiction === jurisdiction,
+        );
         return this.ok(undefined, { buckets: list.map((b) => this.bucketView(b)) }, "r2 list");
       }
       if (method === "POST") {
@@ -652,7 +710,15 @@ export class FakeCloudflareApi {
     throw new ApiError(405, 10000, `method ${method} not allowed on ${p}`);
   }
 
-  private bucketRoute(method: string, sub: string, url: URL, body: string, key: string, objects: Set<string>, meta: BucketMeta) {
+  private bucketRoute(
+    method: string,
+    sub: string,
+    url: URL,
+    body: string,
+    key: string,
+    objects: Set<string>,
+    meta: BucketMeta,
+  ) {
     if (sub === "") {
       if (method === "GET") return this.ok(r2BucketResult, this.bucketView(meta), "r2 get");
       if (method === "PATCH") {
@@ -673,13 +739,18 @@ export class FakeCloudflareApi {
       const start = cursor ? Number(Buffer.from(cursor, "base64url").toString()) : 0;
       const page = sorted.slice(start, start + perPage);
       const truncated = start + perPage < sorted.length;
-      return this.ok(undefined, page.map((k) => ({ key: k, size: 1, etag: "e", http_metadata: {} })), "r2 objects", {
-        result_info: {
-          per_page: perPage,
-          is_truncated: truncated,
-          ...(truncated ? { cursor: Buffer.from(String(start + perPage)).toString("base64url") } : {}),
+      return this.ok(
+        undefined,
+        page.map((k) => ({ key: k, size: 1, etag: "e", http_metadata: {} })),
+        "r2 objects",
+        {
+          result_info: {
+            per_page: perPage,
+            is_truncated: truncated,
+            ...(truncated ? { cursor: Buffer.from(String(start + perPage)).toString("base64url") } : {}),
+          },
         },
-      });
+      );
     }
     if (sub === "/objects" && method === "DELETE") {
       let keys: unknown;
@@ -716,7 +787,12 @@ export class FakeCloudflareApi {
       }
     }
     if (sub === "/domains/custom") {
-      if (method === "GET") return this.ok(undefined, { domains: [...meta.domains.values()].map((d) => this.domainView(d)) }, "domains list");
+      if (method === "GET")
+        return this.ok(
+          undefined,
+          { domains: [...meta.domains.values()].map((d) => this.domainView(d)) },
+          "domains list",
+        );
       if (method === "POST") {
         const input = this.parse(r2CustomDomainRequest, body, "POST custom domain");
         const zone = this.zones.get(input.zoneId);
@@ -725,11 +801,16 @@ export class FakeCloudflareApi {
           throw new ApiError(400, 10082, `The domain ${input.domain} is not in zone ${zone.name}.`);
         }
         for (const other of this.bucketMeta.values()) {
-          if (other.domains.has(input.domain)) throw new ApiError(409, 10083, "The custom domain is already in use by another bucket.");
+          if (other.domains.has(input.domain))
+            throw new ApiError(409, 10083, "The custom domain is already in use by another bucket.");
         }
         meta.domains.set(input.domain, input);
         const { domain, enabled, minTLS, ciphers } = input;
-        return this.ok(undefined, { domain, enabled, ...(minTLS ? { minTLS } : {}), ...(ciphers ? { ciphers } : {}) }, "domain create");
+        return this.ok(
+          undefined,
+          { domain, enabled, ...(minTLS ? { minTLS } : {}), ...(ciphers ? { ciphers } : {}) },
+          "domain create",
+        );
       }
     }
     const dm = /^\/domains\/custom\/([^/]+)$/.exec(sub);
@@ -742,7 +823,11 @@ export class FakeCloudflareApi {
         const patch = this.parse(r2CustomDomainUpdate, body, "PUT custom domain");
         const next = { ...d, ...patch };
         meta.domains.set(domain, next);
-        return this.ok(undefined, { domain, enabled: next.enabled, ...(next.minTLS ? { minTLS: next.minTLS } : {}) }, "domain update");
+        return this.ok(
+          undefined,
+          { domain, enabled: next.enabled, ...(next.minTLS ? { minTLS: next.minTLS } : {}) },
+          "domain update",
+        );
       }
       if (method === "DELETE") {
         meta.domains.delete(domain);
@@ -834,7 +919,10 @@ export class FakeCloudflareApi {
     if (input.kind !== "zone" && input.kind !== "custom") {
       throw new ApiError(400, 20217, `'${input.kind}' is not a valid value for kind`);
     }
-    if (input.kind === "zone" && [...this.rulesets.values()].some((r) => r.zone === zone.id && r.kind === "zone" && r.phase === input.phase)) {
+    if (
+      input.kind === "zone" &&
+      [...this.rulesets.values()].some((r) => r.zone === zone.id && r.kind === "zone" && r.phase === input.phase)
+    ) {
       throw new ApiError(
         400,
         20217,

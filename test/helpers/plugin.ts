@@ -23,8 +23,17 @@ export interface PluginHandle {
   stop(): Promise<void>;
   pluginVersion(): Promise<string>;
   configure(vars: Record<string, string>): Promise<{ supportsPreview: boolean; acceptSecrets: boolean }>;
-  check(urn: string, olds: object, news: object): Promise<{ inputs: any; failures: { property: string; reason: string }[] }>;
-  diff(id: string, urn: string, olds: object, news: object): Promise<{ changes: "none" | "some" | "unknown"; replaces: string[] }>;
+  check(
+    urn: string,
+    olds: object,
+    news: object,
+  ): Promise<{ inputs: any; failures: { property: string; reason: string }[] }>;
+  diff(
+    id: string,
+    urn: string,
+    olds: object,
+    news: object,
+  ): Promise<{ changes: "none" | "some" | "unknown"; replaces: string[] }>;
   create(urn: string, props: object, preview?: boolean): Promise<{ id: string; props: any }>;
   read(id: string, urn: string, props: object, inputs?: object): Promise<{ id: string; props: any }>;
   update(id: string, urn: string, olds: object, news: object, preview?: boolean): Promise<any>;
@@ -32,7 +41,10 @@ export interface PluginHandle {
   invoke(tok: string, args: object): Promise<any>;
 }
 
-export async function startPlugin(name: string, opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<PluginHandle> {
+export async function startPlugin(
+  name: string,
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<PluginHandle> {
   const child: ChildProcess = spawn(TSX, [path.join(ROOT, "engine", "plugins", name, "main.ts"), "127.0.0.1:1"], {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
@@ -49,15 +61,22 @@ export async function startPlugin(name: string, opts: { env?: NodeJS.ProcessEnv;
         child.stdout!.off("data", onData);
         const n = Number(line.trim());
         if (Number.isInteger(n) && n > 0) resolve(n);
-        else reject(new Error(`plugin ${name}: first stdout line is not a port: ${JSON.stringify(line)}; stderr: ${stderr}`));
+        else
+          reject(
+            new Error(`plugin ${name}: first stdout line is not a port: ${JSON.stringify(line)}; stderr: ${stderr}`),
+          );
       }
     };
     child.stdout!.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`plugin ${name} exited (${code}) before printing its port: ${stderr}`)));
+    child.on("exit", (code) =>
+      reject(new Error(`plugin ${name} exited (${code}) before printing its port: ${stderr}`)),
+    );
   });
   const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const call = <T>(method: string, req: unknown) =>
-    new Promise<T>((resolve, reject) => client[method](req, (err: Error | null, resp: T) => (err ? reject(err) : resolve(resp))));
+    new Promise<T>((resolve, reject) =>
+      client[method](req, (err: Error | null, resp: T) => (err ? reject(err) : resolve(resp))),
+    );
   const struct = (o: object) => structproto.Struct.fromJavaScript(o);
   const changes = ["unknown", "none", "some"] as const;
 

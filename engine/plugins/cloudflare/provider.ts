@@ -70,12 +70,18 @@ export function cloudflareProvider(env: NodeJS.ProcessEnv = process.env): Plugin
   let config: PluginConfig = {};
   const kindOf = (urn: string): ResourceKind => {
     const kind = byToken.get(typeOf(urn));
-    if (!kind) throw new Error(`the cloudflare stand-in plugin does not serve ${typeOf(urn)} (it serves ${[...byToken.keys()].join(", ")})`);
+    if (!kind)
+      throw new Error(
+        `the cloudflare stand-in plugin does not serve ${typeOf(urn)} (it serves ${[...byToken.keys()].join(", ")})`,
+      );
     return kind;
   };
   const client = () => {
     const token = config.apiToken ?? env.CLOUDFLARE_API_TOKEN;
-    if (!token) throw new Error("cloudflare: no API token: set `pulumi config set --secret cloudflare:apiToken` or CLOUDFLARE_API_TOKEN");
+    if (!token)
+      throw new Error(
+        "cloudflare: no API token: set `pulumi config set --secret cloudflare:apiToken` or CLOUDFLARE_API_TOKEN",
+      );
     return new CloudflareClient({ token, baseUrl: config.baseUrl ?? env.CLOUDFLARE_BASE_URL ?? DEFAULT_BASE_URL });
   };
 
@@ -91,17 +97,22 @@ export function cloudflareProvider(env: NodeJS.ProcessEnv = process.env): Plugin
       const kind = kindOf(urn);
       const failures: dynamic.CheckFailure[] = [];
       for (const k of kind.required) {
-        if (news[k] === undefined || news[k] === null) failures.push({ property: k, reason: `Missing required argument: ${k}` });
+        if (news[k] === undefined || news[k] === null)
+          failures.push({ property: k, reason: `Missing required argument: ${k}` });
       }
       for (const k of Object.keys(news)) {
-        if (!kind.inputs.includes(k) && !k.startsWith("__")) failures.push({ property: k, reason: `unknown property ${k}` });
+        if (!kind.inputs.includes(k) && !k.startsWith("__"))
+          failures.push({ property: k, reason: `unknown property ${k}` });
       }
       for (const [k, byType] of Object.entries(ENUMS)) {
         const allowed = byType[kind.token] ?? byType.any;
         const v = news[k];
         if (!allowed || !kind.inputs.includes(k) || v === undefined || containsUnknown(v)) continue;
         if (!allowed.includes(String(reveal(v)).toLowerCase())) {
-          failures.push({ property: k, reason: `${k} must be one of ${allowed.join(", ")}, got ${JSON.stringify(reveal(v))}` });
+          failures.push({
+            property: k,
+            reason: `${k} must be one of ${allowed.join(", ")}, got ${JSON.stringify(reveal(v))}`,
+          });
         }
       }
       const inputs = applyDefaults(news, kind.defaults);
@@ -116,7 +127,13 @@ export function cloudflareProvider(env: NodeJS.ProcessEnv = process.env): Plugin
         const o = olds[k];
         if (n === undefined || n === null) {
           // Left out: computed or defaulted inputs keep the API's value; anything else set before is now unset.
-          return o !== undefined && o !== null && !kind.computed.includes(k) && !(kind.defaults && k in kind.defaults) && k !== "description";
+          return (
+            o !== undefined &&
+            o !== null &&
+            !kind.computed.includes(k) &&
+            !(kind.defaults && k in kind.defaults) &&
+            k !== "description"
+          );
         }
         return containsUnknown(n) || !subsetEqual(n, o);
       });

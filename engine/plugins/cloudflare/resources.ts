@@ -51,7 +51,10 @@ export function toApi(v: unknown, dataKeys = false): unknown {
     return Object.fromEntries(
       Object.entries(v)
         .filter(([, x]) => x !== undefined && x !== null)
-        .map(([k, x]) => [dataKeys ? k : snake(k), DATA_KEYED.has(k) && !dataKeys ? mapValues(x, (y) => toApi(y)) : toApi(x)]),
+        .map(([k, x]) => [
+          dataKeys ? k : snake(k),
+          DATA_KEYED.has(k) && !dataKeys ? mapValues(x, (y) => toApi(y)) : toApi(x),
+        ]),
     );
   }
   return v;
@@ -84,7 +87,8 @@ function defined(o: Props): Props {
  * (schema.go: `password` Sensitive; the bridge makes sensitive values secret). */
 function hyperdriveOuts(accountId: string, api: any, inputs: Props): Props {
   const origin: Props = { ...(fromApi(api.origin) as Props), password: secret(reveal(inputs.origin?.password)) };
-  if (inputs.origin?.accessClientSecret !== undefined) origin.accessClientSecret = secret(reveal(inputs.origin.accessClientSecret));
+  if (inputs.origin?.accessClientSecret !== undefined)
+    origin.accessClientSecret = secret(reveal(inputs.origin.accessClientSecret));
   return defined({
     accountId,
     name: api.name,
@@ -146,8 +150,13 @@ export const workersKvNamespace: ResourceKind = {
   computed: ["supportsUrlEncoding"],
   async create(c, inputs) {
     const accountId = reveal<string>(inputs.accountId);
-    const { result } = await c.call("POST", `/accounts/${accountId}/storage/kv/namespaces`, { title: reveal(inputs.title) });
-    return { id: result.id, outs: { accountId, title: result.title, supportsUrlEncoding: result.supports_url_encoding } };
+    const { result } = await c.call("POST", `/accounts/${accountId}/storage/kv/namespaces`, {
+      title: reveal(inputs.title),
+    });
+    return {
+      id: result.id,
+      outs: { accountId, title: result.title, supportsUrlEncoding: result.supports_url_encoding },
+    };
   },
   async read(c, id, state) {
     const accountId = reveal<string>(state.accountId);
@@ -156,7 +165,9 @@ export const workersKvNamespace: ResourceKind = {
   },
   async update(c, id, _olds, news) {
     const accountId = reveal<string>(news.accountId);
-    const { result } = await c.call("PUT", `/accounts/${accountId}/storage/kv/namespaces/${id}`, { title: reveal(news.title) });
+    const { result } = await c.call("PUT", `/accounts/${accountId}/storage/kv/namespaces/${id}`, {
+      title: reveal(news.title),
+    });
     return { accountId, title: result.title, supportsUrlEncoding: result.supports_url_encoding };
   },
   async delete(c, id, state) {
@@ -273,7 +284,11 @@ function bucketRules(token: string, sub: "cors" | "lifecycle", deletes: boolean)
 }
 
 export const r2BucketCors = bucketRules("cloudflare:index/r2BucketCors:R2BucketCors", "cors", true);
-export const r2BucketLifecycle = bucketRules("cloudflare:index/r2BucketLifecycle:R2BucketLifecycle", "lifecycle", false);
+export const r2BucketLifecycle = bucketRules(
+  "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle",
+  "lifecycle",
+  false,
+);
 
 function domainOuts(inputs: Props, api: any): Props {
   const p = reveal<Props>(inputs);
@@ -303,7 +318,12 @@ export const r2CustomDomain: ResourceKind = {
     const p = reveal<Props>(inputs);
     const base = `/accounts/${p.accountId}/r2/buckets/${p.bucketName}/domains/custom`;
     const h = jurisdictionHeader(p.jurisdiction);
-    await c.call("POST", base, defined({ domain: p.domain, zoneId: p.zoneId, enabled: p.enabled, minTLS: p.minTls, ciphers: p.ciphers }), h);
+    await c.call(
+      "POST",
+      base,
+      defined({ domain: p.domain, zoneId: p.zoneId, enabled: p.enabled, minTLS: p.minTls, ciphers: p.ciphers }),
+      h,
+    );
     // resource.go Create reads the domain back (Custom.Get) for zone_name and status.
     const result = await c.find(`${base}/${encodeURIComponent(p.domain)}`, h);
     return { id: missingId(inputs), outs: domainOuts(inputs, result ?? {}) };
@@ -360,7 +380,9 @@ function rulesetOuts(inputs: Props, api: any): Props {
 
 function rulesetBody(inputs: Props): unknown {
   const p = reveal<Props>(inputs);
-  return toApi(defined({ kind: p.kind, name: p.name, phase: p.phase, description: p.description, rules: p.rules ?? [] }));
+  return toApi(
+    defined({ kind: p.kind, name: p.name, phase: p.phase, description: p.description, rules: p.rules ?? [] }),
+  );
 }
 
 export const ruleset: ResourceKind = {

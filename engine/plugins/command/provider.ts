@@ -111,7 +111,8 @@ function typeFailures(news: Record<string, unknown>): dynamic.CheckFailure[] {
   const failures: dynamic.CheckFailure[] = [];
   const known = (k: string) => news[k] !== undefined && news[k] !== null && !containsUnknown(news[k]);
   for (const k of ["create", "update", "delete", "dir", "stdin"]) {
-    if (known(k) && typeof reveal(news[k]) !== "string") failures.push({ property: k, reason: `${k} must be a string` });
+    if (known(k) && typeof reveal(news[k]) !== "string")
+      failures.push({ property: k, reason: `${k} must be a string` });
   }
   for (const k of ["interpreter", "assetPaths", "archivePaths"]) {
     const v = reveal(news[k]);
@@ -121,7 +122,11 @@ function typeFailures(news: Record<string, unknown>): dynamic.CheckFailure[] {
   }
   if (known("environment")) {
     const env = reveal(news.environment);
-    if (typeof env !== "object" || Array.isArray(env) || !Object.values(env as object).every((v) => typeof v === "string")) {
+    if (
+      typeof env !== "object" ||
+      Array.isArray(env) ||
+      !Object.values(env as object).every((v) => typeof v === "string")
+    ) {
       failures.push({ property: "environment", reason: "environment must be a map of strings" });
     }
   }
@@ -168,7 +173,9 @@ export function commandProvider(): PluginProvider {
       const id = `${nameOf(urn)}${randomBytes(4).toString("hex")}`;
       if (preview) return { id, outs: { ...inputs, stdout: UNKNOWN, stderr: UNKNOWN } };
       const plain = reveal<Record<string, unknown>>(inputs);
-      const result = plain.create ? await runCommand(plain.create as string, plain, undefined) : { stdout: "", stderr: "" };
+      const result = plain.create
+        ? await runCommand(plain.create as string, plain, undefined)
+        : { stdout: "", stderr: "" };
       return { id, outs: { ...inputs, ...result } };
     },
 
