@@ -138,6 +138,13 @@ describe("HyperdriveConfig", () => {
     expect(await p.read(id, U, updated)).toEqual({});
   });
 
+  it("check holds originConnectionLimit to the schema's minimum: 5 passes, 4 fails naming it", async () => {
+    expect((await p.check(U, {}, hyperdriveInputs(originPort, 5))).failures).toBeUndefined();
+    expect((await p.check(U, {}, hyperdriveInputs(originPort, 4))).failures).toEqual([
+      { property: "originConnectionLimit", reason: "originConnectionLimit must be at least 5, got 4" },
+    ]);
+  });
+
   it("previews a create without calling the API: computed outputs unknown", async () => {
     const r = await p.create(U, hyperdriveInputs(), true);
     expect(r.outs).toMatchObject({ createdOn: UNKNOWN, modifiedOn: UNKNOWN, name: "mauntic-dev-hd-campaigns" });

@@ -73,6 +73,7 @@ const hyperdriveCaching = z.strictObject({
 export const hyperdriveConfigRequest = z.strictObject({
   name: z.string().min(1),
   origin: hyperdriveOrigin,
+  // schema.go: AtLeast(5); "Maximum allowed: 20 for free tier accounts, 100 for paid tier accounts" (paid here).
   origin_connection_limit: z.number().int().min(5).max(100).optional(),
   caching: hyperdriveCaching.optional(),
   mtls: z

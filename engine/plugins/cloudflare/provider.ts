@@ -115,6 +115,14 @@ export function cloudflareProvider(env: NodeJS.ProcessEnv = process.env): Plugin
           });
         }
       }
+      // hyperdrive_config/schema.go origin_connection_limit: int64validator.AtLeast(5), checked at plan time.
+      const limit = kind.inputs.includes("originConnectionLimit") ? news.originConnectionLimit : undefined;
+      if (typeof reveal(limit) === "number" && (reveal(limit) as number) < 5) {
+        failures.push({
+          property: "originConnectionLimit",
+          reason: `originConnectionLimit must be at least 5, got ${reveal(limit)}`,
+        });
+      }
       const inputs = applyDefaults(news, kind.defaults);
       return failures.length > 0 ? { inputs, failures } : { inputs };
     },
