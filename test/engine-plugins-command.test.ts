@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMAND_VERSION, commandProvider } from "../engine/plugins/command/provider";
 import { isSecret, secret, UNKNOWN } from "../engine/plugins/wire";
-import { startPlugin, type PluginHandle } from "./helpers/plugin";
+import { startEngineLog, startPlugin, type PluginHandle } from "./helpers/plugin";
+import { until } from "./helpers/until";
 
 const URN =
   "urn:pulumi:dev::mauntic-infra::mauntic:migrations:PostDeploy$command:local:Command::mauntic-dev-migrations-run";
@@ -155,6 +156,27 @@ describe("command:local:Command, the provider object", () => {
     expect(isSecret(r.outs.stdout)).toBe(false);
   });
 
+  it("sends each output line to the engine's log on the resource's row, as `logging` selects", async () => {
+    const lines: [string, string][] = [];
+    const q = commandProvider();
+    q.attachLog!((urn, line) => lines.push([urn, line]));
+    const cmd = "echo one; echo two >&2; printf three";
+    await q.create(URN, { create: cmd }, false);
+    expect(lines.map(([, l]) => l).sort()).toEqual(["one", "three", "two"]);
+    expect(new Set(lines.map(([u]) => u))).toEqual(new Set([URN]));
+    for (const [logging, expected] of [
+      ["stdout", ["one", "three"]],
+      ["stderr", ["two"]],
+      ["stdoutAndStderr", ["one", "three", "two"]],
+      ["none", []],
+    ] as const) {
+      lines.length = 0;
+      const r = await q.create(URN, { create: cmd, logging }, false);
+      expect(lines.map(([, l]) => l).sort(), logging).toEqual(expected);
+      expect(r.outs.stdout).toBe("one\nthree"); // captured whatever is logged
+    }
+  });
+
   it("check refuses wrong types and unknown properties, naming them; read keeps the state", async () => {
     const c = await p.check(URN, {}, { create: 1, interpreter: "sh", logging: "loud", bogus: true });
     expect(c.failures?.map((f) => f.property).sort()).toEqual(["bogus", "create", "interpreter", "logging"]);
@@ -166,10 +188,15 @@ describe("command:local:Command, the provider object", () => {
 
 describe("command plugin started as the engine starts it", () => {
   let plugin: PluginHandle;
+  let engine: Awaited<ReturnType<typeof startEngineLog>>;
   beforeAll(async () => {
-    plugin = await startPlugin("command", { cwd: tmp });
+    engine = await startEngineLog();
+    plugin = await startPlugin("command", { cwd: tmp, engineAddress: engine.address });
   }, 60_000);
-  afterAll(() => plugin?.stop());
+  afterAll(async () => {
+    await plugin?.stop();
+    await engine?.stop();
+  });
 
   it("answers GetPluginInfo with 1.2.1 and declares preview support and secrets in Configure", async () => {
     expect(await plugin.pluginVersion()).toBe("1.2.1");
@@ -207,6 +234,22 @@ describe("command plugin started as the engine starts it", () => {
 
     await plugin.delete(created.id, URN, updated);
     expect(fs.readFileSync(path.join(tmp, "deleted.txt"), "utf8")).toBe(`${updated.stdout}\n`);
+  });
+
+  it("prints the command's lines on the resource's row through the engine's Log service (ephemeral INFO)", async () => {
+    engine.lines.length = 0;
+    await plugin.create(URN, { create: "echo migrating; echo 3 indexes >&2" });
+    // Log calls travel beside the Create call: wait for both lines rather than assume they came first.
+    await until("two log lines", async () => (engine.lines.length >= 2 ? true : undefined), 10_000);
+    expect(engine.lines.sort((a, b) => a.message.localeCompare(b.message))).toEqual([
+      { urn: URN, message: "3 indexes", severity: 1, ephemeral: true },
+      { urn: URN, message: "migrating", severity: 1, ephemeral: true },
+    ]);
+  });
+
+  it("refresh keeps the Command as it is (no Read of its own)", async () => {
+    const state = { create: "echo x", stdout: "x", stderr: "" };
+    expect(await plugin.read("cmd-1", URN, state, { create: "echo x" })).toEqual({ id: "cmd-1", props: state });
   });
 
   it("a failing command fails the gRPC call with the command's output", async () => {

@@ -10,6 +10,9 @@
  *   flag reaches `provider.create/update` (pulumirpc CreateRequest.preview / UpdateRequest.preview).
  * - Read: server.js drops the request's `inputs`; a refresh needs them to hand the inputs back.
  * - Read of a resource that is gone: the engine takes an empty id as "deleted outside" (provider.proto ReadResponse).
+ * - Logging to the engine: a provider may print status lines on a resource's row through the engine's Log RPC
+ *   (engine.proto LogRequest, at the address the engine passes as the plugin's argument), as pulumi-go-provider's
+ *   logger does; `attachLog` hands the provider that function.
  */
 import * as grpc from "@grpc/grpc-js";
 import type * as dynamic from "@pulumi/pulumi/provider";
@@ -19,12 +22,19 @@ const { main } = require("@pulumi/pulumi/provider") as typeof import("@pulumi/pu
 const provrpc = require("@pulumi/pulumi/proto/provider_grpc_pb");
 const provproto = require("@pulumi/pulumi/proto/provider_pb");
 const structproto = require("google-protobuf/google/protobuf/struct_pb");
+const engrpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
+const engproto = require("@pulumi/pulumi/proto/engine_pb");
+const { parseArgs } = require("@pulumi/pulumi/provider/internals");
 
 /** Provider config as `pulumi config set <pkg>:<key>` gives it, by short key (`apiToken`, `baseUrl`). */
 export type PluginConfig = Record<string, string>;
 
+/** A status line on a resource's row (an ephemeral INFO message, like pulumi-go-provider's InfoStatus). */
+export type EngineLog = (urn: string, message: string) => void;
+
 export interface PluginProvider {
   version: string;
+  attachLog?(log: EngineLog): void;
   configure?(config: PluginConfig): void | Promise<void>;
   check(urn: string, olds: any, news: any): Promise<dynamic.CheckResult>;
   diff(id: string, urn: string, olds: any, news: any): Promise<dynamic.DiffResult>;
@@ -118,6 +128,21 @@ function wrap(impl: Record<string, unknown>, provider: PluginProvider): void {
   };
 }
 
+/** Log through the engine at `address` (nothing without one); a failed log call never fails a step. */
+export function engineLog(address: string | undefined): EngineLog {
+  if (!address) return () => undefined;
+  let client: any;
+  return (urn, message) => {
+    client ??= new engrpc.EngineClient(address, grpc.credentials.createInsecure());
+    const req = new engproto.LogRequest();
+    req.setSeverity(engproto.LogSeverity.INFO);
+    req.setMessage(message);
+    req.setUrn(urn);
+    req.setEphemeral(true);
+    client.log(req, () => undefined);
+  };
+}
+
 /** Start the plugin: what `pulumi-resource-<name> <engine address>` runs. */
 export async function serve(provider: PluginProvider, args: string[]): Promise<void> {
   const addService = grpc.Server.prototype.addService;
@@ -125,5 +150,6 @@ export async function serve(provider: PluginProvider, args: string[]): Promise<v
     if (service === provrpc.ResourceProviderService) wrap(implementation as Record<string, unknown>, provider);
     return addService.call(this, service, implementation);
   };
+  provider.attachLog?.(engineLog(parseArgs(args)?.engineAddress));
   await main(provider as unknown as dynamic.Provider, args);
 }

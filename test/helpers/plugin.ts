@@ -16,6 +16,32 @@ const emptyproto = require("google-protobuf/google/protobuf/empty_pb");
 
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 
+/** A stand-in of the engine's Log service: what a plugin prints on resources' rows. */
+export async function startEngineLog(): Promise<{
+  address: string;
+  lines: { urn: string; message: string; severity: number; ephemeral: boolean }[];
+  stop(): Promise<void>;
+}> {
+  const engrpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
+  const lines: { urn: string; message: string; severity: number; ephemeral: boolean }[] = [];
+  const server = new grpc.Server();
+  server.addService(engrpc.EngineService, {
+    log: (call: { request: any }, cb: (e: null, r: unknown) => void) => {
+      const r = call.request;
+      lines.push({ urn: r.getUrn(), message: r.getMessage(), severity: r.getSeverity(), ephemeral: r.getEphemeral() });
+      cb(null, new emptyproto.Empty());
+    },
+  });
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
+  return {
+    address: `127.0.0.1:${port}`,
+    lines,
+    stop: () => new Promise<void>((r) => server.tryShutdown(() => r())),
+  };
+}
+
 export interface PluginHandle {
   port: number;
   stderr: () => string;
@@ -43,13 +69,18 @@ export interface PluginHandle {
 
 export async function startPlugin(
   name: string,
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  /** engineAddress: where the plugin sends its log lines (default: an address nothing listens on). */
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; engineAddress?: string } = {},
 ): Promise<PluginHandle> {
-  const child: ChildProcess = spawn(TSX, [path.join(ROOT, "engine", "plugins", name, "main.ts"), "127.0.0.1:1"], {
-    cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child: ChildProcess = spawn(
+    TSX,
+    [path.join(ROOT, "engine", "plugins", name, "main.ts"), opts.engineAddress ?? "127.0.0.1:1"],
+    {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {

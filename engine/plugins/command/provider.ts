@@ -21,13 +21,15 @@
  *   secretness flows only between same-named fields), which is why infra/postdeploy passes the URI in the
  *   environment and never prints it;
  * - no Read of its own: a refresh keeps the state as it is (infer's default Read).
- * Not reproduced: `assetPaths`/`archivePaths` (the program uses neither; asked for, check refuses them) and the
- * line-by-line logging of output to the engine (`logging`); outputs are captured the same either way.
+ * - each output line is also a status line on the resource's row while the command runs (util.LogOutput:
+ *   InfoStatus per line), stdout and stderr unless `logging` says otherwise (logging.go ShouldLogStdout/Stderr:
+ *   both when unset).
+ * Not reproduced: `assetPaths`/`archivePaths` (the program uses neither; asked for, check refuses them).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type * as dynamic from "@pulumi/pulumi/provider";
-import type { PluginProvider } from "../serve";
+import type { EngineLog, PluginProvider } from "../serve";
 import { containsUnknown, isUnknown, reveal, sameValue, UNKNOWN } from "../wire";
 
 export const COMMAND_TYPE = "command:local:Command";
@@ -61,11 +63,37 @@ export interface RunResult {
   stderr: string;
 }
 
-/** local/commandOutputs.go `run`, minus assets and logging. */
+/** Which streams `logging` sends to the engine (local/logging.go: both when unset). */
+function logged(logging: unknown): { stdout: boolean; stderr: boolean } {
+  return {
+    stdout: logging === undefined || logging === "stdout" || logging === "stdoutAndStderr",
+    stderr: logging === undefined || logging === "stderr" || logging === "stdoutAndStderr",
+  };
+}
+
+/** Calls `emit` once per complete line written to a stream, and once for a last unterminated line at `end`. */
+function lineSplitter(emit: (line: string) => void) {
+  let pending = "";
+  return {
+    write(chunk: Buffer) {
+      pending += chunk.toString();
+      const lines = pending.split("\n");
+      pending = lines.pop()!;
+      for (const l of lines) emit(l);
+    },
+    end() {
+      if (pending !== "") emit(pending);
+      pending = "";
+    },
+  };
+}
+
+/** local/commandOutputs.go `run`, minus assets. `log` receives the lines `logging` selects. */
 export function runCommand(
   command: string,
   inputs: Record<string, unknown>,
   previous: RunResult | undefined,
+  log: (line: string) => void = () => undefined,
 ): Promise<RunResult> {
   const interpreter = (inputs.interpreter as string[] | undefined)?.length
     ? (inputs.interpreter as string[])
@@ -81,10 +109,23 @@ export function runCommand(
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const both: Buffer[] = [];
-    child.stdout.on("data", (c: Buffer) => (out.push(c), both.push(c)));
-    child.stderr.on("data", (c: Buffer) => (err.push(c), both.push(c)));
+    const which = logged(inputs.logging);
+    const outLines = lineSplitter(log);
+    const errLines = lineSplitter(log);
+    child.stdout.on("data", (c: Buffer) => {
+      out.push(c);
+      both.push(c);
+      if (which.stdout) outLines.write(c);
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      err.push(c);
+      both.push(c);
+      if (which.stderr) errLines.write(c);
+    });
     child.on("error", (e) => reject(new CommandError(`${e.message}: running ${JSON.stringify(command)}:\n`)));
     child.on("close", (code, signal) => {
+      outLines.end();
+      errLines.end();
       if (code !== 0) {
         const status = signal ? `signal: ${signal}` : `exit status ${code}`;
         reject(new CommandError(`${status}: running ${JSON.stringify(command)}:\n${Buffer.concat(both).toString()}`));
@@ -148,8 +189,14 @@ function typeFailures(news: Record<string, unknown>): dynamic.CheckFailure[] {
 }
 
 export function commandProvider(): PluginProvider {
+  let engineLog: EngineLog = () => undefined;
+  const logTo = (urn: string) => (line: string) => engineLog(urn, line);
   return {
     version: COMMAND_VERSION,
+
+    attachLog(log) {
+      engineLog = log;
+    },
 
     async check(_urn, _olds, news) {
       const failures = typeFailures(news ?? {});
@@ -174,7 +221,7 @@ export function commandProvider(): PluginProvider {
       if (preview) return { id, outs: { ...inputs, stdout: UNKNOWN, stderr: UNKNOWN } };
       const plain = reveal<Record<string, unknown>>(inputs);
       const result = plain.create
-        ? await runCommand(plain.create as string, plain, undefined)
+        ? await runCommand(plain.create as string, plain, undefined, logTo(urn))
         : { stdout: "", stderr: "" };
       return { id, outs: { ...inputs, ...result } };
     },
@@ -183,7 +230,7 @@ export function commandProvider(): PluginProvider {
       return { id, props, inputs: inputsOf(props ?? {}) };
     },
 
-    async update(_id, _urn, olds, news, preview) {
+    async update(_id, urn, olds, news, preview) {
       const previous = { stdout: String(reveal(olds.stdout) ?? ""), stderr: String(reveal(olds.stderr) ?? "") };
       if (preview) {
         const anyChange = COMMAND_INPUTS.some((k) => containsUnknown(news[k]) || !sameValue(olds[k], news[k]));
@@ -191,17 +238,19 @@ export function commandProvider(): PluginProvider {
       }
       const plain = reveal<Record<string, unknown>>(news);
       const command = (plain.update ?? plain.create) as string | undefined;
-      const result = command ? await runCommand(command, plain, previous) : previous;
+      const result = command ? await runCommand(command, plain, previous, logTo(urn)) : previous;
       return { outs: { ...news, ...result } };
     },
 
-    async delete(_id, _urn, props) {
+    async delete(_id, urn, props) {
       const plain = reveal<Record<string, unknown>>(props);
       if (!plain.delete) return;
-      await runCommand(plain.delete as string, plain, {
-        stdout: String(plain.stdout ?? ""),
-        stderr: String(plain.stderr ?? ""),
-      });
+      await runCommand(
+        plain.delete as string,
+        plain,
+        { stdout: String(plain.stdout ?? ""), stderr: String(plain.stderr ?? "") },
+        logTo(urn),
+      );
     },
   };
 }
