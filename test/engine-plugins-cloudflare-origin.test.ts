@@ -64,6 +64,19 @@ describe("Hyperdrive's origin check against PostgreSQL", () => {
     expect(fake.hyperdrive.size).toBe(0);
   });
 
+  it("reaches a named origin through resolveOrigin, keeping the name in the config", async () => {
+    fake.resolveOrigin = (host, port) =>
+      host === "ep-cool-1-pooler.neon.test" ? { host: "127.0.0.1", port: pg.port } : { host, port };
+    const p = cloudflareProvider({ CLOUDFLARE_API_TOKEN: fake.token, CLOUDFLARE_BASE_URL: baseUrl });
+    const named = inputs();
+    const r = await p.create(
+      URN,
+      { ...named, origin: { ...named.origin, host: "ep-cool-1-pooler.neon.test", port: 5432 } },
+      false,
+    );
+    expect(r.outs.origin).toMatchObject({ host: "ep-cool-1-pooler.neon.test", port: 5432 });
+  });
+
   it("checks the origin again when an update changes it, and not when only the caching changes", async () => {
     const p = cloudflareProvider({ CLOUDFLARE_API_TOKEN: fake.token, CLOUDFLARE_BASE_URL: baseUrl });
     const r = await p.create(URN, inputs(), false);

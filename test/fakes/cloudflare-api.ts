@@ -333,7 +333,7 @@ export function testConnection(host: string, port: number, timeoutMs = 3000): Pr
       done(
         e.code === "ECONNREFUSED"
           ? new ApiError(400, 2011, "Connection refused.")
-          : e.code === "ENOTFOUND"
+          : e.code === "ENOTFOUND" || e.code === "EAI_AGAIN"
             ? new ApiError(400, 2008, "Bad hostname.")
             : new ApiError(400, 2010, "Cannot connect to the host:port."),
       ),
@@ -389,6 +389,11 @@ export class FakeCloudflareApi {
   pageLimit = 1000;
   /** Hyperdrive's test connection: a TCP connect only, or also a PostgreSQL login and the `;` query. */
   originCheck: "tcp" | "login" = "login";
+  /**
+   * Where an origin's host:port really is, as DNS would answer (an end-to-end suite maps a Neon host name of its
+   * Neon stand-in to the local PostgreSQL); the config keeps the host as sent. Default: as given.
+   */
+  resolveOrigin: (host: string, port: number) => { host: string; port: number } = (host, port) => ({ host, port });
   private server?: http.Server;
 
   constructor(readonly token = "test-cloudflare-token") {}
@@ -423,6 +428,7 @@ export class FakeCloudflareApi {
     this.faults = [];
     this.pageLimit = 1000;
     this.originCheck = "login";
+    this.resolveOrigin = (host, port) => ({ host, port });
   }
 
   async start(): Promise<string> {
@@ -853,10 +859,11 @@ export class FakeCloudflareApi {
 
   private async checkOrigin(origin: z.infer<typeof hyperdriveOrigin>): Promise<void> {
     if (!origin.host) return; // an Access-protected origin (service_id) is not reached directly
-    const failure = await testConnection(origin.host, origin.port ?? 5432);
+    const at = this.resolveOrigin(origin.host, origin.port ?? 5432);
+    const failure = await testConnection(at.host, at.port);
     if (failure) throw failure;
     if (this.originCheck === "login") {
-      const loginFailure = await testLogin(origin);
+      const loginFailure = await testLogin({ ...origin, ...at });
       if (loginFailure) throw loginFailure;
     }
   }
