@@ -5,8 +5,10 @@
  * Everything goes through the fake's HTTP API, as the providers do.
  */
 import { execFile } from "node:child_process";
+import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeNeon } from "./fakes/neon";
@@ -221,6 +223,39 @@ describe("Neon compute behind the fake's endpoints", () => {
   it("refuses an endpoint id the control plane does not know, with Neon's proxy error", async () => {
     const r = await sql(uri("app_owner", appPassword, "ep-no-such-000000.us-east-2.aws.neon.tech", "app"), "SELECT 1");
     expect(r.error).toBe(NEON_PROXY_ERRORS.endpointNotFound);
+  });
+
+  it("refuses a connection without TLS, and one without a server name, as Neon's proxy does", async () => {
+    const plain = await sql(
+      uri("app_owner", appPassword, host, "app").replace("sslmode=require", "sslmode=disable"),
+      "SELECT 1",
+    );
+    expect(plain.error).toBe(NEON_PROXY_ERRORS.insecure);
+    // By IP address node-postgres sends no SNI (an IP is not a legal server name), so no endpoint id reaches the proxy.
+    const byIp = await sql(
+      `postgresql://app_owner:${encodeURIComponent(appPassword)}@127.0.0.1:${compute.port}/app?sslmode=no-verify`,
+      "SELECT 1",
+    );
+    expect(byIp.error).toBe(NEON_PROXY_ERRORS.noEndpointId);
+  });
+
+  it("a port in use: startNeonCompute rejects and leaves no temp dir behind", async () => {
+    const taken = http.createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const dirs = () =>
+      fs
+        .readdirSync(os.tmpdir())
+        .filter((d) => d.startsWith("mauntic-neon-compute-"))
+        .sort();
+    const before = dirs();
+    try {
+      await expect(startNeonCompute(fake, { port: (taken.address() as AddressInfo).port })).rejects.toThrow(
+        /EADDRINUSE/,
+      );
+      expect(dirs()).toEqual(before);
+    } finally {
+      taken.close();
+    }
   });
 
   it("a branch from the parent has the parent's roles (API and SQL-made, same passwords), databases and data", async () => {

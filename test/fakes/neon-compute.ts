@@ -86,7 +86,6 @@ export interface NeonCompute {
  * https://neon.com/docs/connect/connection-errors for the SNI one). */
 export const NEON_PROXY_ERRORS = {
   endpointNotFound: "Control plane request failed: endpoint cannot be found",
-  endpointDisabled: "Control plane request failed: endpoint is disabled",
   noEndpointId:
     "The endpoint ID is not specified. Either upgrade the Postgres client library (libpq) for SNI support or pass the endpoint ID (the first part of the domain name) as a parameter: '&options=endpoint%3D'. See https://neon.tech/sni for more information.",
   insecure: "connection is insecure (try using `sslmode=require`)",
