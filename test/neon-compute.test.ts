@@ -10,6 +10,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeNeon } from "./fakes/neon";
 import { NEON_PROXY_ERRORS, startNeonCompute, type NeonCompute } from "./fakes/neon-compute";
@@ -178,6 +179,9 @@ describe("Neon compute behind the fake's endpoints", () => {
     expect(env.MAUNTIC_LOOPBACK_DOMAINS).toBe(".neon.tech");
     expect(env.NODE_EXTRA_CA_CERTS).toBe(compute.caFile);
     expect(compute.env({}).NODE_OPTIONS).toBe(`--require ${RESOLVER}`);
+    // Passed on again (a child's env as the base): the preload and the CA stay once.
+    expect(compute.env(childEnv)).toEqual(compute.env());
+    expect(compute.env(childEnv).NODE_EXTRA_CA_CERTS).toBe(childEnv.NODE_EXTRA_CA_CERTS);
   });
 
   it("a child connects by the endpoint's Neon host with sslmode=require and runs SQL as the API-made role", async () => {
@@ -342,4 +346,60 @@ describe("Neon compute behind the fake's endpoints", () => {
     expect(ran.stdout).toMatch(/^migrations on /);
     expect(ran.stdout).toMatch(/0001\s+contact_activity_org_contact\s+pending/);
   }, 240_000);
+});
+
+describe("Neon compute, eager", () => {
+  it("starts a branch's cluster when the control plane makes the branch, before any connection", async () => {
+    const fake = new FakeNeon();
+    await fake.start();
+    const compute = await startNeonCompute(fake, { port: 0, eager: true });
+    try {
+      const req = (method: string, p: string, body: unknown) => {
+        fake.advance(1000);
+        return new Promise<Record<string, any>>((resolve, reject) => {
+          const r = http.request(
+            `${fake.baseUrl}${p}`,
+            {
+              method,
+              agent: false,
+              headers: { authorization: `Bearer ${fake.apiKey}`, "content-type": "application/json" },
+            },
+            (res) => {
+              let text = "";
+              res.on("data", (c: Buffer) => (text += c.toString()));
+              res.on("end", () => ((res.statusCode ?? 0) < 300 ? resolve(JSON.parse(text)) : reject(new Error(text))));
+            },
+          );
+          r.on("error", reject);
+          r.end(JSON.stringify(body));
+        });
+      };
+      const created = await req("POST", "/projects", { project: { name: "eager" } });
+      await compute.settled();
+      expect(compute.running()).toEqual([`${created.project.id}/${created.branch.id}`]);
+      const b = await req("POST", `/projects/${created.project.id}/branches`, {
+        branch: { parent_id: created.branch.id },
+      });
+      await compute.settled();
+      expect(compute.running()).toEqual([
+        `${created.project.id}/${created.branch.id}`,
+        `${created.project.id}/${b.branch.id}`,
+      ]);
+      // The admin URL reaches the branch's cluster as its superuser, for assertions on what the compute holds.
+      const admin = new Client({ connectionString: await compute.adminUrl(created.project.id, b.branch.id) });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query(
+          "SELECT rolname FROM pg_roles WHERE rolname IN ('neon_superuser', 'neondb_owner') ORDER BY 1",
+        );
+        expect(rows.map((r) => r.rolname)).toEqual(["neon_superuser", "neondb_owner"]);
+      } finally {
+        await admin.end();
+      }
+      expect(compute.errors).toEqual([]);
+    } finally {
+      await compute.stop();
+      await fake.stop();
+    }
+  }, 120_000);
 });

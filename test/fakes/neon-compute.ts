@@ -49,7 +49,10 @@ export interface NeonComputeOptions {
   port?: number;
   /** Regions whose host names the certificate covers (default: every region the config schema allows). */
   regions?: readonly string[];
-  /** Start a branch's cluster when the branch is made instead of on its first connection (default false). */
+  /**
+   * Start a branch's cluster when the control plane makes the branch (a project's default branch included) instead
+   * of on its first connection (default false). Either way a connection waits for the changes made before it.
+   */
   eager?: boolean;
 }
 
@@ -509,6 +512,9 @@ export async function startNeonCompute(fake: FakeNeon, opts: NeonComputeOptions 
       server!.once("error", reject);
       server!.listen(opts.port ?? 5432, "127.0.0.1", () => resolve());
     });
+    // initdb now: a cluster's start is then a copy and a start, well within a client's connect timeout (the
+    // migration runner's is 10 s), and a missing PostgreSQL shows here rather than at the first connection.
+    await templateDir();
     const port = (server.address() as net.AddressInfo).port;
     const domains = ".neon.tech";
     const caFile = path.join(root, "ca.pem");
@@ -522,13 +528,19 @@ export async function startNeonCompute(fake: FakeNeon, opts: NeonComputeOptions 
       errors,
       env(base = process.env) {
         let extra = caFile;
-        if (base.NODE_EXTRA_CA_CERTS && fs.existsSync(base.NODE_EXTRA_CA_CERTS)) {
-          extra = path.join(root, "ca-bundle.pem");
-          fs.writeFileSync(extra, `${fs.readFileSync(base.NODE_EXTRA_CA_CERTS, "utf8")}\n${certs.ca}`);
+        const bundle = path.join(root, "ca-bundle.pem");
+        const given = base.NODE_EXTRA_CA_CERTS;
+        if (given === caFile || given === bundle) extra = given;
+        else if (given && fs.existsSync(given)) {
+          extra = bundle;
+          fs.writeFileSync(extra, `${fs.readFileSync(given, "utf8")}\n${certs.ca}`);
         }
         const preload = /\s/.test(resolver) ? `--require "${resolver}"` : `--require ${resolver}`;
         return {
-          NODE_OPTIONS: [base.NODE_OPTIONS, preload].filter(Boolean).join(" "),
+          // Once: an env that already carries the preload (a child's env passed on) keeps one.
+          NODE_OPTIONS: base.NODE_OPTIONS?.includes(resolver)
+            ? base.NODE_OPTIONS
+            : [base.NODE_OPTIONS, preload].filter(Boolean).join(" "),
           MAUNTIC_LOOPBACK_DOMAINS: domains,
           NODE_EXTRA_CA_CERTS: extra,
         };
