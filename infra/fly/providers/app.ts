@@ -35,6 +35,8 @@ export const appProvider: Provider = {
         what: `create app ${inputs.name}`,
         method: "POST",
         path: "/apps",
+        // fly-go CreateApp posts to /apps?wait=true: Fly answers once the app is set up.
+        query: { wait: true },
         body: {
           name: inputs.name,
           org_slug: inputs.org_slug,
@@ -46,12 +48,30 @@ export const appProvider: Provider = {
     } catch (e) {
       if (!(isFlyApiError(e) && e.flyStatus === "name_taken")) throw e;
       // Ours already (an interrupted earlier run): adopt it. Anyone else's: the error says the name is taken.
-      const existing = await getApp(client, inputs.name);
+      const existing = await getApp(client, inputs.name).catch((err) => {
+        // fly-go AppNameAvailable: a name held by an organization we cannot see answers GET /apps/{name} with 403.
+        if (isFlyApiError(err) && err.status === 403) throw e;
+        throw err;
+      });
       if (!existing || existing.organization?.slug !== inputs.org_slug) throw e;
+      if ((existing.network || undefined) !== inputs.network && inputs.network) {
+        throw new Error(
+          `Fly app ${inputs.name} exists on network '${existing.network || "default"}', not '${inputs.network}' (allowed: an app's network is fixed at create; destroy it or pick another name)`,
+        );
+      }
       created = existing;
     }
-    const app = (await getApp(client, inputs.name)) ?? { id: created?.id ?? inputs.name, name: inputs.name };
-    return { id: inputs.name, outs: { ...inputs, app_id: app.id } satisfies AppOutputs };
+    // flyctl waits for a new app before using it (fly-go flaps WaitForApp: GET /apps/{name}, retrying 404 and 401).
+    const app = await client.until(
+      `Fly app ${inputs.name} is still not visible after its create`,
+      client.settings.visibilityTimeoutMs,
+      () =>
+        getApp(client, inputs.name).catch((err) => {
+          if (isFlyApiError(err) && err.status === 401) return undefined;
+          throw err;
+        }),
+    );
+    return { id: inputs.name, outs: { ...inputs, app_id: app.id ?? created?.id ?? inputs.name } satisfies AppOutputs };
   },
   async read(id: string, props?: AppOutputs) {
     const app = await getApp(flyClient(), id);
@@ -63,9 +83,22 @@ export const appProvider: Provider = {
   async delete(id: string) {
     const client = flyClient();
     try {
-      await client.request({ what: `delete app ${id}`, method: "DELETE", path: `/apps/${id}`, retry: "all" });
+      // `force`: "Stop all Machines and delete the app immediately" (Fly docs, Apps resource: Delete an app), so a
+      // stray machine made outside Pulumi does not hold the delete up.
+      await client.request({
+        what: `delete app ${id}`,
+        method: "DELETE",
+        path: `/apps/${id}`,
+        query: { force: true },
+        retry: "all",
+      });
     } catch (e) {
       if (!isNotFound(e)) throw e;
+      return;
     }
+    // The delete is asynchronous (202 accepted): the name is free only once the app answers 404.
+    await client.until(`Fly app ${id} is still there after its delete`, client.settings.stateTimeoutMs, async () =>
+      (await getApp(client, id)) ? undefined : true,
+    );
   },
 };

@@ -1,8 +1,8 @@
 /** The Fly Machine provider: create-or-adopt by name, updates under the machine's lease, a graceful stop before destroy. */
 import { diffOf, isUnknown, same } from "../../dynamic/diff";
 import { LEASE_NONCE_HEADER, flyClient, isNotFound, type FlyClient } from "../client";
+import { getMachine, machinePath, machineVersion, settle, stopMachine, withLease } from "./machine-ops";
 import {
-  LEASE_TTL_SECONDS,
   MAX_STOP_TIMEOUT_SECONDS,
   configure,
   projectConfig,
@@ -17,13 +17,6 @@ import {
 } from "./shared";
 
 const mountedVolumes = (c: MachineConfig | undefined) => (c?.mounts ?? []).map((m) => m.volume);
-const machineVersion = (m: FlyMachine) => m.version ?? m.instance_id ?? "";
-const machinePath = (app: string, id: string) => `/apps/${app}/machines/${id}`;
-
-async function getMachine(client: FlyClient, app: string, id: string): Promise<FlyMachine | undefined> {
-  const m = await client.readOptional<FlyMachine>({ what: `read machine ${id}`, path: machinePath(app, id) });
-  return m && m.state !== "destroyed" ? m : undefined;
-}
 
 async function findMachine(client: FlyClient, inputs: MachineInputs): Promise<FlyMachine | undefined> {
   const list = await client.request<FlyMachine[]>({
@@ -39,35 +32,7 @@ function machineOutputs(inputs: MachineInputs, m: FlyMachine): MachineOutputs {
   return { ...inputs, machine_id: m.id, version: machineVersion(m), private_ip: m.private_ip ?? "" };
 }
 
-/** Holds the machine's lease around `fn`: no other deploy can change it meanwhile (409 while someone else holds it). */
-async function withLease<T>(client: FlyClient, app: string, id: string, fn: (nonce: string) => Promise<T>): Promise<T> {
-  const lease = await client.request<{ nonce: string }>({
-    what: `acquire the lease of machine ${id}`,
-    method: "POST",
-    path: `${machinePath(app, id)}/lease`,
-    body: { ttl: LEASE_TTL_SECONDS, description: "mauntic-infra: pulumi up" },
-    // 409: another deploy (or flyctl) holds it; it ends within its TTL, so keep trying within the retry budget.
-    retry: "refused",
-    paceKey: `lease ${id}`,
-  });
-  try {
-    return await fn(lease.nonce);
-  } finally {
-    // Best effort: an unreleased lease expires after LEASE_TTL_SECONDS anyway.
-    await client
-      .request({
-        what: `release the lease of machine ${id}`,
-        method: "DELETE",
-        path: `${machinePath(app, id)}/lease`,
-        headers: { [LEASE_NONCE_HEADER]: lease.nonce },
-        retry: "all",
-        paceKey: `release ${id}`,
-      })
-      .catch(() => undefined);
-  }
-}
-
-/** Sends the whole config under the lease, then waits for the new version to be started. */
+/** Sends the whole config under the lease, then waits for the new version to be started and healthy. */
 async function updateMachine(client: FlyClient, id: string, news: MachineInputs): Promise<FlyMachine> {
   return withLease(client, news.app_name, id, async (nonce) => {
     const m = await client.request<FlyMachine>({
@@ -85,8 +50,7 @@ async function updateMachine(client: FlyClient, id: string, news: MachineInputs)
       retry: "all",
       paceKey: `update ${id}`,
     });
-    await client.waitForState(news.app_name, id, "started", machineVersion(m) || undefined);
-    return m;
+    return settle(client, news.app_name, id, machineVersion(m) || undefined, news.config);
   });
 }
 
@@ -152,14 +116,14 @@ export const machineProvider: Provider = {
         paceKey: `create machine ${inputs.app_name}`,
       });
     });
-    let m = machine;
-    if (adopted && !same(projectConfig(machine.config, inputs.config), inputs.config)) {
-      m = await updateMachine(client, machine.id, inputs);
-    } else {
-      await client.waitForState(inputs.app_name, machine.id, "started", machineVersion(machine) || undefined);
-    }
-    const fresh = (await getMachine(client, inputs.app_name, m.id)) ?? m;
-    return { id: m.id, outs: machineOutputs(inputs, fresh) };
+    const fresh =
+      adopted && !same(projectConfig(machine.config, inputs.config), inputs.config)
+        ? await updateMachine(client, machine.id, inputs)
+        : // Just created: a 404 means "not visible yet" (flyctl WaitForState, justCreated), not gone.
+          await settle(client, inputs.app_name, machine.id, machineVersion(machine) || undefined, inputs.config, {
+            justCreated: true, // made by this run, or by its lost first attempt
+          });
+    return { id: machine.id, outs: machineOutputs(inputs, fresh) };
   },
   async read(id: string, props?: MachineOutputs) {
     const m = await getMachine(flyClient(), props!.app_name, id);
@@ -176,10 +140,7 @@ export const machineProvider: Provider = {
     return { id, props: outs };
   },
   async update(id: string, _olds: MachineOutputs, news: MachineInputs) {
-    const client = flyClient();
-    await updateMachine(client, id, news);
-    const fresh = await getMachine(client, news.app_name, id);
-    if (!fresh) throw new Error(`Fly machine ${id} of app ${news.app_name} vanished during its update`);
+    const fresh = await updateMachine(flyClient(), id, news);
     return { outs: machineOutputs(news, fresh) };
   },
   async delete(id: string, props: MachineOutputs) {
@@ -187,32 +148,31 @@ export const machineProvider: Provider = {
     const app = props.app_name;
     const m = await getMachine(client, app, id);
     if (!m) return;
-    if (m.state === "started" || m.state === "starting") {
-      // A graceful stop first: the worker gets its stop signal and stop_config's timeout to finish its jobs.
-      const stop = props.config.stop_config;
-      await client.request({
-        what: `stop machine ${props.name}`,
-        method: "POST",
-        path: `${machinePath(app, id)}/stop`,
-        body: stop ? { signal: stop.signal, timeout: stop.timeout } : {},
-        retry: "all",
-        paceKey: `stop ${id}`,
-      });
-    }
-    if (["started", "starting", "stopping"].includes(m.state)) {
-      // Waiting for `stopped` needs the machine's version (Fly docs, Machines resource: wait).
-      await client.waitForState(app, id, "stopped", machineVersion(m) || undefined);
-    }
-    try {
-      await client.request({
-        what: `destroy machine ${props.name}`,
-        method: "DELETE",
-        path: machinePath(app, id),
-        retry: "all",
-        paceKey: `destroy ${id}`,
-      });
-    } catch (e) {
+    await withLease(client, app, id, async (nonce) => {
+      if (["started", "starting", "replacing"].includes(m.state)) {
+        // A graceful stop first: the worker gets its stop signal and stop_config's timeout to finish its jobs.
+        await stopMachine(client, app, m, nonce, props.config.stop_config);
+      } else if (m.state === "stopping") {
+        await client.waitForState(app, id, "stopped", machineVersion(m) || undefined);
+      }
+      // failed and suspended machines are not running, but only `force` destroys them (Fly docs, Machines
+      // resource: Delete a Machine permanently, `force`).
+      const force = ["failed", "suspended"].includes(m.state);
+      try {
+        await client.request({
+          what: `destroy machine ${props.name}`,
+          method: "DELETE",
+          path: machinePath(app, id),
+          query: force ? { force: true } : undefined,
+          headers: { [LEASE_NONCE_HEADER]: nonce },
+          retry: "all",
+          paceKey: `destroy ${id}`,
+        });
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }).catch((e) => {
       if (!isNotFound(e)) throw e;
-    }
+    });
   },
 };

@@ -82,6 +82,8 @@ export const secretsProvider: Provider = {
     const listed = await client.readOptional<{ secrets?: { name: string }[] }>({
       what: `list secrets of app ${props!.app_name}`,
       path: `/apps/${props!.app_name}/secrets`,
+      // The last version we wrote: the list reflects at least that write (fly-go ListAppSecrets `version`).
+      query: { version: props!.version || undefined },
     });
     if (!listed) return {};
     const present = new Set((listed.secrets ?? []).map((s) => s.name));

@@ -12,7 +12,7 @@ export type Failure = pulumi.dynamic.CheckFailure;
 
 /** Fly's longest stop timeout (DESIGN.md, Fly Machines API facts). */
 export const MAX_STOP_TIMEOUT_SECONDS = 300;
-/** Seconds a lease lives: long enough for one update and its wait; Fly frees it after this if we die. */
+/** Seconds a lease lives; withLease refreshes it while held (a 300 s stop plus a start outlasts it), Fly frees it after this if we die. */
 export const LEASE_TTL_SECONDS = 120;
 
 // ---- Machines API shapes (the subset we send and read; names as in Fly's OpenAPI components) ---------------------
@@ -44,16 +44,27 @@ export interface MachineConfig {
   metadata?: Record<string, string>;
 }
 
+/**
+ * fly-go `Machine` (machine_types.go). States: created, starting, started, stopping, stopped, suspending, suspended,
+ * replacing, failed, destroying, destroyed (fly-go MachineState* constants; flyctl deploy reads `replacing` and
+ * `failed`).
+ */
 export interface FlyMachine {
   id: string;
   name: string;
   state: string;
+  /** fly-go `Checks []*MachineCheckStatus{Name, Status passing|warning|critical, Output}`. */
+  checks?: { name: string; status: string; output?: string }[];
   region: string;
   config: MachineConfig;
   instance_id?: string;
   version?: string;
   private_ip?: string;
 }
+/**
+ * fly-go `Volume` (volume_types.go). States seen in Fly's docs and answers: creating, created, hydrating, restoring,
+ * extending, waiting_for_detach, pending_destroy, scheduling_destroy, destroying, destroyed.
+ */
 export interface FlyVolume {
   id: string;
   name: string;
@@ -64,10 +75,12 @@ export interface FlyVolume {
   attached_machine_id?: string | null;
   zone?: string;
 }
+/** fly-go flaps `App{ID, Name, Network, Status, Organization{Slug}}`. */
 export interface FlyApp {
   id: string;
   name: string;
   status?: string;
+  network?: string;
   organization?: { slug?: string };
 }
 
@@ -92,6 +105,11 @@ export type VolumeInputs = {
   encrypted: boolean;
   /** Days of daily snapshots Fly keeps (1..60). */
   snapshot_retention: number;
+  /**
+   * The guest of the machine that will mount it: placement puts the volume on a host where that machine fits
+   * (fly-go CreateVolumeRequest.ComputeRequirements, `compute`). Used at create only.
+   */
+  compute?: MachineGuest;
 };
 export type VolumeOutputs = VolumeInputs & {
   volume_id: string;
@@ -140,6 +158,8 @@ export async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<v
  */
 export function projectConfig(remote: unknown, ours: unknown): unknown {
   if (remote === undefined) return ours;
+  // Fly echoes durations as Go's time.Duration.String() (fly-go duration.go): "60s" comes back "1m0s".
+  if (typeof ours === "string" && typeof remote === "string" && sameDuration(ours, remote)) return ours;
   if (Array.isArray(ours)) {
     if (!Array.isArray(remote)) return remote;
     return remote.map((r, i) => (i < ours.length ? projectConfig(r, ours[i]) : r));
@@ -163,3 +183,18 @@ export function required(news: Record<string, unknown>, keys: readonly string[])
 export const transient = (e: FlyApiError) => e.status === 429 || outcomeUnknown(e);
 
 export const seconds = (d: string | undefined) => (d && /^\d+s$/.test(d) ? Number(d.slice(0, -1)) : Number.NaN);
+
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds of a Go duration string ("1m0s", "90s", "1.5s", "500ms"), or NaN for anything else. */
+export function goDurationMs(d: string): number {
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(d)) return Number.NaN;
+  let ms = 0;
+  for (const [, n, , unit] of d.matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(n) * UNIT_MS[unit!]!;
+  return ms;
+}
+
+const sameDuration = (a: string, b: string) => {
+  const x = goDurationMs(a);
+  return Number.isFinite(x) && x === goDurationMs(b);
+};

@@ -1,6 +1,7 @@
 /** The Fly Volume provider: a volume lives on one host; it only grows. */
 import { diffOf } from "../../dynamic/diff";
-import { flyClient, isNotFound, type FlyClient } from "../client";
+import { LEASE_NONCE_HEADER, flyClient, isNotFound, outcomeUnknown, type FlyClient } from "../client";
+import { getMachine, machinePath, machineVersion, settle, stopMachine, withLease } from "./machine-ops";
 import {
   configure,
   required,
@@ -12,6 +13,7 @@ import {
 } from "./shared";
 
 const VOLUME_NAME = /^[a-z0-9_]{1,30}$/;
+// Gone or going; `waiting_for_detach` is not: it is still bound to a machine being destroyed.
 const volumeGone = (v: FlyVolume) =>
   ["destroyed", "destroying", "pending_destroy", "scheduling_destroy"].includes(v.state);
 
@@ -27,13 +29,34 @@ async function findVolume(client: FlyClient, inputs: VolumeInputs): Promise<FlyV
   return matches.find((v) => !v.attached_machine_id) ?? matches[0];
 }
 
+/**
+ * Grows the volume. fly-go ExtendVolumeResponse{Volume, NeedsRestart}: "If needs_restart is true, then your Machine
+ * needs to be restarted to make use of the added space" (Fly docs, Volumes resource: Extend a volume), so the
+ * attached machine is stopped gracefully and started again, under its lease, and waited for.
+ */
 async function extendVolume(client: FlyClient, app: string, id: string, size: number): Promise<void> {
-  await client.request({
+  const res = await client.request<{ volume?: FlyVolume; needs_restart?: boolean }>({
     what: `extend volume ${id} to ${size} GB`,
     method: "PUT",
     path: `/apps/${app}/volumes/${id}/extend`,
     body: { size_gb: size },
     retry: "all",
+  });
+  const machineId = res?.volume?.attached_machine_id;
+  if (!res?.needs_restart || !machineId) return;
+  const m = await getMachine(client, app, machineId);
+  if (!m || m.state !== "started") return; // a stopped machine sees the new size at its next start
+  await withLease(client, app, machineId, async (nonce) => {
+    await stopMachine(client, app, m, nonce);
+    await client.request({
+      what: `start machine ${m.name} after growing volume ${id}`,
+      method: "POST",
+      path: `${machinePath(app, machineId)}/start`,
+      headers: { [LEASE_NONCE_HEADER]: nonce },
+      retry: "all",
+      paceKey: `start ${machineId}`,
+    });
+    await settle(client, app, machineId, machineVersion(m) || undefined, m.config);
   });
 }
 
@@ -65,7 +88,7 @@ export const volumeProvider: Provider = {
       news as never,
       ["app_name", "name", "region", "encrypted"],
       ["size_gb", "snapshot_retention"],
-    );
+    ); // `compute` only steers placement at create: a change is no change.
   },
   async create(inputs: VolumeInputs) {
     const client = flyClient();
@@ -84,6 +107,8 @@ export const volumeProvider: Provider = {
           encrypted: inputs.encrypted,
           snapshot_retention: inputs.snapshot_retention,
           require_unique_zone: false,
+          // fly-go CreateVolumeRequest.ComputeRequirements: place the volume where its machine fits.
+          ...(inputs.compute ? { compute: inputs.compute } : {}),
         },
         retry: "refused",
       });
@@ -114,13 +139,20 @@ export const volumeProvider: Provider = {
     return { outs: { ...news, volume_id: id } satisfies VolumeOutputs };
   },
   async delete(id: string, props: VolumeOutputs) {
+    const client = flyClient();
     try {
-      await flyClient().request({
-        what: `delete volume ${id}`,
-        method: "DELETE",
-        path: `/apps/${props.app_name}/volumes/${id}`,
-        retry: "all",
-      });
+      // For up to about a minute after its machine is destroyed, a volume answers 412 "failed_precondition: volume
+      // is currently bound to machine" (fly-apps/terraform-provider-fly#218, #154): retried within the retry budget.
+      await client.retry(
+        (e) => e.status === 412 || e.status === 409 || e.status === 429 || outcomeUnknown(e),
+        () =>
+          client.request({
+            what: `delete volume ${id}`,
+            method: "DELETE",
+            path: `/apps/${props.app_name}/volumes/${id}`,
+            retry: "none",
+          }),
+      );
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
