@@ -46,10 +46,11 @@ const MachineGuest = z.strictObject({
   required_host_features: strings.optional(),
 });
 
+// Go encodes a nil slice or map without omitempty as null: the docs' update answer has `"exec": null`, `"env": null`.
 const MachineInit = z.strictObject({
-  cmd: strings.optional(),
-  entrypoint: strings.optional(),
-  exec: strings.optional(),
+  cmd: strings.nullable().optional(),
+  entrypoint: strings.nullable().optional(),
+  exec: strings.nullable().optional(),
   kernel_args: strings.optional(),
   swap_size_mb: int.optional(),
   tty: z.boolean().optional(),
@@ -94,13 +95,15 @@ const MachineFile = z.strictObject({
 /** fly.MachineConfig (only the properties we use; see the file comment). */
 export const MachineConfig = z.strictObject({
   image: z.string().optional(),
-  env: stringMap.optional(),
-  metadata: stringMap.optional(),
+  env: stringMap.nullable().optional(),
+  metadata: stringMap.nullable().optional(),
+  dns: z.record(z.string(), z.unknown()).optional(), // fly-go MachineConfig.DNS; `"dns": {}` in the docs' create answer
   guest: MachineGuest.optional(),
   init: MachineInit.optional(),
   mounts: z.array(MachineMount).optional(),
   restart: z
-    .strictObject({ policy: z.enum(["no", "always", "on-failure"]).optional(), max_retries: int.optional() })
+    // "" in the docs' update answer (a zero Go string); fly-go MachineRestartPolicy: no, on-failure, always.
+    .strictObject({ policy: z.enum(["no", "always", "on-failure", ""]).optional(), max_retries: int.optional() })
     .optional(),
   stop_config: z.strictObject({ signal: signal.optional(), timeout: z.string().optional() }).optional(),
   checks: z.record(z.string(), MachineCheck).optional(),
