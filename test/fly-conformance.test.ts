@@ -205,3 +205,16 @@ test("a lease answer whose status is not success is no lease: named, not used as
   );
   expect(seen.some((s) => s.headers[LEASE_NONCE_HEADER] === "undefined")).toBe(false);
 });
+
+test("Fly's own words are kept whether the answer calls them `error` or `message`", async () => {
+  on("GET", /^\/apps\/a\/volumes$/, [200, []]);
+  on("POST", /^\/apps\/a\/volumes$/, [400, { message: "size_gb must be at most 500" }]);
+  const inputs = { app_name: "a", name: "v", region: "ord", size_gb: 1, encrypted: true, snapshot_retention: 5 };
+  await expect(volumeProvider.create!(inputs)).rejects.toThrow(
+    /create volume v failed: HTTP 400: size_gb must be at most 500/,
+  );
+  routes = [];
+  on("GET", /^\/apps\/a\/volumes$/, [200, []]);
+  on("POST", /^\/apps\/a\/volumes$/, [400, { error: "region xyz not found" }]);
+  await expect(volumeProvider.create!(inputs)).rejects.toThrow(/HTTP 400: region xyz not found/);
+});

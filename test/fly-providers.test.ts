@@ -665,6 +665,17 @@ describe("as Fly answers in production (durations echoed, checks, leases, bound 
     expect(only(fake.snapshot()).volumes.find((x) => x.id === v.id)!.compute).toEqual(compute);
   });
 
+  test("secrets are read at the last version written; a failed machine is destroyed with force", async () => {
+    const w = await upChecked();
+    expect(await w.secrets.refresh()).toEqual({ gone: false });
+    expect(fake.calls("GET", /\/secrets$/).at(-1)!.search).toBe(`?version=${w.version}`);
+    fake.failing.add(`${APP}-2`);
+    await expect(w.machines[2]!.up(w.inputs(2, w.version, { image: "img:2" }) as never)).rejects.toThrow(/is failed/);
+    await w.machines[2]!.destroy();
+    expect(fake.calls("DELETE", /\/machines\/[^/]+$/).at(-1)!.search).toBe("?force=true");
+    expect(only(fake.snapshot()).machines).toHaveLength(2);
+  });
+
   test("the fake refuses what Fly refuses: a stop timeout that is no duration, a Retry-After not waited out", async () => {
     const w = await upChecked();
     const id = String(w.machines[0]!.state!.outs.machine_id);

@@ -62,6 +62,8 @@ export interface RecordedRequest {
   method: string;
   path: string;
   status: number | "dropped";
+  /** The query string as sent, e.g. `?version=2`. */
+  search?: string;
   operation?: string;
   authorization?: string;
 }
@@ -297,7 +299,13 @@ export class FakeFly {
     const url = new URL(req.url ?? "/", "http://fake");
     const path = url.pathname.replace(/^\/v1/, "");
     const method = req.method ?? "GET";
-    const record: RecordedRequest = { method, path, status: 0, authorization: req.headers.authorization };
+    const record: RecordedRequest = {
+      method,
+      path,
+      search: url.search,
+      status: 0,
+      authorization: req.headers.authorization,
+    };
     this.requests.push(record);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
