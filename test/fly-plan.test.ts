@@ -45,13 +45,20 @@ describe.each(STACKS)("%s", (stack) => {
     const plan = plans[stack]!;
     const redis = one(ofType(plan, T.redis));
     const app = one(childrenOf(plan, redis, T.app));
-    expect(app.inputs).toMatchObject({ name: `mauntic-${stack}-redis`, org_slug: config.fly.org });
+    // The stack's own 6PN network: previews, other stacks and the org's WireGuard peers cannot reach its Redis.
+    expect(app.inputs).toMatchObject({
+      name: `mauntic-${stack}-redis`,
+      org_slug: config.fly.org,
+      network: `mauntic-${stack}-net`,
+    });
     const volume = one(childrenOf(plan, redis, T.volume));
     expect(volume.inputs).toMatchObject({
       name: "redis_data",
       region: config.fly.primaryRegion,
       size_gb: config.fly.redis.volumeSizeGb,
       encrypted: true,
+      // Placed where the Redis machine fits (fly-go CreateVolumeRequest.ComputeRequirements).
+      compute: { memory_mb: config.fly.redis.memoryMb },
     });
     expect(volume.protect).toBe(stack === "prod");
     const secrets = one(childrenOf(plan, redis, T.secrets));
@@ -81,7 +88,10 @@ describe.each(STACKS)("%s", (stack) => {
     );
     for (const [name, spec] of Object.entries(config.fly.queueWorkers)) {
       const w = one(workers.filter((x) => x.name === `mauntic-${stack}-fly-${name}`));
-      expect(one(childrenOf(plan, w, T.app)).inputs.name).toBe(`mauntic-${stack}-${name}`);
+      expect(one(childrenOf(plan, w, T.app)).inputs).toMatchObject({
+        name: `mauntic-${stack}-${name}`,
+        network: `mauntic-${stack}-net`, // the same network as its Redis, so the workers reach it
+      });
       const secrets = one(childrenOf(plan, w, T.secrets));
       expect(secrets.inputs.values).toBe("[secret]");
       const machines = childrenOf(plan, w, T.machine);

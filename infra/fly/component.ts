@@ -53,6 +53,14 @@ export function redisMachineConfig(redis: StackConfig["fly"]["redis"], volumeId:
   };
 }
 
+/**
+ * The stack's own 6PN network, shared by its Redis and its workers and by nothing else: "Any Machine started in such
+ * an app will not be able to access other apps within their organization over the private network" (Fly docs, Apps
+ * resource: Create a Fly App, `network`). Previews, other stacks and the organization's WireGuard peers cannot reach
+ * the stack's Redis. Fixed at create: an existing app moves only by being replaced.
+ */
+export const flyNetwork = (stack: string) => cloudName(stack, "fly", "net");
+
 export interface FlyRedisArgs {
   stack: string;
   config: StackConfig;
@@ -72,7 +80,7 @@ export class FlyRedis extends pulumi.ComponentResource {
     const rn = (...thing: string[]) => resourceName(stack, "fly", "redis", ...thing);
     this.appName = cloudName(stack, "fly", "redis");
 
-    const app = new App(rn("app"), { name: this.appName, org_slug: fly.org }, child);
+    const app = new App(rn("app"), { name: this.appName, org_slug: fly.org, network: flyNetwork(stack) }, child);
     const secrets = new Secrets(
       rn("secrets"),
       { app_name: app.name, values: {}, generate: [REDIS_PASSWORD_ENV] },
@@ -87,6 +95,7 @@ export class FlyRedis extends pulumi.ComponentResource {
         size_gb: fly.redis.volumeSizeGb,
         encrypted: true,
         snapshot_retention: REDIS_SNAPSHOT_DAYS,
+        compute: guestOf(fly.redis.vmSize, fly.redis.memoryMb),
       },
       // The queues live on it: a replacement would start them empty.
       { ...child, protect: parseStackName(stack).kind === "prod" },
@@ -163,7 +172,7 @@ export class QueueWorker extends pulumi.ComponentResource {
     const rn = (...thing: string[]) => resourceName(stack, "fly", worker, ...thing);
     this.appName = cloudName(stack, "fly", worker);
 
-    const app = new App(rn("app"), { name: this.appName, org_slug: args.org }, child);
+    const app = new App(rn("app"), { name: this.appName, org_slug: args.org, network: flyNetwork(stack) }, child);
     const values: Record<string, pulumi.Input<string>> = { REDIS_URL: args.redisUrl };
     if (spec.databaseRole) {
       const role = database.workers[spec.databaseRole];
