@@ -64,7 +64,7 @@ export interface FailoverReport {
   newPrimary: string;
   /** kill -9 of the primary until the Sentinels name another one. */
   failoverMs: number;
-  /** kill -9 until the first job is acknowledged again (producers retry what fails meanwhile). */
+  /** kill -9 until the first job sent after it is acknowledged (producers retry what fails meanwhile). */
   resumeMs: number;
   jobsAcked: number;
   jobsAckedBeforeKill: number;
@@ -81,6 +81,8 @@ export interface FailoverReport {
   addRetries: number;
   /** The killed node, started again with its own command, until it replicates from the new primary. */
   rejoinMs: number;
+  /** Every redis-server process the proof started (all gone when it returns). */
+  pids: number[];
   problems: string[];
 }
 
@@ -113,6 +115,7 @@ export async function proveFailover(opts: FailoverOptions): Promise<FailoverRepo
     unprocessed: 0,
     addRetries: 0,
     rejoinMs: NaN,
+    pids: [],
     problems: [],
   };
   if (!redisServerPath()) {
@@ -158,6 +161,7 @@ export async function proveFailover(opts: FailoverOptions): Promise<FailoverRepo
       if (signal !== "SIGKILL") log(`${p.name} exited (${code ?? signal}): ${tail.slice(-5).join(" | ")}`);
     });
     p.child = child;
+    if (child.pid) report.pids.push(child.pid);
   };
   const admin = (e: Endpoint) => {
     const c = new IORedis({
@@ -285,7 +289,8 @@ export async function proveFailover(opts: FailoverOptions): Promise<FailoverRepo
       worker.on("error", () => undefined);
       workers.push(worker);
     }
-    const acked: { id: string; at: number }[] = [];
+    /** Each acknowledged add: when it was sent and when its answer came. */
+    const acked: { id: string; sent: number; at: number }[] = [];
     let producing = true;
     const producers = Array.from({ length: opts.producers ?? 2 }, async (_, p) => {
       const queue = new Queue(name, { connection: connect(), prefix });
@@ -296,9 +301,10 @@ export async function proveFailover(opts: FailoverOptions): Promise<FailoverRepo
         // A producer retries with the same jobId (BullMQ ignores a second add of an existing id): what a
         // failover's errors (connection closed, NOREPLICAS while the new primary's replicas attach) ask for.
         for (;;) {
+          const sent = Date.now();
           try {
             await queue.add("step", { p, i }, { jobId, removeOnComplete: false });
-            acked.push({ id: jobId, at: Date.now() });
+            acked.push({ id: jobId, sent, at: Date.now() });
             break;
           } catch {
             report.addRetries++;
@@ -329,12 +335,13 @@ export async function proveFailover(opts: FailoverOptions): Promise<FailoverRepo
       return "";
     });
     if (report.newPrimary) report.failoverMs = Date.now() - killedAt;
+    // An answer already on its way when the primary died does not count: only adds sent after the kill.
     await until(
-      "a job acknowledged after the kill",
-      async () => (acked.some((a) => a.at > killedAt) ? true : undefined),
+      "a job sent after the kill acknowledged",
+      async () => (acked.some((a) => a.sent > killedAt) ? true : undefined),
       failoverTimeout,
     ).catch((e: Error) => report.problems.push(e.message));
-    const firstAfter = acked.find((a) => a.at > killedAt);
+    const firstAfter = acked.find((a) => a.sent > killedAt);
     if (firstAfter) report.resumeMs = firstAfter.at - killedAt;
     log(
       `new primary ${report.newPrimary || "(none)"} after ${report.failoverMs} ms; jobs again after ${report.resumeMs} ms`,
