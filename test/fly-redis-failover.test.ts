@@ -241,6 +241,7 @@ describe("on real redis-server: the group through a kill -9 of its primary", () 
       // 3 data nodes + 3 Sentinels + the restarted node, and none of them still running.
       expect(r.pids).toHaveLength(7);
       for (const pid of r.pids) expect(() => process.kill(pid, 0), `pid ${pid}`).toThrow(/ESRCH/);
+      expect(r.strays).toBe(0); // nor any fork of theirs
     },
     180_000,
   );

@@ -7,7 +7,7 @@
  * started again with its unchanged command and must come back as a replica. Used by the test and the benchmark.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue, Worker } from "bullmq";
@@ -83,7 +83,29 @@ export interface FailoverReport {
   rejoinMs: number;
   /** Every redis-server process the proof started (all gone when it returns). */
   pids: number[];
+  /** Processes still working in the proof's directory after it stopped everything (must be 0). */
+  strays: number;
   problems: string[];
+}
+
+/**
+ * Live processes working in `dir`: redis-server's own forks (a replica's RDB transfer, an AOF rewrite) outlive a
+ * `kill -9` of their parent for a moment and are nobody's child here; their working directory is the node's dir.
+ */
+export function processesIn(dir: string): number[] {
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return []; // no /proc: nothing to look at
+  }
+  return pids.flatMap((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/cwd`).startsWith(dir) ? [Number(pid)] : [];
+    } catch {
+      return []; // gone, a zombie, or not ours to read
+    }
+  });
 }
 
 interface Proc {
@@ -116,6 +138,7 @@ export async function proveFailover(opts: FailoverOptions): Promise<FailoverRepo
     addRetries: 0,
     rejoinMs: NaN,
     pids: [],
+    strays: 0,
     problems: [],
   };
   if (!redisServerPath()) {
@@ -410,7 +433,20 @@ export async function proveFailover(opts: FailoverOptions): Promise<FailoverRepo
       ),
     );
     process.removeListener("exit", killAll);
-    rmSync(root, { recursive: true, force: true });
+    for (let i = 0; i < 50; i++) {
+      const left = processesIn(root);
+      if (left.length === 0) break;
+      for (const pid of left) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+      await sleep(100);
+    }
+    report.strays = processesIn(root).length;
+    rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
@@ -423,6 +459,7 @@ export function renderFailover(r: FailoverReport): string[] {
     `redis failover: jobs acknowledged ${r.jobsAcked} (${r.jobsAckedBeforeKill} before the kill, ${r.jobsAckedBeforeCutoff} of them >= 1 s before), processed ${r.jobsProcessed}, still queued ${r.unprocessed}`,
     `redis failover: lost ${r.lostBeforeCutoff} of the ${r.jobsAckedBeforeCutoff} acknowledged >= 1 s before the kill; lost ${r.lostAll} of all ${r.jobsAcked}`,
     `redis failover: the killed node, restarted with its own command, replicates the new primary after ${r.rejoinMs} ms`,
+    `redis failover: redis processes started ${r.pids.length}, left running ${r.strays}`,
     ...r.problems.map((p) => `redis failover: PROBLEM: ${p}`),
   ];
 }
