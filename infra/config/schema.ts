@@ -189,7 +189,10 @@ export const stackConfigSchema = z
       /** The Neon organization (org-...), needed with a personal API key; an organization API key implies it. */
       orgId: z
         .string()
-        .regex(/^[a-z0-9-]{1,60}$/, "is not a Neon organization id (allowed: lowercase letters, digits and '-', e.g. org-...)")
+        .regex(
+          /^[a-z0-9-]{1,60}$/,
+          "is not a Neon organization id (allowed: lowercase letters, digits and '-', e.g. org-...)",
+        )
         .optional(),
     }),
     kv: z.strictObject({
@@ -210,6 +213,8 @@ export const stackConfigSchema = z
         vmSize: z.enum(FLY_VM_SIZES),
         memoryMb: z.number().int().min(256).max(65536).multipleOf(256),
         volumeSizeGb: z.number().int().min(1).max(500),
+        /** Replicas beside the primary, each on its own volume and host, failed over by 3 Sentinels; 0: one machine. */
+        replicas: z.number().int().min(0).max(4).default(0),
       }),
       queueWorkers: z.record(name, queueWorker),
     }),
