@@ -4,7 +4,9 @@
  * bucket that does not exist, pages listings (at most 1000 keys, an opaque cursor), keeps jurisdictions apart
  * (`cf-r2-jurisdiction`), checks the bearer token (10000), and rate-limits when told to (429, faults queue).
  * Envelope and codes as Cloudflare's v4 API returns them ({success, errors[{code,message}], messages, result,
- * result_info}); the list and bulk-delete shapes as alchemy-run/alchemy's R2 client reads them.
+ * result_info}); "List Objects" and "Delete Object" (one key per request; 10007 for a key that does not exist) as
+ * Cloudflare's OpenAPI documents them (cloudflare/cloudflare-typescript src/resources/r2/buckets/objects.ts). The
+ * undocumented bulk delete (DELETE .../objects with a JSON array of keys) is not served: "No route".
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -50,7 +52,7 @@ export class FakeR2Api {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
-  private handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
+  private handle(req: http.IncomingMessage, _body: string, res: http.ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://fake");
     const jurisdiction = String(req.headers["cf-r2-jurisdiction"] ?? "default");
     this.requests.push({ method: req.method ?? "", path: url.pathname, jurisdiction });
@@ -65,13 +67,15 @@ export class FakeR2Api {
     if (fault !== undefined) return fail(fault, fault === 429 ? 971 : 10001, `injected ${fault}`);
     if (req.headers.authorization !== `Bearer ${this.token}`) return fail(403, 10000, "Authentication error");
 
-    const m = /^\/client\/v4\/accounts\/([0-9a-f]{32})\/r2\/buckets\/([^/]+)(\/objects)?$/.exec(url.pathname);
+    const m = /^\/client\/v4\/accounts\/([0-9a-f]{32})\/r2\/buckets\/([^/]+)(\/objects)?(?:\/(.+))?$/.exec(url.pathname);
+    if (m && m[4] !== undefined && !m[3]) return fail(404, 7000, "No route for that URI");
+    if (m && m[3] && m[4] === undefined && req.method === "DELETE") return fail(404, 7000, "No route for that URI");
     if (!m) return fail(404, 7000, "No route for that URI");
     const bucketKey = `${jurisdiction}/${decodeURIComponent(m[2]!)}`;
     const bucket = this.buckets.get(bucketKey);
     if (!bucket) return fail(404, 10006, "The specified bucket does not exist.");
 
-    if (m[3] && req.method === "GET") {
+    if (m[3] && m[4] === undefined && req.method === "GET") {
       const perPage = Math.min(Number(url.searchParams.get("per_page") ?? 1000), 1000, this.pageLimit);
       const sorted = [...bucket].sort();
       const cursor = url.searchParams.get("cursor");
@@ -88,18 +92,11 @@ export class FakeR2Api {
         },
       });
     }
-    if (m[3] && req.method === "DELETE") {
-      let keys: unknown;
-      try {
-        keys = JSON.parse(body);
-      } catch {
-        keys = undefined;
-      }
-      if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string") || keys.length > 1000) {
-        return fail(400, 10040, "expected a JSON array of at most 1000 object keys");
-      }
-      for (const k of keys as string[]) bucket.delete(k);
-      return send(200, { success: true, result: [] });
+    if (m[3] && m[4] !== undefined && req.method === "DELETE") {
+      const key = m[4].split("/").map(decodeURIComponent).join("/");
+      if (!bucket.has(key)) return fail(404, 10007, "The specified key does not exist.");
+      bucket.delete(key);
+      return send(200, { success: true, result: { key } });
     }
     if (!m[3] && req.method === "DELETE") {
       if (bucket.size > 0) return fail(409, 10008, "The bucket you tried to delete is not empty.");
