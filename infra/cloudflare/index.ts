@@ -1,6 +1,7 @@
 /**
- * The Cloudflare part of a stack: Hyperdrive per worker, KV and the cache catalog, R2, the cache-header ruleset
- * (owning stack only) and the per-worker bindings. Consumes the Neon component's DatabaseConnection.
+ * The Cloudflare part of a stack: Hyperdrive per worker, KV and the cache catalog, R2, the zone's cache and
+ * header rulesets for R2-served tiers (owning stack only), and per worker its bindings and the cache tiers of the
+ * hosts it routes (edge-cache.ts). Consumes the Neon component's DatabaseConnection.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { committedStacks } from "../config/load";
