@@ -66,7 +66,7 @@ require(tsnodeRequire).register({
   skipProject: !fs.existsSync(tsConfigPath),
   compilerOptions: { target: "ES2020", module: "nodenext", moduleResolution: "nodenext", sourceMap: "true", ...compilerOptions },
 });
-const program = require(path.resolve(project.main));
+const program = require(path.resolve(project.main ?? "."));
 if (typeof program !== "function") throw new Error("the program's default export is not a function");
 require("./infra/offline/engine.ts").runOffline("dev").then((plan) => {
   console.log(JSON.stringify({ typescript: ts.version, tsconfig: tsConfigPath, transpileOnly: !!compilerOptions.noCheck, resources: plan.resources.length }));

@@ -702,3 +702,14 @@ describe("as Fly answers in production (durations echoed, checks, leases, bound 
     expect(Date.now() - t).toBeGreaterThanOrEqual(1_000);
   });
 });
+
+describe("Secrets check in a preview", () => {
+  test("an unknown values map (the engine's sentinel) is judged when known; a known bad name still fails", async () => {
+    const unknown = await secretsProvider.check!({} as never, { app_name: "a", values: UNKNOWN, generate: [] } as never);
+    expect(unknown.failures).toEqual([]);
+    const bad = await secretsProvider.check!({} as never, { app_name: "a", values: { "bad-name": "x" } } as never);
+    expect(bad.failures).toEqual([{ property: "values.bad-name", reason: "(allowed: an env var name, A-Z 0-9 _)" }]);
+    const empty = await secretsProvider.check!({} as never, { app_name: "a", values: {} } as never);
+    expect(empty.failures.map((f) => f.property)).toEqual(["values"]);
+  });
+});

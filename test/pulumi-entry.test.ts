@@ -14,7 +14,7 @@ describe("the Pulumi entry point", () => {
   const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
     name: string;
     runtime: { name: string; options: { typescript: boolean; tsconfig?: string } };
-    main: string;
+    main?: string;
   };
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as Record<string, unknown>;
 
@@ -24,8 +24,10 @@ describe("the Pulumi entry point", () => {
       name: "nodejs",
       options: { typescript: true, tsconfig: "tsconfig.pulumi.json", packagemanager: "npm" },
     });
-    expect(fs.existsSync(path.join(ROOT, project.main))).toBe(true);
-    expect(pkg.main).toBe(project.main);
+    // No `main`: the engine's working directory for the program and every plugin is the project root
+    // (pulumi pkg/engine/project.go getPwdMain: main's folder otherwise), and Node loads package.json's main.
+    expect(project.main).toBeUndefined();
+    expect(fs.existsSync(path.join(ROOT, String(pkg.main)))).toBe(true);
     // Dynamic providers are serialized by Pulumi's closure serializer, which needs CommonJS.
     expect(pkg.type ?? "commonjs").toBe("commonjs");
   });
@@ -33,7 +35,7 @@ describe("the Pulumi entry point", () => {
   it("main loads under ts-node with type checking and exports the program function", () => {
     const script = `
       require("ts-node").register({ compiler: "typescript", transpileOnly: false, project: "tsconfig.json", compilerOptions: {} });
-      const program = require(${JSON.stringify(`./${project.main}`)});
+      const program = require(".");
       process.stdout.write(typeof program);
     `;
     const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
@@ -55,7 +57,7 @@ describe("the language host's own loading (Pulumi.yaml runtime.options.tsconfig)
         compiler: typescriptRequire, transpileOnly: compilerOptions.noCheck, project: "tsconfig.pulumi.json", skipProject: false,
         compilerOptions: { target: "ES2020", module: "nodenext", moduleResolution: "nodenext", sourceMap: "true", ...compilerOptions },
       });
-      const program = require("./infra/index.ts");
+      const program = require(".");
       process.stdout.write(JSON.stringify({ ts: typescriptRequire, tsnode: tsnodeRequire, transpileOnly: compilerOptions.noCheck, program: typeof program }));
     `;
     const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });

@@ -58,8 +58,11 @@ export const machineProvider: Provider = {
   configure,
   async check(_olds: MachineInputs, news: MachineInputs) {
     const failures = required(news as never, ["app_name", "name", "region", "config"]);
-    if (news.config && !news.config.image) failures.push({ property: "config.image", reason: "is required" });
-    const stop = news.config?.stop_config;
+    // A config built from another resource's output (a volume id) is the engine's unknown sentinel in a preview:
+    // judged once known.
+    const config = isUnknown(news.config) && typeof news.config === "string" ? undefined : news.config;
+    if (config && !config.image) failures.push({ property: "config.image", reason: "is required" });
+    const stop = config?.stop_config;
     if (stop) {
       const s = seconds(stop.timeout);
       if (!(s >= 1 && s <= MAX_STOP_TIMEOUT_SECONDS)) {
