@@ -342,7 +342,11 @@ export function testConnection(host: string, port: number, timeoutMs = 3000): Pr
 }
 
 /** Log in as the origin's user and run `;`, as Hyperdrive's test query does; null when both succeed. */
-export async function testLogin(origin: z.infer<typeof hyperdriveOrigin>): Promise<ApiError | null> {
+export async function testLogin(
+  origin: z.infer<typeof hyperdriveOrigin>,
+  /** TLS as Hyperdrive speaks it: the origin's own host name as the server name (SNI), its certificate verified. */
+  tls?: { serverName: string; ca: string },
+): Promise<ApiError | null> {
   const client = new Client({
     host: origin.host,
     port: origin.port ?? 5432,
@@ -350,6 +354,9 @@ export async function testLogin(origin: z.infer<typeof hyperdriveOrigin>): Promi
     password: origin.password,
     database: origin.database,
     connectionTimeoutMillis: 5000,
+    // Hyperdrive's default TLS mode `require` validates the server certificate (WebPKI; here the stand-in's CA):
+    // https://developers.cloudflare.com/hyperdrive/configuration/tls-ssl-certificates-for-hyperdrive
+    ...(tls ? { ssl: { servername: tls.serverName, ca: tls.ca } } : {}),
   });
   client.on("error", () => undefined);
   try {
@@ -394,6 +401,8 @@ export class FakeCloudflareApi {
    * Neon stand-in to the local PostgreSQL); the config keeps the host as sent. Default: as given.
    */
   resolveOrigin: (host: string, port: number) => { host: string; port: number } = (host, port) => ({ host, port });
+  /** The CA that signs the origins' certificates: set, the login check speaks TLS (SNI: the origin's host). */
+  originCa?: string;
   private server?: http.Server;
 
   constructor(readonly token = "test-cloudflare-token") {}
@@ -859,7 +868,8 @@ export class FakeCloudflareApi {
     const failure = await testConnection(at.host, at.port);
     if (failure) throw failure;
     if (this.originCheck === "login") {
-      const loginFailure = await testLogin({ ...origin, ...at });
+      const tls = this.originCa ? { serverName: origin.host, ca: this.originCa } : undefined;
+      const loginFailure = await testLogin({ ...origin, ...at }, tls);
       if (loginFailure) throw loginFailure;
     }
   }
