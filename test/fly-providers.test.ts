@@ -710,6 +710,6 @@ describe("Secrets check in a preview", () => {
     const bad = await secretsProvider.check!({} as never, { app_name: "a", values: { "bad-name": "x" } } as never);
     expect(bad.failures).toEqual([{ property: "values.bad-name", reason: "(allowed: an env var name, A-Z 0-9 _)" }]);
     const empty = await secretsProvider.check!({} as never, { app_name: "a", values: {} } as never);
-    expect(empty.failures.map((f) => f.property)).toEqual(["values"]);
+    expect(empty.failures?.map((f) => f.property)).toEqual(["values"]);
   });
 });
