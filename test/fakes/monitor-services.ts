@@ -1,0 +1,199 @@
+/**
+ * Local stand-ins (HTTP on 127.0.0.1, port 0) for what `monitor` reads from the vendors, each answer shaped after
+ * the vendor's documented example:
+ * - Neon API v2 (under /api/v2): GET /projects (ProjectsResponse), GET /projects/{id}/endpoints (EndpointsResponse,
+ *   the Endpoint example of Neon's OpenAPI document public-v2-for-users.gen.yaml), GET
+ *   /consumption_history/v2/projects (ConsumptionHistoryPerPeriodV2's example: `consumption[].metrics[]` of
+ *   `{metric_name, value}`); `org_id`, `metrics`, `granularity`, `from`, `to` are required there, so they are here.
+ * - Cloudflare (under /client/v4): GET /accounts/{id}/hyperdrive/configs (the API's envelope `{success, errors,
+ *   messages, result}`), POST /graphql answering `{data: {viewer: {accounts: [{hyperdriveQueriesAdaptiveGroups}]}},
+ *   errors}` with the fields Hyperdrive's "Metrics and analytics" page documents (count, avg.queryLatency,
+ *   avg.connectionLatency, dimensions.cacheStatus, dimensions.eventStatus).
+ * - Fly's Prometheus (under /prometheus/{org}): GET /api/v1/query answering Prometheus's instant-vector format
+ *   (prometheus.io "HTTP API"), series `fly_volume_used_pct` with Fly's labels app, id, region, host ("Metrics on
+ *   Fly.io").
+ * Every request is recorded; a wrong credential gets 401. Written by hand for these few routes.
+ */
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface Recorded {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  auth: string | undefined;
+}
+
+export interface FakeState {
+  neonKey: string;
+  cloudflareToken: string;
+  flyToken: string;
+  projects: { id: string; name: string; org_id: string }[];
+  endpoints: Record<string, { id: string; name: string; type: "read_write" | "read_only"; min: number; max: number }[]>;
+  /** compute_unit_seconds per hourly timeframe, oldest first. */
+  cuSeconds: number[];
+  hyperdrive: { id: string; name: string }[];
+  /** GraphQL groups per config id. */
+  groups: Record<string, unknown[]>;
+  /** fly_volume_used_pct per app/volume id. */
+  volumes: { app: string; id: string; pct: number }[];
+}
+
+export class FakeServices {
+  readonly requests: Recorded[] = [];
+  private server?: http.Server;
+  url = "";
+
+  constructor(readonly state: FakeState) {}
+
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => {
+      let raw = "";
+      req.on("data", (d: Buffer) => (raw += d.toString()));
+      req.on("end", () => {
+        const u = new URL(req.url!, "http://x");
+        const rec: Recorded = {
+          method: req.method!,
+          path: u.pathname,
+          query: Object.fromEntries(u.searchParams),
+          body: raw ? (JSON.parse(raw) as unknown) : undefined,
+          auth: req.headers.authorization,
+        };
+        this.requests.push(rec);
+        const [status, body] = this.route(rec);
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(body));
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((r) => this.server?.close(() => r()));
+  }
+
+  private route(r: Recorded): [number, unknown] {
+    const s = this.state;
+    let m: RegExpExecArray | null;
+    if (r.path.startsWith("/api/v2/")) {
+      if (r.auth !== `Bearer ${s.neonKey}`) return [401, { code: "", message: "authentication required" }];
+      const p = r.path.slice("/api/v2".length);
+      if (p === "/projects") {
+        const projects = s.projects
+          .filter((x) => !r.query.search || x.name.includes(r.query.search))
+          .map((x) => ({ ...x, region_id: "aws-us-east-2", pg_version: 17, created_at: "2026-01-01T00:00:00Z" }));
+        return [200, { projects, pagination: { cursor: projects.at(-1)?.id ?? "" } }];
+      }
+      if ((m = /^\/projects\/([^/]+)\/endpoints$/.exec(p))) {
+        const endpoints = (s.endpoints[m[1]!] ?? []).map((e) => ({
+          host: `${e.id}.us-east-2.aws.neon.tech`,
+          id: e.id,
+          name: e.name,
+          project_id: m![1],
+          branch_id: "br-main-1",
+          autoscaling_limit_min_cu: e.min,
+          autoscaling_limit_max_cu: e.max,
+          region_id: "aws-us-east-2",
+          type: e.type,
+          current_state: "active",
+          pooler_enabled: false,
+          pooler_mode: "transaction",
+          disabled: false,
+          passwordless_access: true,
+          creation_source: "console",
+          created_at: "2022-12-03T15:37:07Z",
+          updated_at: "2022-12-03T15:37:07Z",
+          proxy_host: "us-east-2.aws.neon.tech",
+          suspend_timeout_seconds: 0,
+          provisioner: "k8s-neonvm",
+          settings: {},
+        }));
+        return [200, { endpoints }];
+      }
+      if (p === "/consumption_history/v2/projects") {
+        for (const k of ["org_id", "metrics", "granularity", "from", "to"]) {
+          if (!r.query[k]) return [400, { code: "", message: `${k} is required` }];
+        }
+        const from = Date.parse(r.query.from!);
+        const ids = r.query.project_ids!.split(",");
+        return [
+          200,
+          {
+            projects: ids.map((id) => ({
+              project_id: id,
+              periods: [
+                {
+                  period_id: "79ec829f-1828-4006-ac82-9f1828a0067d",
+                  period_plan: "scale",
+                  period_start: "2026-12-01T00:00:00Z",
+                  consumption: s.cuSeconds.map((v, i) => ({
+                    timeframe_start: new Date(from + i * 3_600_000).toISOString(),
+                    timeframe_end: new Date(from + (i + 1) * 3_600_000).toISOString(),
+                    metrics: [{ metric_name: "compute_unit_seconds", value: v }],
+                  })),
+                },
+              ],
+            })),
+            pagination: { cursor: ids.at(-1) },
+          },
+        ];
+      }
+      return [404, { code: "", message: `no route ${r.path}` }];
+    }
+    if (r.path.startsWith("/client/v4/")) {
+      if (r.auth !== `Bearer ${s.cloudflareToken}`) {
+        return [
+          400,
+          {
+            success: false,
+            errors: [{ code: 9106, message: "Missing X-Auth-Key, X-Auth-Email or Authorization headers" }],
+            messages: [],
+            result: null,
+          },
+        ];
+      }
+      if (/^\/client\/v4\/accounts\/[0-9a-f]{32}\/hyperdrive\/configs$/.test(r.path)) {
+        return [200, { success: true, errors: [], messages: [], result: s.hyperdrive }];
+      }
+      if (r.path === "/client/v4/graphql") {
+        const { variables } = r.body as { variables: { configId: string } };
+        return [
+          200,
+          {
+            data: { viewer: { accounts: [{ hyperdriveQueriesAdaptiveGroups: s.groups[variables.configId] ?? [] }] } },
+            errors: null,
+          },
+        ];
+      }
+      return [
+        404,
+        { success: false, errors: [{ code: 7003, message: "No route for that URI" }], messages: [], result: null },
+      ];
+    }
+    if ((m = /^\/prometheus\/([^/]+)\/api\/v1\/query$/.exec(r.path))) {
+      if (r.auth !== `Bearer ${s.flyToken}`)
+        return [401, { status: "error", errorType: "unauthorized", error: "unauthorized" }];
+      const match = /app=~"([^"]+)"/.exec(r.query.query ?? "");
+      const re = new RegExp(`^(?:${match?.[1] ?? ".*"})$`);
+      return [
+        200,
+        {
+          status: "success",
+          data: {
+            resultType: "vector",
+            result: s.volumes
+              .filter((v) => re.test(v.app))
+              .map((v) => ({
+                metric: { __name__: "fly_volume_used_pct", app: v.app, id: v.id, region: "iad", host: "a1b2" },
+                value: [1765094400, String(v.pct)],
+              })),
+          },
+        },
+      ];
+    }
+    return [404, { message: `no route ${r.path}` }];
+  }
+}
