@@ -94,7 +94,8 @@ describe("every workflow", () => {
     const uses = [...text(f).matchAll(/uses:\s*(\S+)(.*)/g)];
     expect(uses.length).toBeGreaterThan(0);
     for (const [, ref, rest] of uses) {
-      expect(ref, f).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+      // owner/repo, or an action in a folder of it (owner/repo/path), at a commit.
+      expect(ref, f).toMatch(/^[\w.-]+\/[\w.-]+(\/[\w.-]+)*@[0-9a-f]{40}$/);
       expect(rest, `${f} ${ref}`).toMatch(/^\s*# v\d+\.\d+\.\d+$/);
     }
   });
