@@ -169,6 +169,33 @@ describe("at every limit: quiet", () => {
   });
 });
 
+describe("the Neon stand-in holds to Neon's OpenAPI document", () => {
+  it("every request the monitor sends and every answer the fake gives", async () => {
+    const { NeonSpec } = await import("./fakes/neon-spec");
+    const spec = await NeonSpec.load();
+    fake.requests.length = 0;
+    await figuresOf();
+    const neon = fake.requests.filter((q) => q.path.startsWith("/api/v2/"));
+    expect(neon.map((q) => q.path)).toEqual([
+      "/api/v2/projects",
+      "/api/v2/projects/p-dev-1/endpoints",
+      "/api/v2/consumption_history/v2/projects",
+    ]);
+    for (const q of neon) {
+      const path = q.path.slice("/api/v2".length);
+      const { operationId, problems } = spec.checkRequest({
+        method: q.method,
+        path,
+        query: q.query,
+        headers: { authorization: q.auth },
+        body: undefined,
+      });
+      expect(problems, path).toEqual([]);
+      expect(spec.checkResponse(operationId!, q.status!, q.response), path).toEqual([]);
+    }
+  }, 120_000);
+});
+
 describe("just past each limit: a finding", () => {
   const cases: {
     name: string;

@@ -23,6 +23,9 @@ export interface Recorded {
   query: Record<string, string>;
   body: unknown;
   auth: string | undefined;
+  /** The answer: status and body. */
+  status?: number;
+  response?: unknown;
 }
 
 export interface FakeState {
@@ -62,6 +65,8 @@ export class FakeServices {
         };
         this.requests.push(rec);
         const [status, body] = this.route(rec);
+        rec.status = status;
+        rec.response = body;
         res.writeHead(status, { "content-type": "application/json" });
         res.end(JSON.stringify(body));
       });
@@ -84,8 +89,28 @@ export class FakeServices {
       if (p === "/projects") {
         const projects = s.projects
           .filter((x) => !r.query.search || x.name.includes(r.query.search))
-          .map((x) => ({ ...x, region_id: "aws-us-east-2", pg_version: 17, created_at: "2026-01-01T00:00:00Z" }));
-        return [200, { projects, pagination: { cursor: projects.at(-1)?.id ?? "" } }];
+          // The listProjects example of Neon's OpenAPI document, with our ids and names.
+          .map((x) => ({
+            ...x,
+            platform_id: "aws",
+            region_id: "aws-us-east-2",
+            provisioner: "k8s-pod",
+            pg_version: 17,
+            created_at: "2022-11-23T17:42:25Z",
+            updated_at: "2022-11-23T17:42:25Z",
+            proxy_host: "us-east-2.aws.neon.tech",
+            cpu_used_sec: 0,
+            branch_logical_size_limit: 0,
+            owner_id: "1232111",
+            creation_source: "console",
+            store_passwords: true,
+            branch_logical_size_limit_bytes: 10800,
+            active_time: 100,
+          }));
+        return [
+          200,
+          { projects, applications: {}, integrations: {}, pagination: { cursor: projects.at(-1)?.id ?? "" } },
+        ];
       }
       if ((m = /^\/projects\/([^/]+)\/endpoints$/.exec(p))) {
         const endpoints = (s.endpoints[m[1]!] ?? []).map((e) => ({
