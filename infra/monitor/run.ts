@@ -6,7 +6,7 @@ import type { StackConfig } from "../config/schema";
 import { autoscalingSignal, type NeonTarget } from "./autoscaling";
 import { hyperdriveSignal, type CloudflareTarget } from "./hyperdrive";
 import { poolSignal, type PoolTargets } from "./pool";
-import { redisSignal } from "./redis";
+import { redisSignal, type RedisTarget } from "./redis";
 import { messageOf, TITLES, type SignalReport } from "./signal";
 import { volumesSignal, type FlyTarget } from "./volumes";
 
@@ -15,7 +15,7 @@ export interface MonitorTargets {
   cloudflare?: CloudflareTarget;
   neon?: NeonTarget;
   fly?: FlyTarget;
-  redisUrl?: string;
+  redis?: RedisTarget;
 }
 
 export interface MonitorReport {
@@ -70,7 +70,7 @@ export async function runMonitor(
     guarded("pool", () => poolSignal(stack, config, targets.database)),
     guarded("hyperdrive", () => hyperdriveSignal(stack, config, targets.cloudflare)),
     guarded("autoscaling", () => autoscalingSignal(stack, config, targets.neon)),
-    guarded("redis", () => redisSignal(config, targets.redisUrl)),
+    guarded("redis", () => redisSignal(config, targets.redis)),
     guarded("volumes", () => volumesSignal(stack, config, targets.fly)),
   ]);
   return { stack, at: now.toISOString(), findings: countFindings(signals), signals };

@@ -3,6 +3,8 @@
  * CLOUDFLARE_API_TOKEN, FLY_API_TOKEN, as the providers and deploy.yml use them), else the stack's secrets
  * (`mauntic-infra:neonApiKey`, `cloudflare:apiToken`, `mauntic-infra:flyApiToken`) and outputs (databaseDirectUri,
  * databaseReplicaUri, neonProjectId, flyRedisUrl) through the Pulumi CLI, when one is installed and logged in.
+ * Redis: MONITOR_REDIS_URLS (each data node), else the workers' form (REDIS_SENTINELS with REDIS_SENTINEL_MASTER and
+ * REDIS_PASSWORD, or REDIS_URL), else flyRedisUrl (one node's URL, or prod's `redis-sentinel://` list + REDIS_PASSWORD).
  * Local fakes: NEON_API_URL, CLOUDFLARE_BASE_URL, CLOUDFLARE_GRAPHQL_URL, FLY_PROMETHEUS_URL.
  */
 import { PROJECT_DIR } from "../config/load";
@@ -11,6 +13,8 @@ import { FLY_API_TOKEN_CONFIG } from "../fly/client";
 import { CLOUDFLARE_API_URL, CLOUDFLARE_GRAPHQL_URL } from "./hyperdrive";
 import { FLY_PROMETHEUS_URL } from "./volumes";
 import type { MonitorTargets } from "./run";
+import { parseSentinels, SENTINEL_MASTER_NAME } from "../fly/redis";
+import { parseSentinelUrl, type RedisTarget } from "./redis";
 
 export interface StackReader {
   secret(key: string): Promise<string | undefined>;
@@ -61,7 +65,7 @@ export async function monitorTargets(
   const neonKey = await pick(env.NEON_API_KEY, () => reader?.secret(NEON_API_KEY_CONFIG));
   const cfToken = await pick(env.CLOUDFLARE_API_TOKEN, () => reader?.secret("cloudflare:apiToken"));
   const flyToken = await pick(env.FLY_API_TOKEN, () => reader?.secret(FLY_API_TOKEN_CONFIG));
-  const redisUrl = await pick(env.REDIS_URL, () => reader?.output("flyRedisUrl"));
+  const redis = await redisTarget(env, () => reader?.output("flyRedisUrl"));
   const projectId = await pick(env.NEON_PROJECT_ID, () => reader?.output("neonProjectId"));
   return {
     database: { primaryUrl, replicaUrl },
@@ -75,6 +79,28 @@ export async function monitorTargets(
         }
       : undefined,
     fly: flyToken ? { token: flyToken, prometheusUrl: env.FLY_PROMETHEUS_URL ?? FLY_PROMETHEUS_URL } : undefined,
-    redisUrl,
+    redis,
   };
+}
+
+/** Where the Redis data nodes are, by the precedence in the header; undefined when nothing names them. */
+export async function redisTarget(
+  env: NodeJS.ProcessEnv,
+  output: () => Promise<string | undefined> | undefined,
+): Promise<RedisTarget | undefined> {
+  if (env.MONITOR_REDIS_URLS)
+    return {
+      nodes: env.MONITOR_REDIS_URLS.split(",")
+        .map((u) => u.trim())
+        .filter(Boolean),
+    };
+  const password = env.REDIS_PASSWORD || undefined;
+  if (env.REDIS_SENTINELS) {
+    const master = env.REDIS_SENTINEL_MASTER || SENTINEL_MASTER_NAME;
+    return { sentinels: { endpoints: parseSentinels(env.REDIS_SENTINELS), master, password } };
+  }
+  const url = env.REDIS_URL || (await output()) || undefined;
+  if (!url) return undefined;
+  const group = parseSentinelUrl(url);
+  return group ? { sentinels: { ...group, password } } : { nodes: [url] };
 }

@@ -23,7 +23,9 @@ Credentials and addresses, each from the environment, else from the stack (Pulum
   NEON_API_KEY (NEON_PROJECT_ID)                      else secret mauntic-infra:neonApiKey (output neonProjectId)
   CLOUDFLARE_API_TOKEN                                else secret cloudflare:apiToken
   FLY_API_TOKEN                                       else secret mauntic-infra:flyApiToken
-  REDIS_URL                                           else output flyRedisUrl (Fly's private network)
+  MONITOR_REDIS_URLS (each data node's URL)           else REDIS_SENTINELS + REDIS_PASSWORD, or REDIS_URL, as the
+                                                      workers get them, else output flyRedisUrl (Fly's private
+                                                      network; a Sentinel group's needs REDIS_PASSWORD)
 A signal without its credentials is reported "not configured" (not a finding); a service that does not answer is a
 finding named after it.
 
@@ -38,7 +40,11 @@ Exit codes: 0 no finding, 1 one or more findings (a figure past its threshold, o
       const env = process.env;
       // The stack is asked only for what the environment lacks.
       const complete =
-        env.MONITOR_DATABASE_URL && env.NEON_API_KEY && env.CLOUDFLARE_API_TOKEN && env.FLY_API_TOKEN && env.REDIS_URL;
+        env.MONITOR_DATABASE_URL &&
+        env.NEON_API_KEY &&
+        env.CLOUDFLARE_API_TOKEN &&
+        env.FLY_API_TOKEN &&
+        (env.MONITOR_REDIS_URLS || env.REDIS_SENTINELS || env.REDIS_URL);
       const reader = complete ? undefined : await pulumiStackReader(opts.pulumiStack ?? opts.stack, log);
       const report = await runMonitor(opts.stack, config, await monitorTargets(env, reader));
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderMarkdown(report));
