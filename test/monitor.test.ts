@@ -16,6 +16,7 @@ import { ConfigError, loadStackConfigFromFile, stackFilePath } from "../infra/co
 import { CONFIG_NAMESPACE, type StackConfig } from "../infra/config/schema";
 import { HYPERDRIVE_QUERY, type HyperdriveGroup } from "../infra/monitor/hyperdrive";
 import { judgeRedis, parseInfo, redisSignal } from "../infra/monitor/redis";
+import { expectedVolumes, volumesSignal } from "../infra/monitor/volumes";
 import { renderMarkdown, runMonitor, type MonitorTargets } from "../infra/monitor/run";
 import { monitorTargets } from "../infra/monitor/targets";
 import { FakeServices, type FakeState } from "./fakes/monitor-services";
@@ -135,6 +136,7 @@ describe("at every limit: quiet", () => {
       ["hours at the maximum CU", 0, false],
     ]);
     expect(by("volumes").figures.map((f) => [f.subject, f.value, f.finding])).toEqual([
+      ["mauntic-dev-redis", 1, false],
       ["mauntic-dev-redis volume vol_dev1", 80, false],
     ]);
   });
@@ -366,6 +368,45 @@ describe("unreachable services are named findings, never a crash", () => {
   }, 60_000);
 });
 
+describe("prod's volumes: 3 Redis data nodes and 3 Sentinels", () => {
+  const prod = loadStackConfigFromFile("prod");
+  const prodVolumes = () => [
+    ...["vol_data0", "vol_data1", "vol_data2"].map((id) => ({ app: "mauntic-prod-redis", id, pct: 40 })),
+    ...["vol_sent0", "vol_sent1", "vol_sent2"].map((id) => ({ app: "mauntic-prod-redis", id, pct: 1 })),
+    { app: "mauntic-dev-redis", id: "vol_dev1", pct: 99 },
+  ];
+  const volumesOf = async (volumes: FakeState["volumes"]) => {
+    const saved = fake.state.volumes;
+    fake.state.volumes = volumes;
+    try {
+      return await volumesSignal("prod", prod, { token: "fly-token", prometheusUrl: `${base}/prometheus` });
+    } finally {
+      fake.state.volumes = saved;
+    }
+  };
+
+  it("every one of the 6 reports: quiet; a Sentinel's volume at 80.5 % is a finding like a data node's", async () => {
+    expect(prod.fly.redis.replicas).toBe(2);
+    expect(expectedVolumes(prod)).toBe(6);
+    const r = await volumesOf(prodVolumes());
+    expect(r.status).toBe("ok");
+    expect(r.figures[0]).toMatchObject({ measure: "volumes reporting", value: 6, threshold: 6, finding: false });
+    expect(r.figures[0]!.detail).toBe("6 of 6 (3 Redis data, 3 Sentinel)");
+    expect(r.figures).toHaveLength(7);
+    const full = prodVolumes();
+    full[4]!.pct = 80.5;
+    expect((await volumesOf(full)).figures.filter((f) => f.finding).map((f) => f.subject)).toEqual([
+      "mauntic-prod-redis volume vol_sent1",
+    ]);
+  });
+
+  it("5 of 6 reporting (a volume gone, or its machine not running) is a finding", async () => {
+    const r = await volumesOf(prodVolumes().filter((v) => v.id !== "vol_data2"));
+    expect(r.status).toBe("finding");
+    expect(r.figures[0]).toMatchObject({ value: 5, threshold: 6, finding: true });
+  });
+});
+
 describe("Redis memory against maxmemory", () => {
   const info = (used: number, max: number) =>
     parseInfo(
@@ -428,7 +469,7 @@ describe("Redis memory against maxmemory", () => {
       console.warn("skipped: no redis-server (apt-get install redis-server)");
       ctx.skip();
     }
-    const r = await redisSignal(withMonitoring({ redisMemoryPct: 1 }), `redis://127.0.0.1:${port}`);
+    const r = await redisSignal(withMonitoring({ redisMemoryPct: 1 }), { nodes: [`redis://127.0.0.1:${port}`] });
     const f = r.figures[0]!;
     expect(f.detail).toMatch(/^used_memory \d+ B of maxmemory 4194304 B .* maxmemory_policy noeviction$/);
     // An idle redis-server uses about 1 MB: well past 1 % of 4 MB.
