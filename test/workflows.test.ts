@@ -17,6 +17,7 @@ const files = fs.readdirSync(DIR).filter((f) => f.endsWith(".yml"));
 const text = (f: string) => fs.readFileSync(path.join(DIR, f), "utf8");
 
 interface Step {
+  id?: string;
   uses?: string;
   run?: string;
   with?: Record<string, unknown>;
@@ -297,6 +298,15 @@ describe("Monitor", () => {
       CLOUDFLARE_API_TOKEN: "${{ secrets.CLOUDFLARE_API_TOKEN }}",
       FLY_API_TOKEN: "${{ secrets.FLY_API_TOKEN }}",
     });
+    // Every Redis data node through its own proxy (prod's group: a primary and replicas), read by the monitor.
+    const redis = job.steps.find((s) => s.id === "redis")!;
+    expect(redis.run).toBe('echo "ports=$(.github/scripts/monitor-redis-proxy.sh "$STACK")" >> "$GITHUB_OUTPUT"');
+    expect(job.steps.indexOf(redis)).toBeLessThan(job.steps.indexOf(monitor));
+    expect(monitor.env).toMatchObject({
+      REDIS_PASSWORD: "${{ secrets.REDIS_PASSWORD }}",
+      REDIS_PORTS: "${{ steps.redis.outputs.ports }}",
+    });
+    expect(monitor.run).toMatch(/export MONITOR_REDIS_URLS\n/);
     // The exit code is kept, so a finding (1) still updates the issue.
     expect(monitor.run).toMatch(/set \+e[\s\S]*code=\$\?[\s\S]*echo "code=\$code" >> "\$GITHUB_OUTPUT"/);
     const issue = job.steps.find((s) => s.run?.includes("monitor-issue.sh"))!;
