@@ -14,12 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hyperdriveLayout } from "../infra/cloudflare/budget";
 import { ConfigError, loadStackConfigFromFile, stackFilePath } from "../infra/config/load";
 import { CONFIG_NAMESPACE, type StackConfig } from "../infra/config/schema";
-import { HYPERDRIVE_QUERY, type HyperdriveGroup } from "../infra/monitor/hyperdrive";
+import { HYPERDRIVE_QUERY, hyperdriveGroups, type HyperdriveGroup } from "../infra/monitor/hyperdrive";
 import { judgeRedis, parseInfo, redisSignal } from "../infra/monitor/redis";
 import { expectedVolumes, volumesSignal } from "../infra/monitor/volumes";
 import { renderMarkdown, runMonitor, type MonitorTargets } from "../infra/monitor/run";
 import { monitorTargets } from "../infra/monitor/targets";
-import { FakeServices, type FakeState } from "./fakes/monitor-services";
+import { FakeServices, hyperdriveQueryProblem, type FakeState } from "./fakes/monitor-services";
 import { runCli } from "./helpers/cli";
 
 const dev = loadStackConfigFromFile("dev");
@@ -168,6 +168,34 @@ describe("at every limit: quiet", () => {
     expect(prom.path).toBe(`/prometheus/${dev.fly.org}/api/v1/query`);
     expect(prom.query.query).toBe('fly_volume_used_pct{app=~"mauntic-dev-.*"}');
     expect(prom.auth).toBe("Bearer fly-token");
+  });
+});
+
+describe("the Cloudflare stand-in holds to Hyperdrive's documented dataset", () => {
+  const vars = {
+    accountTag: ACCOUNT,
+    configId: "x",
+    datetimeStart: "2026-12-07T06:25:00Z",
+    datetimeEnd: "2026-12-07T06:40:00Z",
+  };
+  it("the monitor's query asks only documented fields and filters; anything else is refused", () => {
+    expect(hyperdriveQueryProblem(HYPERDRIVE_QUERY, vars)).toBeUndefined();
+    expect(
+      hyperdriveQueryProblem(HYPERDRIVE_QUERY.replace("queryLatency }", "queryLatency poolUtilization }"), vars),
+    ).toBe('unknown field "poolUtilization" of hyperdriveQueriesAdaptiveGroups');
+    expect(hyperdriveQueryProblem(HYPERDRIVE_QUERY.replace("configId: $configId", "scriptName: $configId"), vars)).toBe(
+      'unknown filter field "scriptName"',
+    );
+    expect(hyperdriveQueryProblem(HYPERDRIVE_QUERY, { ...vars, accountTag: "" })).toMatch(/accountTag/);
+  });
+
+  it("31 days back is answered; a minute more is a GraphQL error in a 200, which the monitor reports", async () => {
+    const t = { token: "cf-token", apiUrl: `${base}/client/v4`, graphqlUrl: `${base}/client/v4/graphql`, now: NOW };
+    const id = idOf(layout[0]!.name);
+    await expect(hyperdriveGroups(t, ACCOUNT, id, 31 * 1440)).resolves.toHaveLength(3);
+    await expect(hyperdriveGroups(t, ACCOUNT, id, 31 * 1440 + 1)).rejects.toThrow(
+      "Cloudflare GraphQL: cannot request data older than 2678400s",
+    );
   });
 });
 

@@ -7,8 +7,12 @@
  *   `{metric_name, value}`); `org_id`, `metrics`, `granularity`, `from`, `to` are required there, so they are here.
  * - Cloudflare (under /client/v4): GET /accounts/{id}/hyperdrive/configs (the API's envelope `{success, errors,
  *   messages, result}`), POST /graphql answering `{data: {viewer: {accounts: [{hyperdriveQueriesAdaptiveGroups}]}},
- *   errors}` with the fields Hyperdrive's "Metrics and analytics" page documents (count, avg.queryLatency,
- *   avg.connectionLatency, dimensions.cacheStatus, dimensions.eventStatus).
+ *   errors}` with the fields Hyperdrive's "Metrics and analytics" page documents (cloudflare/cloudflare-docs
+ *   src/content/docs/hyperdrive/observability/metrics.mdx: count, queryBytes, resultBytes, queryLatency,
+ *   connectionLatency under avg/sum, dimensions cacheStatus and eventStatus; filters configId, eventStatus,
+ *   datetime_geq, datetime_leq; 31 days retained). A query asking anything else, or older data, gets a 200 with
+ *   `{data: null, errors: [{message, path, extensions: {timestamp}}]}` as the GraphQL Analytics "Error responses"
+ *   page shows (its example message: "cannot request data older than 2678400s").
  * - Fly's Prometheus (under /prometheus/{org}): GET /api/v1/query answering Prometheus's instant-vector format
  *   (prometheus.io "HTTP API"), series `fly_volume_used_pct` with Fly's labels app, id, region, host ("Metrics on
  *   Fly.io").
@@ -184,7 +188,15 @@ export class FakeServices {
         return [200, { success: true, errors: [], messages: [], result: s.hyperdrive }];
       }
       if (r.path === "/client/v4/graphql") {
-        const { variables } = r.body as { variables: { configId: string } };
+        const { query, variables } = r.body as { query: string; variables: Record<string, string> };
+        const problem = hyperdriveQueryProblem(query, variables);
+        if (problem) {
+          const path = ["viewer", "accounts", "0", "hyperdriveQueriesAdaptiveGroups"];
+          return [
+            200,
+            { data: null, errors: [{ message: problem, path, extensions: { timestamp: new Date().toISOString() } }] },
+          ];
+        }
         return [
           200,
           {
@@ -221,4 +233,57 @@ export class FakeServices {
     }
     return [404, { message: `no route ${r.path}` }];
   }
+}
+
+/** What Hyperdrive's metrics page documents for `hyperdriveQueriesAdaptiveGroups` (see the header). */
+const DOCUMENTED_FIELDS = new Set([
+  "count",
+  "avg",
+  "sum",
+  "dimensions",
+  "queryBytes",
+  "resultBytes",
+  "queryLatency",
+  "connectionLatency",
+  "cacheStatus",
+  "eventStatus",
+]);
+const DOCUMENTED_FILTERS = new Set(["configId", "eventStatus", "datetime_geq", "datetime_leq"]);
+const RETENTION_S = 31 * 86_400;
+
+/** The text between the bracket at `open` and its match. */
+function enclosed(text: string, open: number): string {
+  const pair: Record<string, string> = { "(": ")", "{": "}" };
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    if (text[i] === text[open]) depth++;
+    else if (text[i] === pair[text[open]!]) depth--;
+    if (depth === 0) return text.slice(open + 1, i);
+  }
+  return text.slice(open + 1);
+}
+
+/** Why Cloudflare would refuse the query (an undocumented field or filter, no accountTag, data past 31 days). */
+export function hyperdriveQueryProblem(query: string, variables: Record<string, string>): string | undefined {
+  if (!/accounts\(filter:\s*\{\s*accountTag:\s*\$accountTag\s*\}\)/.test(query) || !variables.accountTag) {
+    return "hyperdriveQueriesAdaptiveGroups requires an accountTag filter";
+  }
+  const at = query.indexOf("hyperdriveQueriesAdaptiveGroups(");
+  if (at < 0) return "unknown dataset";
+  const argsOpen = query.indexOf("(", at);
+  const args = enclosed(query, argsOpen);
+  const filter = enclosed(args, args.indexOf("{"));
+  for (const [, key] of filter.matchAll(/([A-Za-z_]+)\s*:/g)) {
+    if (!DOCUMENTED_FILTERS.has(key!)) return `unknown filter field "${key}"`;
+  }
+  const selection = enclosed(query, query.indexOf("{", argsOpen + args.length + 1));
+  for (const [word] of selection.matchAll(/[A-Za-z_]+/g)) {
+    if (!DOCUMENTED_FIELDS.has(word)) return `unknown field "${word}" of hyperdriveQueriesAdaptiveGroups`;
+  }
+  const start = Date.parse(variables.datetimeStart ?? "");
+  const end = Date.parse(variables.datetimeEnd ?? "");
+  if (Number.isNaN(start) || Number.isNaN(end)) return "error parsing args: datetime_geq, datetime_leq";
+  // Counted from the window's end, not the wall clock: the tests' clock is fixed.
+  if ((end - start) / 1000 > RETENTION_S) return `cannot request data older than ${RETENTION_S}s`;
+  return undefined;
 }
