@@ -1,6 +1,8 @@
 /**
- * `.github/scripts/monitor-redis-proxy.sh` against a fake `flyctl` on PATH: `machine list --json` answers fly-go's
- * Machine list shape (id, state, config.metadata) for prod's group (3 data nodes, 3 Sentinels); `proxy` records its
+ * `.github/scripts/monitor-redis-proxy.sh` against a fake `flyctl` on PATH: `machine list --json` answers as flyctl
+ * prints it (internal/command/machine/list.go: render.JSON of fly-go's []*Machine, machine_types.go: `id`, `name`,
+ * `state`, `region`, `config` whose MachineConfig has `metadata`) for prod's group (3 data nodes, 3 Sentinels);
+ * `proxy <local:remote> [remote_host]` (internal/command/proxy/proxy.go, with `--quiet`) records its
  * arguments and listens on the local port, except for the node told to fail. The script opens one proxy per data
  * node, never a Sentinel, and prints every port, the failed node's included (the monitor names it "not read").
  */
