@@ -16,6 +16,7 @@ import { SENTINEL_MASTER_NAME } from "../infra/fly/redis";
 import { freePort, redisServerPath, until } from "../infra/fly/redis-proof";
 import { parseSentinelUrl, redisSignal } from "../infra/monitor/redis";
 import { redisTarget } from "../infra/monitor/targets";
+import { runCli } from "./helpers/cli";
 
 const dev = loadStackConfigFromFile("dev");
 const withReplicas = (replicas: number): StackConfig => ({
@@ -204,4 +205,24 @@ describe("prod's Redis group: every data node", () => {
       }),
     ).rejects.toThrow(new RegExp(`no Sentinel answered \\(127\\.0\\.0\\.1:${dead} .*ECONNREFUSED`));
   });
+
+  it("a badly named node or Sentinel list is bad input: exit 2 naming the variable and what is allowed", async () => {
+    const base = {
+      MONITOR_DATABASE_URL: "",
+      NEON_API_KEY: "",
+      CLOUDFLARE_API_TOKEN: "",
+      FLY_API_TOKEN: "",
+      REDIS_URL: "",
+    };
+    const urls = await runCli(["monitor", "--stack", "dev"], {
+      env: { ...base, MONITOR_REDIS_URLS: "redis://:p@127.0.0.1:1,127.0.0.1:2", MAUNTIC_PULUMI_ROOT: root },
+    });
+    expect(urls.code).toBe(2);
+    expect(urls.stderr).toMatch(/error: MONITOR_REDIS_URLS: item 2 is not a Redis URL \(allowed: /);
+    const sentinels = await runCli(["monitor", "--stack", "dev"], {
+      env: { ...base, REDIS_SENTINELS: "sentinel-0", MAUNTIC_PULUMI_ROOT: root },
+    });
+    expect(sentinels.code).toBe(2);
+    expect(sentinels.stderr).toMatch(/error: REDIS_SENTINELS: 'sentinel-0' is not host:port \(allowed: /);
+  }, 60_000);
 });

@@ -88,12 +88,17 @@ export async function redisTarget(
   env: NodeJS.ProcessEnv,
   output: () => Promise<string | undefined> | undefined,
 ): Promise<RedisTarget | undefined> {
-  if (env.MONITOR_REDIS_URLS)
-    return {
-      nodes: env.MONITOR_REDIS_URLS.split(",")
-        .map((u) => u.trim())
-        .filter(Boolean),
-    };
+  if (env.MONITOR_REDIS_URLS) {
+    const nodes = env.MONITOR_REDIS_URLS.split(",").map((u) => u.trim());
+    nodes.forEach((u, i) => {
+      if (!/^rediss?:\/\/[^/?#]+/.test(u)) {
+        throw new Error(
+          `MONITOR_REDIS_URLS: item ${i + 1} is not a Redis URL (allowed: redis://:<password>@host:port, comma-separated)`,
+        );
+      }
+    });
+    return { nodes };
+  }
   const password = env.REDIS_PASSWORD || undefined;
   if (env.REDIS_SENTINELS) {
     const master = env.REDIS_SENTINEL_MASTER || SENTINEL_MASTER_NAME;

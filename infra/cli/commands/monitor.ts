@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { loadStackConfigFromFile } from "../../config/load";
 import { parseStackName } from "../../naming";
+import { UsageError } from "../errors";
 
 export function register(program: Command): void {
   program
@@ -46,7 +47,11 @@ Exit codes: 0 no finding, 1 one or more findings (a figure past its threshold, o
         env.FLY_API_TOKEN &&
         (env.MONITOR_REDIS_URLS || env.REDIS_SENTINELS || env.REDIS_URL);
       const reader = complete ? undefined : await pulumiStackReader(opts.pulumiStack ?? opts.stack, log);
-      const report = await runMonitor(opts.stack, config, await monitorTargets(env, reader));
+      // What the environment names badly (a Sentinel list, a node URL) is input the user fixes: exit 2.
+      const targets = await monitorTargets(env, reader).catch((e: Error) => {
+        throw new UsageError(e.message);
+      });
+      const report = await runMonitor(opts.stack, config, targets);
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderMarkdown(report));
       if (report.findings > 0) process.exitCode = 1;
     });
