@@ -200,7 +200,9 @@ export class FakeServices {
         return [
           200,
           {
-            data: { viewer: { accounts: [{ hyperdriveQueriesAdaptiveGroups: s.groups[variables.configId] ?? [] }] } },
+            data: {
+              viewer: { accounts: [{ hyperdriveQueriesAdaptiveGroups: s.groups[variables.configId ?? ""] ?? [] }] },
+            },
             errors: null,
           },
         ];
