@@ -72,7 +72,7 @@ async function cfFetch<T>(url: string, token: string, init: RequestInit = {}): P
   return body as T;
 }
 
-/** The account's Hyperdrive configs by name. */
+/** The account's Hyperdrive configs by name: one answer, no pages ("List Hyperdrives" is a SinglePage in cloudflare-typescript). */
 export async function hyperdriveIds(t: CloudflareTarget, accountId: string): Promise<Map<string, string>> {
   const body = await cfFetch<{
     success: boolean;
