@@ -66,9 +66,12 @@ beforeAll(async () => {
           "4mb",
           "--maxmemory-policy",
           "noeviction",
+          // The replica's full sync writes an RDB file: each node in a directory of its own, outside the clone.
+          "--dir",
+          fs.mkdtempSync(path.join(root, "node-")),
           ...more,
         ],
-        { stdio: "ignore" },
+        { stdio: "ignore", cwd: root },
       ),
     );
   server(primary);
@@ -85,7 +88,10 @@ beforeAll(async () => {
     ].join("\n"),
   );
   procs.push(
-    spawn("redis-server", [conf, "--sentinel", "--port", String(sentinel), "--bind", "127.0.0.1"], { stdio: "ignore" }),
+    spawn("redis-server", [conf, "--sentinel", "--port", String(sentinel), "--bind", "127.0.0.1"], {
+      stdio: "ignore",
+      cwd: root,
+    }),
   );
   // The Sentinel learns the replica from the primary's INFO replication.
   await until(
