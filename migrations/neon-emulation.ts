@@ -3,9 +3,10 @@
  * through the API, console or CLI is a member of `neon_superuser`, which reads and writes every table. This makes
  * that membership here, as Neon makes it, so least privilege is proven against it:
  *
- * - `neon_superuser`: NOLOGIN CREATEDB CREATEROLE BYPASSRLS REPLICATION, in pg_read_all_data and pg_write_all_data
- *   (Neon's "Manage roles" guide, "The neon_superuser role"; a pg_dumpall of a Neon branch shows the same
- *   attributes).
+ * - `neon_superuser`: NOLOGIN CREATEDB CREATEROLE BYPASSRLS REPLICATION, in pg_read_all_data, pg_write_all_data
+ *   and pg_monitor (Neon's "Manage roles" guide, "The neon_superuser role"; a pg_dumpall of a Neon branch shows the
+ *   same attributes and `GRANT pg_monitor TO neon_superuser WITH ADMIN OPTION`): so the migrator sees every role's
+ *   backends with their state in pg_stat_activity (the monitor's pool utilization).
  * - An API-made role: `CREATE ROLE x INHERIT CREATEROLE CREATEDB BYPASSRLS REPLICATION IN ROLE neon_superuser`
  *   with LOGIN and a password, as Neon's compute_ctl creates every role of the compute spec
  *   (neondatabase/neon compute_tools/src/spec_apply.rs). The migrator is one, and owns the platform database.
@@ -30,7 +31,7 @@ export async function ensureNeonSuperuser(admin: Client): Promise<void> {
       CREATE ROLE ${NEON_SUPERUSER} NOLOGIN CREATEDB CREATEROLE BYPASSRLS REPLICATION;
     END IF;
   END $$;
-  GRANT pg_read_all_data, pg_write_all_data TO ${NEON_SUPERUSER}`);
+  GRANT pg_read_all_data, pg_write_all_data, pg_monitor TO ${NEON_SUPERUSER}`);
 }
 
 /** A Neon-looking password (Neon's API returns 12+ characters of letters and digits). */

@@ -37,6 +37,11 @@ export function maxConnections(cu: number): number {
 }
 /** The pooler's PgBouncer pool per user and database: 90% of max_connections (same page). */
 export const poolSize = (cu: number) => Math.floor(0.9 * maxConnections(cu));
+/**
+ * The backends a PgBouncer pool of one user and database opens for `clients` client connections: one per client
+ * at most, and at most its pool (transaction mode). The monitor's pool capacities use it too (infra/monitor/pool.ts).
+ */
+export const pooledBackends = (clients: number, cu: number) => Math.min(clients, poolSize(cu));
 /** The migration runner holds its session plus a progress monitor (migrations/runner/runner.ts). */
 export const MIGRATOR_CONNECTIONS = 2;
 /**
@@ -126,7 +131,7 @@ export const connectionBudget = stackPolicy(meta, ({ resources }, report) => {
       if (!isPoolerHost(d.host)) total += d.connections;
       else pools.set(`${d.user}/${d.database}`, (pools.get(`${d.user}/${d.database}`) ?? 0) + d.connections);
     }
-    for (const clients of pools.values()) total += Math.min(clients, poolSize(cu));
+    for (const clients of pools.values()) total += pooledBackends(clients, cu);
     if (total > limit) {
       report(
         `${String(ep.props.name)} at its minimum ${cu} CU allows ${limit} connections (max_connections ${maxConnections(cu)} - ${RESERVED_CONNECTIONS} reserved); ` +

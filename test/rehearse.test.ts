@@ -31,6 +31,24 @@ describe("rehearse (npm start)", () => {
       /redis: redis-server [\d.]+ with the Fly machine's config: maxmemory-policy noeviction, appendonly yes, appendfsync everysec/,
     );
     expect(out).toMatch(/redis: BullMQ jobs added \d+, processed \d+, lost after kill -9 and restart 0 /);
+    // it ends with the monitor's report on its own database: each worker role holds one real connection
+    // (dev: crm's capacity is Hyperdrive 10 + crm-import's pool 10 through the pooler = 20, so 1 is 5 %)
+    const monitor = out.slice(out.indexOf("== monitor: the rehearsal's own database"));
+    expect(out.indexOf("== redis")).toBeLessThan(out.indexOf("== monitor"));
+    expect(monitor).toMatch(/^No findings\.$/m);
+    expect(monitor).toMatch(/### Pool utilization \(pg_stat_activity by role\): ok/);
+    expect(monitor).toMatch(
+      /\| ✓ \| crm on the primary \| pool utilization \| 5 % \| ≤ 80 % \| 1 of 20 connections of mauntic_dev_crm \(0 active, 0 idle in transaction, 1 idle\)/,
+    );
+    // the live services are not configured without credentials, and say so (not failures)
+    for (const title of [
+      "Hyperdrive latency and failures",
+      "Neon autoscaling headroom",
+      "Redis memory",
+      "Fly volumes",
+    ]) {
+      expect(monitor).toMatch(new RegExp(`### ${title}[^\n]*: not configured\n\nno `));
+    }
     expect(out).toMatch(/== rehearsal ok in [\d.]+m?s/);
     expect(out.indexOf("== plan")).toBeLessThan(out.indexOf("== database"));
     // progress went to stderr, not into the summary

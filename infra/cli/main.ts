@@ -12,6 +12,7 @@ import { register as registerCheck } from "./commands/check";
 import { register as registerExplain } from "./commands/explain";
 import { register as registerFixture } from "./commands/fixture";
 import { register as registerMigrate } from "./commands/migrate";
+import { register as registerMonitor } from "./commands/monitor";
 import { register as registerPlan } from "./commands/plan";
 import { register as registerPreview } from "./commands/preview";
 import { register as registerR2Empty } from "./commands/r2-empty";
@@ -40,6 +41,7 @@ export function buildCli(): Command {
   registerR2Empty(program);
   registerRulesetImport(program);
   registerBenchCheck(program);
+  registerMonitor(program);
   return program;
 }
 

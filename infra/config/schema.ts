@@ -163,6 +163,37 @@ const queueWorker = z.strictObject({
   databaseRole: name.optional(),
 });
 
+/**
+ * What `monitor --stack <s>` judges live figures against (infra/monitor/). A figure past its threshold is a finding;
+ * exactly at it is not. The 80 % pool figure is the platform notes' ("alerts for connection pool exhaustion (>80%
+ * utilization)"); the notes give no other number, so the rest are ours, in the same spirit (README "Monitoring").
+ */
+const pct = z.number().min(0).max(100);
+export const monitoringSchema = z.strictObject({
+  /** The Hyperdrive analytics window read each run; the scheduled workflow runs every 15 minutes. */
+  windowMinutes: z.number().int().min(5).max(1440).default(15),
+  /** A worker's connections against what its Hyperdrive configs and Fly pools may open (the notes: 80 %). */
+  poolUtilizationPct: pct.default(80),
+  /** Average query latency of a Hyperdrive config over the window. */
+  queryLatencyMs: z.number().min(1).max(60000).default(500),
+  /** Average time Hyperdrive took to open a new connection to the origin over the window. */
+  connectionLatencyMs: z.number().min(1).max(60000).default(1000),
+  /** Failed queries (eventStatus error) as a share of all queries; pool exhaustion shows up only here. */
+  failedQueriesPct: pct.default(1),
+  /** Cache hits as a share of all queries of a caching config; 0 never alerts. */
+  cacheHitRatioMinPct: pct.default(0),
+  /** The busiest hour's average CU against the endpoints' autoscaling maximum. */
+  computeUtilizationPct: pct.default(80),
+  /** Whole hours the computes spent at their maximum CU within the autoscaling window. */
+  hoursAtMaxCu: z.number().int().min(0).max(168).default(0),
+  /** Hours of Neon consumption history read (hourly figures; Neon keeps 168 hours of them). */
+  autoscalingWindowHours: z.number().int().min(1).max(168).default(24),
+  /** Redis used_memory against maxmemory: Redis runs with noeviction, so a full Redis refuses BullMQ's writes. */
+  redisMemoryPct: pct.default(80),
+  /** fly_volume_used_pct of each volume of the stack's Fly apps. */
+  volumeUsedPct: pct.default(80),
+});
+
 export const stackConfigSchema = z
   .strictObject({
     environment: z.enum(ENVIRONMENTS),
@@ -228,6 +259,8 @@ export const stackConfigSchema = z
       }),
       queueWorkers: z.record(name, queueWorker),
     }),
+    /** Thresholds of `monitor`; every key has a default, so the whole section may be left out. */
+    monitoring: monitoringSchema.prefault({}),
     preview: z.strictObject({
       /** Fully qualified stack whose Neon project preview branches fork, e.g. `mauntic/mauntic-infra/dev`. */
       parentStack: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "org/project/stack"),
@@ -477,5 +510,6 @@ export type StackConfigInput = z.input<typeof stackConfigSchema>;
 export type StackConfig = z.output<typeof stackConfigSchema>;
 export type WorkerDatabaseConfig = NonNullable<StackConfig["workers"][string]["database"]>;
 export type CacheTier = StackConfig["cacheTiers"][string];
+export type MonitoringConfig = StackConfig["monitoring"];
 /** Top-level config keys, each stored as `mauntic-infra:<key>` in Pulumi.<stack>.yaml. */
 export const CONFIG_KEYS = Object.keys(stackConfigSchema.shape) as (keyof StackConfigInput)[];

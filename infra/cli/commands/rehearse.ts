@@ -8,7 +8,10 @@ import { fmtMs, renderRun } from "../../../migrations/runner/report";
 import { migrate, RunFailed, type RunResult } from "../../../migrations/runner/runner";
 import { startPostgres } from "../../../migrations/embedded";
 import { grantsFromConfig } from "../../../migrations/runner/grants-spec";
-import { checkWorkerAccess, neonDatabase } from "../../../migrations/neon-emulation";
+import { checkWorkerAccess, neonDatabase, urlAs } from "../../../migrations/neon-emulation";
+import { Client } from "pg";
+import type { StackConfig } from "../../config/schema";
+import type { MonitorReport } from "../../monitor/run";
 import { migratorRoleName } from "../../neon/roles";
 import { loadStackConfigFromFile } from "../../config/load";
 import type { Plan } from "../../offline/plan";
@@ -22,6 +25,8 @@ export interface DatabaseRehearsal {
   check: CheckReport;
   run: RunResult;
   ms: number;
+  /** `monitor` on this database, while each worker role holds a connection (the services: not configured). */
+  monitor?: MonitorReport;
 }
 
 /**
@@ -33,7 +38,7 @@ export async function rehearseDatabase(
   stack: string,
   scale: number,
   log: (line: string) => void,
-  opts: { dir?: string; configFile?: string } = {},
+  opts: { dir?: string; configFile?: string; monitor?: boolean } = {},
 ): Promise<DatabaseRehearsal> {
   const lines: string[] = [];
   const t0 = performance.now();
@@ -57,8 +62,10 @@ export async function rehearseDatabase(
       // stack's grants on Neon's role model.
       const grants = grantsFromConfig(stack, config);
       const { loginRoleProvider } = await import("../../neon/login-role"); // the Pulumi SDK, loaded on use
+      const passwords: Record<string, string> = {};
       for (const role of Object.keys(grants.roles)) {
-        await loginRoleProvider.create!({ admin_uri: url, name: role, password_version: 1 });
+        const made = await loginRoleProvider.create!({ admin_uri: url, name: role, password_version: 1 });
+        passwords[role] = (made.outs as { password: string }).password;
       }
       const run = await migrate({
         databaseUrl: url,
@@ -73,7 +80,8 @@ export async function rehearseDatabase(
       lines.push(await checkWorkerAccess(db, grants));
       const check = await runCheck(db);
       lines.push(renderCheck(check).trimEnd());
-      return { lines, check, run, ms: performance.now() - t0 };
+      const monitor = opts.monitor ? await monitorRehearsal(stack, config, url, passwords) : undefined;
+      return { lines, check, run, ms: performance.now() - t0, monitor };
     } finally {
       await db.end().catch(() => undefined);
     }
@@ -82,6 +90,36 @@ export async function rehearseDatabase(
   } finally {
     await pg.stop().catch(() => undefined);
     log(`database: done in ${fmtMs(performance.now() - t0)}`);
+  }
+}
+
+/**
+ * `monitor` on the rehearsal's database: every worker role holds one real connection, as a worker would, and the
+ * monitor reads them from pg_stat_activity as the migrator (a neon_superuser member, which Neon puts in pg_monitor).
+ * No live service is asked: Hyperdrive, Neon, Redis and the volumes are "not configured".
+ */
+async function monitorRehearsal(
+  stack: string,
+  config: StackConfig,
+  url: string,
+  passwords: Record<string, string>,
+): Promise<MonitorReport> {
+  const { runMonitor } = await import("../../monitor/run");
+  const workers = await Promise.all(
+    Object.entries(passwords).map(async ([role, password]) => {
+      const c = new Client({
+        connectionString: urlAs(url, role, password),
+        application_name: "mauntic-rehearse-worker",
+      });
+      c.on("error", () => undefined);
+      await c.connect();
+      return c;
+    }),
+  );
+  try {
+    return await runMonitor(stack, config, { database: { primaryUrl: url } });
+  } finally {
+    await Promise.all(workers.map((c) => c.end().catch(() => undefined)));
   }
 }
 
@@ -124,7 +162,7 @@ query is not index-served, or the Redis checks failed), 2 bad input.`,
           log(`plan: done in ${fmtMs(performance.now() - t)}`);
           return p;
         })(),
-        rehearseDatabase(opts.stack, scale, log, { dir: opts.dir, configFile: opts.configFile }),
+        rehearseDatabase(opts.stack, scale, log, { dir: opts.dir, configFile: opts.configFile, monitor: true }),
         // The Fly Redis's exact config on Debian's redis-server (skipped, with the install command, when absent).
         proveRedis({
           memoryMb: loadStackConfigFromFile(opts.stack, { configFile: opts.configFile }).fly.redis.memoryMb,
@@ -158,6 +196,15 @@ query is not index-served, or the Redis checks failed), 2 bad input.`,
       } else {
         out.push(`redis part failed: ${(redis.reason as Error).message}`);
         failures.push(`redis: ${(redis.reason as Error).message.split("\n")[0]}`);
+      }
+      out.push("", "== monitor: the rehearsal's own database (pool utilization on real connections)");
+      if (database.status === "fulfilled" && database.value.monitor) {
+        const { renderMarkdown } = await import("../../monitor/run");
+        const report = database.value.monitor;
+        out.push(renderMarkdown(report).trimEnd());
+        if (report.findings) failures.push(`monitor: ${report.findings} finding(s)`);
+      } else {
+        out.push("not run: the database part failed");
       }
       out.push(
         "",
