@@ -41,7 +41,7 @@ describe("rehearse exits 1 naming the part that failed", () => {
           "-- refers to a column the fixture does not have\nCREATE INDEX CONCURRENTLY IF NOT EXISTS idx_contacts_nope\n  ON crm.contacts (nope);\n",
       });
       // the explain check never runs: the smallest scale will do
-      const r = await runCli(["rehearse", "--scale", "0.001", "--dir", dir]);
+      const r = await runCli(["rehearse", "--no-deploy", "--scale", "0.001", "--dir", dir]);
       expect(r.code, r.stderr.slice(-2000)).toBe(1);
       expect(r.stdout).toMatch(/0007\s+journey_executions_active_started\s+applied/);
       expect(r.stdout).toMatch(/0008\s+contacts_missing_column\s+failed/);
@@ -60,7 +60,7 @@ describe("rehearse exits 1 naming the part that failed", () => {
     async () => {
       // without the GIN index (0005) and the stale-execution index (0007)
       const dir = migrationsDir("unserved", ["0005_", "0007_"]);
-      const r = await runCli(["rehearse", "--scale", SCALE, "--dir", dir]);
+      const r = await runCli(["rehearse", "--no-deploy", "--scale", SCALE, "--dir", dir]);
       expect(r.code, r.stderr.slice(-2000)).toBe(1);
       expect(r.stdout).toMatch(/^FAIL stale-execution-cleanup: .*not served by idx_journey_executions_active_started/m);
       expect(r.stdout).toMatch(/^FAIL segment-members: no index in the plan serves `->>`/m);
@@ -87,7 +87,7 @@ describe("rehearse exits 1 naming the part that failed", () => {
       };
       const file = path.join(tmp, "Pulumi.dev.yaml");
       fs.writeFileSync(file, YAML.stringify(doc));
-      const r = await runCli(["rehearse", "--scale", SCALE, "--config-file", file]);
+      const r = await runCli(["rehearse", "--no-deploy", "--scale", SCALE, "--config-file", file]);
       expect(r.code, r.stderr.slice(-2000)).toBe(1);
       expect(r.stdout).toMatch(/plan failed: .*worker name 'migrator' is taken by the migrator role/);
       expect(r.stdout).toMatch(/== rehearsal FAILED in [\d.]+m?s: plan: .*worker name 'migrator' is taken/);
@@ -104,7 +104,7 @@ describe("rehearse with a stack other than dev", () => {
   it(
     "prod: its own plan and its worker roles' grants, then exit 0",
     async () => {
-      const r = await runCli(["rehearse", "--stack", "prod", "--scale", SCALE]);
+      const r = await runCli(["rehearse", "--no-deploy", "--stack", "prod", "--scale", SCALE]);
       expect(r.code, r.stderr.slice(-2000)).toBe(0);
       expect(r.stdout).toMatch(/== plan: stack prod, offline/);
       expect(r.stdout).toMatch(/stack prod: \d+ resources to create/);
@@ -117,7 +117,7 @@ describe("rehearse with a stack other than dev", () => {
   );
 
   it("refuses a stack name that is not dev, prod or pr-<N> with exit 2", async () => {
-    const r = await runCli(["rehearse", "--stack", "staging"]);
+    const r = await runCli(["rehearse", "--no-deploy", "--stack", "staging"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/stack name 'staging' is not allowed/);
   });

@@ -8,7 +8,7 @@ import { runCli } from "./helpers/cli";
 
 describe("rehearse (npm start)", () => {
   it("plans, migrates and checks every key query on embedded PostgreSQL, then exits 0", async () => {
-    const r = await runCli(["rehearse"]);
+    const r = await runCli(["rehearse", "--no-deploy"]);
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     const out = r.stdout;
     // the plan part, as before
@@ -49,6 +49,8 @@ describe("rehearse (npm start)", () => {
     ]) {
       expect(monitor).toMatch(new RegExp(`### ${title}[^\n]*: not configured\n\nno `));
     }
+    // the real deploy is its own part (test/engine-stacks.test.ts runs it with the engine); here it says it was skipped
+    expect(out).toMatch(/== deploy: dev with the real Pulumi engine[^\n]*\nskipped: --no-deploy\n/);
     expect(out).toMatch(/== rehearsal ok in [\d.]+m?s/);
     expect(out.indexOf("== plan")).toBeLessThan(out.indexOf("== database"));
     // progress went to stderr, not into the summary

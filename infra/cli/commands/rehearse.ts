@@ -137,10 +137,15 @@ export function register(program: Command): void {
     .option("--scale <s>", "seed-data scale for the database part", "0.05")
     .option("-c, --config-file <path>", "rehearse this stack file instead of the committed Pulumi.<stack>.yaml")
     .option("--dir <path>", "folder of NNNN_<name>.sql migrations to rehearse (default: migrations/)")
+    .option("--no-deploy", "skip the real deploy of dev with the Pulumi CLI against the local stand-ins")
     .addHelpText(
       "after",
       `
 The Redis part runs redis-server from PATH; when it is missing the rehearsal says how to install it and runs the rest.
+With a Pulumi CLI at hand (\`npm run engine\` builds one; or one on PATH), dev is also deployed for real: \`pulumi up\`
+with the real engine against local stand-ins of Neon (real PostgreSQL behind its endpoints, port 5432), Fly and
+Cloudflare, then \`pulumi destroy\`; the engine's own summaries, the post-deploy step's output and what is left are
+printed. Without one it says how to get it.
 
 Examples:
   npm start                                                     # = rehearse --stack dev
@@ -149,12 +154,12 @@ Examples:
 Exit codes: 0 every part passed, 1 a part failed (the plan has a mandatory violation, a migration failed, a key
 query is not index-served, or the Redis checks failed), 2 bad input.`,
     )
-    .action(async (opts: { stack: string; scale: string; configFile?: string; dir?: string }) => {
+    .action(async (opts: { stack: string; scale: string; configFile?: string; dir?: string; deploy: boolean }) => {
       const scale = parseScale(opts.scale);
       parseStackName(opts.stack); // bad input: exit 2 before starting anything
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const t0 = performance.now();
-      const [plan, database, redis] = await Promise.allSettled([
+      const [plan, database, redis, deploy] = await Promise.allSettled([
         (async () => {
           const t = performance.now();
           const { runOffline } = await import("../../offline/engine"); // loaded on use, as in `plan`
@@ -168,6 +173,9 @@ query is not index-served, or the Redis checks failed), 2 bad input.`,
           memoryMb: loadStackConfigFromFile(opts.stack, { configFile: opts.configFile }).fly.redis.memoryMb,
           stack: opts.stack,
         }),
+        opts.deploy
+          ? import("./rehearse-deploy").then((m) => m.rehearseDeploy(opts.stack, log))
+          : Promise.resolve({ ok: true, skipped: "--no-deploy", lines: [], ms: 0 }),
       ]);
       const failures: string[] = [];
       const out: string[] = [`== plan: stack ${opts.stack}, offline`];
@@ -196,6 +204,16 @@ query is not index-served, or the Redis checks failed), 2 bad input.`,
       } else {
         out.push(`redis part failed: ${(redis.reason as Error).message}`);
         failures.push(`redis: ${(redis.reason as Error).message.split("\n")[0]}`);
+      }
+      out.push("", "== deploy: dev with the real Pulumi engine against local stand-ins of Neon, Fly and Cloudflare");
+      if (deploy.status === "fulfilled") {
+        const d = deploy.value;
+        if (d.skipped) out.push(`skipped: ${d.skipped}`);
+        else out.push(...d.lines, `deploy ${d.ok ? "ok" : "FAILED"} in ${fmtMs(d.ms)}`);
+        if (!d.ok) failures.push(`deploy: ${d.lines.at(-1) ?? "failed"}`);
+      } else {
+        out.push(`deploy part failed: ${(deploy.reason as Error).message}`);
+        failures.push(`deploy: ${(deploy.reason as Error).message.split("\n")[0]}`);
       }
       out.push("", "== monitor: the rehearsal's own database (pool utilization on real connections)");
       if (database.status === "fulfilled" && database.value.monitor) {

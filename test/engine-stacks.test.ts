@@ -1,0 +1,176 @@
+/**
+ * dev, prod and pr-42 under the real engine (the Pulumi CLI of `npm run engine`, a file backend, a passphrase),
+ * against the stand-ins of every service (test/helpers/stand-ins.ts): the Neon API with real PostgreSQL 17 behind
+ * its endpoints, the Fly Machines API, the Cloudflare API through the stand-in Cloudflare plugin, and the post-deploy
+ * migrations through the command plugin on the real database. Every credential is set as the README says,
+ * `pulumi config set --secret`.
+ *
+ * One workspace for the file, in order: each stack's preview with the policy pack, up, a second up and a refresh
+ * that change nothing, one config change that updates exactly what it names; pr-42 reads dev through its
+ * StackReference and is destroyed at the end, leaving nothing of it in the stand-ins and dev as it was.
+ * MAUNTIC_DEPLOYMENT_ID is fixed, as CI fixes it per run: the post-deploy step runs once per deployment id.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { changeSummary, describeWithEngine, EngineWorkspace } from "./helpers/engine";
+import { runCli } from "./helpers/cli";
+import { CREDENTIALS, startStandIns, type StandIns } from "./helpers/stand-ins";
+
+// A CLI run starts the language host, Node and ts-node, then every plugin: a minute or two on a loaded machine.
+const T = 900_000;
+const PACK = "policies";
+const packConfig = (stack: string) => path.join("policies", "config", `${stack.startsWith("pr-") ? "preview" : stack}.json`);
+
+interface Step {
+  op: string;
+  urn: string;
+  diffReasons?: string[];
+}
+interface PreviewJson {
+  steps: Step[];
+  changeSummary: Record<string, number>;
+  diagnostics?: { message: string; severity: string }[];
+}
+
+const typeOf = (urn: string) => urn.split("::")[2]!.split("$").at(-1)!;
+const nameOf = (urn: string) => urn.split("::")[3]!;
+const changed = (p: PreviewJson) => p.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${nameOf(s.urn)}`);
+
+describeWithEngine("dev, prod and pr-42 under the real engine, against the stand-ins", (engine) => {
+  let s: StandIns;
+  let ws: EngineWorkspace;
+
+  /** The stack file of the workspace, edited in place. */
+  const editConfig = (stack: string, edit: (config: Record<string, any>) => void) => {
+    const file = ws.configFile(stack);
+    const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
+    const config = doc.toJS().config as Record<string, any>;
+    edit(config);
+    for (const [k, v] of Object.entries(config)) doc.setIn(["config", k], v);
+    fs.writeFileSync(file, doc.toString());
+  };
+
+  beforeAll(async () => {
+    s = await startStandIns();
+    ws = new EngineWorkspace(engine, { env: { ...s.env, MAUNTIC_DEPLOYMENT_ID: "e2e-1" } });
+    // pr-42's own file: dev's values as a preview; its parent is dev in this backend's organization (the file
+    // backend has one, `organization`).
+    const dev = YAML.parse(fs.readFileSync(ws.configFile("dev"), "utf8")) as { config: Record<string, any> };
+    dev.config["mauntic-infra:environment"] = "preview";
+    dev.config["mauntic-infra:preview"].parentStack = "organization/mauntic-infra/dev";
+    fs.writeFileSync(ws.configFile("pr-42"), YAML.stringify(dev));
+    for (const stack of ["dev", "prod", "pr-42"]) {
+      await ws.initStack(stack);
+      for (const [key, value] of Object.entries(CREDENTIALS)) await ws.setConfig(stack, key, value, { secret: true });
+    }
+  }, T);
+
+  afterAll(async () => {
+    await s?.stop();
+    ws?.remove();
+  }, T);
+
+  const previewWithPack = async (stack: string) => {
+    const r = await ws.pulumi(stack, ["preview", "--json", "--policy-pack", PACK, "--policy-pack-config", packConfig(stack)]);
+    expect(r.code, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`).toBe(0);
+    return JSON.parse(r.stdout) as PreviewJson;
+  };
+
+  const upThenNothing = async (stack: string) => {
+    const up = await ws.ok(stack, ["up", "--yes", "--skip-preview"]);
+    expect(up.stdout).toMatch(/Resources:\n\s+\+ \d+ created/);
+    // The second up and the refresh: the engine exits non-zero on any change (--expect-no-changes).
+    await ws.ok(stack, ["up", "--yes", "--skip-preview", "--expect-no-changes"]);
+    await ws.ok(stack, ["refresh", "--yes", "--skip-preview", "--expect-no-changes"]);
+    return up;
+  };
+
+  it("dev: the preview with the policy pack creates every resource and finds nothing", async () => {
+    const p = await previewWithPack("dev");
+    expect(p.changeSummary.create).toBeGreaterThan(40);
+    expect(p.steps.every((st) => st.op === "create")).toBe(true);
+    expect(s.neon.projects.size).toBe(0); // a preview creates nothing
+  }, T);
+
+  it("dev: up creates it all on the stand-ins and runs the migrations on the real database; a second up and a refresh change nothing", async () => {
+    const up = await upThenNothing("dev");
+    expect(up.stdout).toContain("migrations on ep-");
+    expect([...s.neon.projects.values()].map((p) => p.name)).toEqual(["mauntic-dev"]);
+    expect([...s.fly.apps.keys()]).toContain("mauntic-dev-redis");
+    expect([...s.cloudflare.hyperdrive.values()].length).toBeGreaterThan(0);
+    expect(s.fly.violations).toEqual([]);
+    expect(s.neon.specViolations).toEqual([]);
+    expect(s.cloudflare.violations).toEqual([]);
+    expect(s.compute.errors).toEqual([]);
+  }, T);
+
+  it("dev: one config change (crm's Hyperdrive cache max age) previews and applies as an update of that config alone", async () => {
+    editConfig("dev", (c) => (c["mauntic-infra:workers"].crm.database.hyperdrive.caching.maxAgeSeconds = 30));
+    const p = (await ws.json<PreviewJson>("dev", ["preview"]));
+    expect(changed(p)).toEqual(["update mauntic-dev-crm-db"]);
+    await ws.ok("dev", ["up", "--yes", "--skip-preview"]);
+    const crm = [...s.cloudflare.hyperdrive.values()].find((h: any) => h.name === "mauntic-dev-crm-db") as any;
+    expect(crm?.caching?.max_age).toBe(30);
+  }, T);
+
+  it("pr-42: reads dev through its StackReference; up, a second up and a refresh change nothing", async () => {
+    const p = await previewWithPack("pr-42");
+    expect(p.changeSummary.create).toBeGreaterThan(20);
+    await upThenNothing("pr-42");
+    const devProject = [...s.neon.projects.values()].find((x) => x.name === "mauntic-dev")!;
+    expect([...devProject.branches.values()].map((b: any) => b.name)).toContain("pr-42");
+  }, T);
+
+  it("pr-42: destroy leaves nothing of it in the stand-ins, and dev as it was", async () => {
+    const before = await ws.json<Record<string, unknown>>("dev", ["stack", "output", "--show-secrets"]);
+    await ws.ok("pr-42", ["destroy", "--yes", "--skip-preview"]);
+    const devProject = [...s.neon.projects.values()].find((x) => x.name === "mauntic-dev")!;
+    expect([...devProject.branches.values()].map((b: any) => b.name)).not.toContain("pr-42");
+    expect([...s.fly.apps.keys()].filter((a) => a.includes("pr-42"))).toEqual([]);
+    expect([...s.cloudflare.hyperdrive.values()].filter((h: any) => h.name.includes("pr-42"))).toEqual([]);
+    expect([...s.cloudflare.kv.values()].filter((k: any) => k.title.includes("pr-42"))).toEqual([]);
+    expect([...s.cloudflare.bucketMeta.values()].filter((b) => b.name.includes("pr-42"))).toEqual([]);
+    await ws.ok("dev", ["refresh", "--yes", "--skip-preview", "--expect-no-changes"]);
+    expect(await ws.json("dev", ["stack", "output", "--show-secrets"])).toEqual(before);
+  }, T);
+
+  it("prod: the preview with the policy pack finds nothing; up, a second up and a refresh change nothing", async () => {
+    const p = await previewWithPack("prod");
+    expect(p.changeSummary.create).toBeGreaterThan(40);
+    await upThenNothing("prod");
+  }, T);
+
+  it("prod: one config change (a queue worker's memory) rolls its machines as an update, nothing else", async () => {
+    let worker = "";
+    editConfig("prod", (c) => {
+      const workers = c["mauntic-infra:fly"].queueWorkers as Record<string, { memoryMb: number }>;
+      worker = Object.keys(workers)[0]!;
+      workers[worker]!.memoryMb *= 2;
+    });
+    const p = await ws.json<PreviewJson>("prod", ["preview"]);
+    const updates = changed(p);
+    expect(updates.length).toBeGreaterThan(0);
+    expect(updates.every((u) => u.startsWith("update ") && u.includes(`-fly-${worker}-`))).toBe(true);
+    expect(p.steps.filter((st) => st.op !== "same").every((st) => typeOf(st.urn) === "pulumi-nodejs:dynamic/fly:Machine")).toBe(true);
+    await ws.ok("prod", ["up", "--yes", "--skip-preview"]);
+    expect(s.fly.violations).toEqual([]);
+  }, T);
+});
+
+// After the suite above has stopped its stand-ins (port 5432 is free again): npm start's own deploy of dev.
+describeWithEngine("npm start with the engine at hand", () => {
+  it("deploys dev for real against the stand-ins, prints the engine's summary and the post-deploy output, destroys it and says what is left", async () => {
+    const r = await runCli(["rehearse", "--scale", "0.001"]);
+    expect(r.code, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`).toBe(0);
+    const deploy = r.stdout.slice(r.stdout.indexOf("== deploy:"), r.stdout.indexOf("== monitor:"));
+    expect(deploy).toMatch(/\$ pulumi up -s dev \(exit 0\)\nResources:\n\s+\+ \d+ created/);
+    expect(deploy).toMatch(/post-deploy \(the migrations step's own output\):\n\s+migrations on ep-[a-z0-9-]+\.us-east-2\.aws\.neon\.tech\/mauntic/);
+    expect(deploy).toMatch(/\$ pulumi destroy -s dev \(exit 0\)\nResources:\n\s+- \d+ deleted/);
+    expect(deploy).toContain(
+      "left in the stand-ins after destroy: Neon projects 0, Fly apps 0, Hyperdrive configs 0, KV namespaces 0, R2 buckets 0",
+    );
+    expect(r.stdout.lastIndexOf("== monitor:")).toBeGreaterThan(r.stdout.indexOf("== deploy:"));
+  }, T);
+});
