@@ -114,7 +114,7 @@ export async function deployPreview(ws: LocalWorkspace, opts: DeployOptions): Pr
 /** The policy preview before the up failed: nothing was changed. Its message carries the CLI's own error lines. */
 export class PolicyGateError extends Error {
   constructor(
-    readonly stack: string,
+    readonly stackName: string,
     override readonly cause: unknown,
   ) {
     // The Automation API's exec (automation/cmd.js) rethrows execa's failure with stdout empty and the CLI's whole
@@ -122,7 +122,7 @@ export class PolicyGateError extends Error {
     const r = (cause as { commandResult?: { stdout?: string; stderr?: string } }).commandResult;
     const findings = mandatoryFindings(`${r?.stdout ?? ""}\n${r?.stderr ?? ""}`);
     super(
-      `${stack}: the policy preview failed, nothing was deployed: ${firstLine(cause)}` +
+      `${stackName}: the policy preview failed, nothing was deployed: ${firstLine(cause)}` +
         (findings.length ? `\n${findings.join("\n")}` : ""),
     );
   }
