@@ -7,6 +7,7 @@ import { analyticsOnReplica } from "./analytics-on-replica";
 import { cacheTierEdgeTtl } from "./cache-tier-edge-ttl";
 import { cacheTiers } from "./cache-tiers";
 import { connectionBudget } from "./connection-budget";
+import { edgeCacheRuleHost } from "./edge-cache-rule-host";
 import { hyperdriveAccountBudget } from "./hyperdrive-account-budget";
 import { hyperdrivePerWorker } from "./hyperdrive-per-worker";
 import { kvTtlBounds } from "./kv-ttl-bounds";
@@ -33,6 +34,7 @@ export const POLICIES: MetaPolicy[] = [
   kvTtlBounds,
   cacheTiers,
   cacheTierEdgeTtl,
+  edgeCacheRuleHost,
   previewBranchTtl,
   redisForBullmq,
   workerStopTimeout,

@@ -22,9 +22,12 @@ export function machines(resources: PolicyResource[]): { r: PolicyResource; conf
     .map((r) => ({ r, config: (at(r.props, "config") ?? {}) as MachineConfig }));
 }
 
+/** Prod's Redis Sentinels (infra/fly/component.ts): the Redis image, no data, not a queue worker. */
+export const isRedisSentinel = (c: MachineConfig) => c.metadata?.mauntic_role === "redis-sentinel";
+
 /** Branch fly marks its machines' role in metadata (`mauntic_role: redis`); the image name otherwise. */
 export const isRedis = (c: MachineConfig) =>
-  c.metadata?.mauntic_role === "redis" || /(^|\/)redis(:|@|$)/.test(str(c.image) ?? "");
+  !isRedisSentinel(c) && (c.metadata?.mauntic_role === "redis" || /(^|\/)redis(:|@|$)/.test(str(c.image) ?? ""));
 
 /** A Go duration as the Machines API takes it ("30s", "5m", "1m30s") in seconds; NaN when it is not one. */
 export function durationSeconds(d: string | undefined): number {

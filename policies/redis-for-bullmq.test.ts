@@ -35,7 +35,32 @@ const SAFE = [
   "noeviction",
 ];
 
+/** A prod Sentinel machine as infra/fly/component.ts declares it: the Redis image, `redis-server <conf> --sentinel`. */
+const sentinel = (services: unknown[] = []) =>
+  extraResource("prod", "pulumi-nodejs:dynamic/fly:Machine", "mauntic-prod-fly-redis-sentinel-0", {
+    app_name: "mauntic-prod-redis",
+    config: {
+      image: "redis:7.4-alpine",
+      init: { exec: ["/bin/sh", "-c", `exec redis-server "$conf" --sentinel --port 26379 - <<EOF\nEOF`] },
+      services,
+      metadata: { mauntic_stack: "prod", mauntic_role: "redis-sentinel" },
+    },
+  });
+
 describe("redis-for-bullmq", () => {
+  it("does not hold a Sentinel (no data, no AOF) to the data settings, but refuses it public services", async () => {
+    expect(await verdicts(redisForBullmq, [...planOf("prod"), redis(SAFE), sentinel()])).toEqual([]);
+    const open = sentinel([{ internal_port: 26379, ports: [{ port: 26379 }] }]);
+    const v = await verdicts(redisForBullmq, [...planOf("prod"), open]);
+    expect(v.map((x) => [x.enforcement, x.urn, x.message])).toEqual([
+      [
+        "mandatory",
+        open.urn,
+        "the Redis Sentinel machine declares services: it must be reachable on the private network only",
+      ],
+    ]);
+  });
+
   it.each(STACKS)("is quiet on today's %s plan (no Fly resources yet)", async (stack) => {
     expect(await verdicts(redisForBullmq, planOf(stack))).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import { machines, isRedis } from "./fly";
+import { machines, isRedis, isRedisSentinel } from "./fly";
 import { stackPolicy, type PolicyMeta } from "./lib";
 
 export const meta: PolicyMeta = {
@@ -28,5 +28,10 @@ export const redisForBullmq = stackPolicy(meta, ({ resources }, report) => {
     }
     if (config.services?.length)
       report("the Redis machine declares services: it must be reachable on the private network only", r.urn);
+  }
+  // Prod's Sentinels hold no data but name the primary and share its password: private network only too.
+  for (const { r, config } of machines(resources).filter((m) => isRedisSentinel(m.config))) {
+    if (config.services?.length)
+      report("the Redis Sentinel machine declares services: it must be reachable on the private network only", r.urn);
   }
 });

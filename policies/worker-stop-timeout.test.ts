@@ -36,6 +36,20 @@ describe("worker-stop-timeout", () => {
     expect(await verdicts(workerStopTimeout, planOf(stack))).toEqual([]);
   });
 
+  it("leaves prod's Redis Sentinels (no jobs) alone, and still checks a worker beside them", async () => {
+    const sentinel = extraResource("prod", "pulumi-nodejs:dynamic/fly:Machine", "mauntic-prod-fly-redis-sentinel-0", {
+      app_name: "mauntic-prod-redis",
+      config: {
+        image: "redis:7.4-alpine",
+        stop_config: { timeout: "30s", signal: "SIGTERM" },
+        metadata: { mauntic_role: "redis-sentinel" },
+      },
+    });
+    expect(await verdicts(workerStopTimeout, [sentinel])).toEqual([]);
+    const w = worker(undefined, "90");
+    expect((await verdicts(workerStopTimeout, [sentinel, w])).map((v) => v.urn)).toEqual([w.urn]);
+  });
+
   it("is quiet when the stop timeout covers the longest job", async () => {
     expect(await verdicts(workerStopTimeout, [worker("2m", "90")])).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import { durationSeconds, isRedis, machines } from "./fly";
+import { durationSeconds, isRedis, isRedisSentinel, machines } from "./fly";
 import { stackPolicy, type PolicyMeta } from "./lib";
 
 export const meta: PolicyMeta = {
@@ -15,7 +15,7 @@ export const FLY_MAX_STOP_SECONDS = 300;
 export const FLY_DEFAULT_STOP_SECONDS = 5;
 
 export const workerStopTimeout = stackPolicy(meta, ({ resources }, report) => {
-  for (const { r, config } of machines(resources).filter((m) => !isRedis(m.config))) {
+  for (const { r, config } of machines(resources).filter((m) => !isRedis(m.config) && !isRedisSentinel(m.config))) {
     const longest = Number(config.metadata?.longest_job_seconds);
     const timeout = config.stop_config?.timeout
       ? durationSeconds(config.stop_config.timeout)

@@ -181,7 +181,8 @@ describe("the expression builder against hostile inputs", () => {
     expect(new Set(words)).toEqual(
       new Set([
         ...["http.host", "http.request.uri.path", "http.response.content_type.media_type"],
-        ...["eq", "strict", "wildcard", "and", "or"],
+        // The content-type condition also admits a 304 (no Content-Type): `http.response.code in {304}`.
+        ...["http.response.code", "eq", "in", "strict", "wildcard", "and", "or"],
       ]),
     );
     expect(evaluate(rule!.expression, { host: "api.example.com", path: "/other", mediaType: "text/html" })).toBe(false);
@@ -194,6 +195,23 @@ describe("the expression builder against hostile inputs", () => {
     expect(evaluate(expr, { host: "pr-7-axxb.example.com", path: "/" })).toBe(false);
     expect(evaluate(expr, { host: "a*b.example.com", path: "/" })).toBe(true);
     expect(wildcardMatch("pr-*-api.x", "PR-1-API.X", false)).toBe(true);
+  });
+
+  it("a tier with a content type keeps its headers on a 304, which carries no Content-Type", () => {
+    const html: CacheTier = {
+      host: "landing",
+      paths: ["/*"],
+      contentType: "text/html",
+      cacheControl: "public, max-age=300",
+      cdnCacheControl: "max-age=60",
+    };
+    const hosts = { api: "a", assets: "b", landing: "l.example", tracking: "t" };
+    const [rule] = tierExpressions({ html }, hosts, { successOnly: () => true });
+    const at = (status: number, mediaType?: string) =>
+      evaluate(rule!.expression, { host: "l.example", path: "/spring", status, ...(mediaType ? { mediaType } : {}) });
+    expect([at(200, "text/html"), at(304), at(304, "text/html")]).toEqual([true, true, true]);
+    // Another type, and an error page of the right type, keep what the origin sent.
+    expect([at(200, "text/css"), at(200), at(404, "text/html"), at(404)]).toEqual([false, false, false, false]);
   });
 
   it("content types compare lowercase and reject parameters", () => {

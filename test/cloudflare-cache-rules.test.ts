@@ -1,7 +1,8 @@
 /**
- * The edge's own behaviour per cache tier (the http_request_cache_settings ruleset) and the success-only header
- * rules, evaluated with the tests' model of the rule language (helpers/rules-eval.ts) against sample requests of
- * every tier: what the edge stores and for how long, per status, and what the browser sees.
+ * The edge's own behaviour per cache tier where it takes effect: the zone rules (the http_request_cache_settings
+ * ruleset and the success-only header rules) for the R2-served tier, evaluated with the tests' model of the rule
+ * language (helpers/rules-eval.ts), and the Worker-served tiers' settings (the `cf` a Worker passes to fetch(),
+ * modelled from the Workers docs): what the edge stores and for how long, per status, and what the browser sees.
  */
 import { describe, expect, it } from "vitest";
 import { cacheRules } from "../infra/cloudflare/cache-headers";
@@ -12,6 +13,7 @@ import {
   edgeTtlProblems,
   nonSuccessRanges,
 } from "../infra/cloudflare/cache-settings";
+import { workerEdgeCache, zoneRuleTiers, type WorkerTier } from "../infra/cloudflare/edge-cache";
 import { ExpressionError, tierExpressions } from "../infra/cloudflare/expression";
 import { ConfigError } from "../infra/config/errors";
 import { loadStackConfigFromFile } from "../infra/config/load";
@@ -31,26 +33,49 @@ const EDGE = {
   "template-previews": { edge: "bypass" },
   "api-responses": { edge: "bypass" },
 } as const;
+/** Tiers on hosts R2 serves through the zone's cache: the only ones zone rules act on (the rest are Workers'). */
+const ZONE_TIERS = ["uploads"];
+const WORKER_TIERS = ["landing-html", "tracking-pixel", "template-previews", "api-responses"];
 const CACHEABLE = ["uploads", "landing-html"];
 
 function stackRules(stack: "dev" | "prod", previewHosts = false) {
   const config = loadStackConfigFromFile(stack);
-  const args = { stack, hosts: config.cloudflare.hosts, tiers: config.cacheTiers, previewHosts };
+  const args = { stack, hosts: config.cloudflare.hosts, tiers: zoneRuleTiers(config), previewHosts };
   return {
     config,
     settings: cacheSettingsRules({ ...args, zonePlan: config.cloudflare.zone.plan }),
     headers: cacheRules(args),
+    workers: workerEdgeCache(config),
   };
 }
 
-describe("cache rules (http_request_cache_settings): each tier's edge behaviour", () => {
+/**
+ * What the edge does with a Worker's fetch() of this status under its tier's `cf` (workers/runtime-apis/request:
+ * `cacheTtlByStatus` keys are a status or a range "a-b"; "Any negative value instructs Cloudflare not to cache").
+ */
+function workerEdge(cf: WorkerTier["cf"], status: number): { edge: string; ttl?: number } {
+  const hit = Object.entries(cf.cacheTtlByStatus).find(([k]) => {
+    const [from, to = from] = k.split("-").map(Number);
+    return status >= from! && status <= to!;
+  });
+  if (!hit || hit[1] < 0) return { edge: hit ? "not-stored" : "origin" };
+  return { edge: "stored", ttl: hit[1] };
+}
+/** The tier's edge column from its Worker's settings (a 200; a bypass tier stores no status at all). */
+function workerEdgeColumn(t: WorkerTier) {
+  const ok = workerEdge(t.cf, 200);
+  const stores = [100, 200, 206, 304, 404, 500, 599].some((s) => workerEdge(t.cf, s).edge === "stored");
+  return stores ? ok : { edge: "bypass" };
+}
+
+describe("cache rules (http_request_cache_settings): the R2-served tiers' edge behaviour", () => {
   for (const stack of ["dev", "prod"] as const) {
     const { config, settings, headers } = stackRules(stack);
 
-    it(`${stack}: one set_cache_settings rule per tier, in the header rules' order, reading request fields only`, () => {
+    it(`${stack}: one set_cache_settings rule per R2-served tier, in the header rules' order, reading request fields only`, () => {
       expect(CACHE_SETTINGS_PHASE).toBe("http_request_cache_settings");
       expect(settings.map((r) => r.tier)).toEqual(headers.map((r) => r.tier));
-      expect(settings.map((r) => r.tier).sort()).toEqual(Object.keys(EDGE).sort());
+      expect(settings.map((r) => r.tier).sort()).toEqual(ZONE_TIERS);
       for (const r of settings) {
         expect(r.action).toBe("set_cache_settings");
         expect(r.expression).not.toContain("http.response.");
@@ -60,44 +85,34 @@ describe("cache rules (http_request_cache_settings): each tier's edge behaviour"
       }
     });
 
-    it(`${stack}: a request of each tier gets the notes' edge TTL or a bypass, and only its own rule matches`, () => {
-      for (const [tier, request] of Object.entries(samples(config.cloudflare.hosts))) {
-        const want = EDGE[tier as keyof typeof EDGE];
-        expect({ tier, got: edgeCache(settings, request, 200) }).toEqual({ tier, got: want });
+    it(`${stack}: a request of an R2-served tier gets the notes' edge TTL, and only its own rule matches`, () => {
+      const s = samples(config.cloudflare.hosts);
+      for (const tier of ZONE_TIERS) {
+        const request = s[tier as keyof typeof s];
+        expect({ tier, got: edgeCache(settings, request, 200) }).toEqual({ tier, got: EDGE[tier as keyof typeof EDGE] });
         const matching = settings.filter((r) => evaluate(r.expression, request, "request")).map((r) => r.tier);
         expect(matching).toEqual([tier]);
       }
     });
 
-    it(`${stack}: cacheable tiers store 200 and 206 only; errors and redirects are never stored at the edge`, () => {
-      const s = samples(config.cloudflare.hosts);
-      for (const tier of CACHEABLE) {
-        const request = s[tier as keyof typeof s];
-        const ttl = EDGE[tier as keyof typeof EDGE] as { ttl: number };
-        for (const status of [200, 206])
-          expect(edgeCache(settings, request, status)).toEqual({ edge: "stored", ttl: ttl.ttl });
-        for (const status of [201, 204, 301, 302, 307, 400, 403, 404, 410, 429, 500, 502, 503, 599]) {
-          expect({ tier, status, got: edgeCache(settings, request, status) }).toEqual({
-            tier,
-            status,
-            got: { edge: "not-stored" },
-          });
-        }
+    it(`${stack}: the uploads tier stores 200 and 206 only; errors and redirects are never stored at the edge`, () => {
+      const request = samples(config.cloudflare.hosts).uploads;
+      for (const status of [200, 206]) expect(edgeCache(settings, request, status)).toEqual({ edge: "stored", ttl: 86400 });
+      for (const status of [201, 204, 301, 302, 307, 400, 403, 404, 410, 429, 500, 502, 503, 599]) {
+        expect({ status, got: edgeCache(settings, request, status) }).toEqual({ status, got: { edge: "not-stored" } });
       }
     });
 
-    it(`${stack}: header rules of cacheable tiers apply to 200, 206 and 304 only; bypass tiers to every status`, () => {
-      for (const [tier, sample] of Object.entries(samples(config.cloudflare.hosts))) {
-        for (const status of [200, 206, 304, 404, 500]) {
-          const { headers: got, matched } = applyRules(headers, { ...sample, status }, ORIGIN);
-          const success = [200, 206, 304].includes(status);
-          if (CACHEABLE.includes(tier) && !success) {
-            // No long-lived Cache-Control: the origin's response passes untouched (and the edge does not store it).
-            expect({ tier, status, matched, got }).toEqual({ tier, status, matched: 0, got: ORIGIN });
-          } else {
-            expect({ tier, status, matched }).toEqual({ tier, status, matched: 1 });
-            expect(got["Cache-Control"]).toBe(config.cacheTiers[tier]!.cacheControl);
-          }
+    it(`${stack}: the uploads header rule applies to 200, 206 and 304 only`, () => {
+      const sample = samples(config.cloudflare.hosts).uploads;
+      for (const status of [200, 206, 304, 404, 500]) {
+        const { headers: got, matched } = applyRules(headers, { ...sample, status }, ORIGIN);
+        if (![200, 206, 304].includes(status)) {
+          // No long-lived Cache-Control: the origin's response passes untouched (and the edge does not store it).
+          expect({ status, matched, got }).toEqual({ status, matched: 0, got: ORIGIN });
+        } else {
+          expect({ status, matched }).toEqual({ status, matched: 1 });
+          expect(got["Cache-Control"]).toBe(config.cacheTiers.uploads!.cacheControl);
         }
       }
     });
@@ -110,12 +125,15 @@ describe("cache rules (http_request_cache_settings): each tier's edge behaviour"
     expect(applyRules(headers, pending).headers["Cache-Control"]).toBeUndefined();
   });
 
-  it("requests outside every tier are left to Cloudflare's defaults (no rule says anything)", () => {
-    const { settings } = stackRules("prod");
+  it("requests outside every R2-served tier are left to Cloudflare's defaults (no rule says anything)", () => {
+    const { settings, config } = stackRules("prod");
+    const s = samples(config.cloudflare.hosts);
     for (const r of [
       { host: "t.mauntic.io", path: "/click/abc" },
       { host: "app.mauntic.io", path: "/v1/contacts" },
       { host: "api.mauntic.io.evil.example", path: "/v1/contacts" },
+      // Worker-served tiers: a zone rule would not act there, and none matches.
+      ...WORKER_TIERS.map((t) => s[t as keyof typeof s]),
     ]) {
       expect(edgeCache(settings, r)).toEqual({ edge: "origin" });
     }
@@ -124,8 +142,12 @@ describe("cache rules (http_request_cache_settings): each tier's edge behaviour"
   it("dev's cache rules also serve preview hosts pr-<N>-<host>; prod's do not", () => {
     const { settings } = stackRules("dev", true);
     const preview = loadStackConfigFromFile("pr-42");
-    for (const [tier, request] of Object.entries(samples(preview.cloudflare.hosts))) {
-      expect({ tier, got: edgeCache(settings, request) }).toEqual({ tier, got: EDGE[tier as keyof typeof EDGE] });
+    const s = samples(preview.cloudflare.hosts);
+    for (const tier of ZONE_TIERS) {
+      expect({ tier, got: edgeCache(settings, s[tier as keyof typeof s]) }).toEqual({
+        tier,
+        got: EDGE[tier as keyof typeof EDGE],
+      });
     }
     expect(edgeCache(stackRules("prod").settings, { host: "pr-42-assets.mauntic.io", path: "/x.png" })).toEqual({
       edge: "origin",
@@ -139,6 +161,37 @@ describe("cache rules (http_request_cache_settings): each tier's edge behaviour"
     expect(evaluate("http.response.code in {200 206 304}", { host: "h", path: "/", status: 304 })).toBe(true);
     expect(evaluate("http.response.code in {200 206 304}", { host: "h", path: "/", status: 404 })).toBe(false);
   });
+});
+
+describe("Worker-served tiers: their settings in the Worker's edge-cache module", () => {
+  for (const stack of ["dev", "prod"] as const) {
+    const { config, workers } = stackRules(stack);
+
+    it(`${stack}: each Worker tier's cf gives the notes' edge column; cacheable ones store 200 and 206 only`, () => {
+      for (const [worker, tiers] of Object.entries(workers)) {
+        for (const [tier, t] of Object.entries(tiers)) {
+          expect({ worker, tier, got: workerEdgeColumn(t) }).toEqual({ worker, tier, got: EDGE[tier as keyof typeof EDGE] });
+          if (!CACHEABLE.includes(tier)) continue;
+          for (const status of [201, 204, 205, 207, 301, 303, 305, 404, 500, 599]) {
+            expect({ tier, status, got: workerEdge(t.cf, status).edge }).toEqual({ tier, status, got: "not-stored" });
+          }
+          // A 304 (a revalidation) is left to the cache, as the zone rules leave it (nonSuccessRanges skips it).
+          expect(workerEdge(t.cf, 304)).toEqual({ edge: "origin" });
+        }
+      }
+      expect(Object.keys(workers.content ?? {}).sort()).toEqual(["api-responses", "landing-html", "template-previews"]);
+    });
+
+    it(`${stack}: the headers a Worker sets: success-only for cacheable tiers (a 304 included), every status else`, () => {
+      for (const tiers of Object.values(workers)) {
+        for (const [tier, t] of Object.entries(tiers)) {
+          expect(t.headers["Cache-Control"]).toBe(config.cacheTiers[tier]!.cacheControl);
+          expect(t.headers["CDN-Cache-Control"]).toBe(config.cacheTiers[tier]!.cdnCacheControl);
+          expect(t.headerStatuses).toEqual(CACHEABLE.includes(tier) ? [200, 206, 304] : "all");
+        }
+      }
+    });
+  }
 });
 
 describe("edge behaviour from a tier's config", () => {
@@ -213,7 +266,7 @@ describe("through the CLI", () => {
       const r = await runCli(["plan", "--stack", "dev", "--config-file", file]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain("config.mauntic-infra:cacheTiers.landing-html.cdnCacheControl: an edge TTL of 60 s");
-      expect(r.stderr).toContain("allowed: >= 3600");
+      expect(r.stderr).toContain("allowed: max-age >= 3600");
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildCloudflare } from "../infra/cloudflare";
+import { zoneRuleTiers } from "../infra/cloudflare/edge-cache";
 import { WorkerHyperdrive } from "../infra/cloudflare/hyperdrive";
 import { loadStackConfigFromFile } from "../infra/config/load";
 import type { StackConfig } from "../infra/config/schema";
@@ -243,7 +244,9 @@ describe("the whole Cloudflare part of a stack", () => {
       phase: "http_response_headers_transform",
       name: "mauntic-dev-cache-headers",
     });
-    expect(ruleset!.inputs.rules).toHaveLength(Object.keys(config.cacheTiers).length);
+    // Rules only for the tiers R2 serves through the zone's cache (uploads); the Workers' tiers are in edgeCache.
+    expect(Object.keys(zoneRuleTiers(config))).toEqual(["uploads"]);
+    expect(ruleset!.inputs.rules).toHaveLength(1);
     expect(ruleset!.inputs.rules[0].expression).toContain('http.host wildcard "pr-*-');
 
     expect(bindings.crm).toEqual({

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
+import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rulesetImportFile, type ImportFile } from "../infra/cloudflare/ruleset-import";
 import type { Plan, PlanResource } from "../infra/offline/plan";
@@ -67,9 +68,9 @@ describe("plan --json", () => {
       expect(plan.outputs.hyperdriveBudget).toMatchObject({ thisStack: 6, committedTotal: 12, accountLimit: 25 });
       const [ruleset, settings, ...more] = resources(plan, "cloudflare:index/ruleset:Ruleset");
       expect(more).toEqual([]);
+      // Zone rules only for the tier R2 serves straight through the cache (uploads, on the assets custom domain).
       expect(ruleset!.inputs).toMatchObject({ phase: "http_response_headers_transform", kind: "zone" });
-      expect((ruleset!.inputs.rules as unknown[]).length).toBe(5);
-      // The edge's behaviour per tier, where Cloudflare's cache reads it.
+      expect((ruleset!.inputs.rules as { ref: string }[]).map((r) => r.ref)).toEqual([`mauntic-${stack}-tier-uploads`]);
       expect(settings!.inputs).toMatchObject({ phase: "http_request_cache_settings", kind: "zone" });
       const edge = Object.fromEntries(
         (settings!.inputs.rules as { ref: string; action: string; actionParameters: any }[]).map((r) => [
@@ -77,19 +78,69 @@ describe("plan --json", () => {
           [r.action, r.actionParameters.cache, r.actionParameters.edgeTtl?.mode, r.actionParameters.edgeTtl?.default],
         ]),
       );
-      expect(edge).toEqual({
-        uploads: ["set_cache_settings", true, "override_origin", 86400],
-        "landing-html": ["set_cache_settings", true, "override_origin", 60],
-        "tracking-pixel": ["set_cache_settings", false, undefined, undefined],
-        "template-previews": ["set_cache_settings", false, undefined, undefined],
-        "api-responses": ["set_cache_settings", false, undefined, undefined],
-      });
+      expect(edge).toEqual({ uploads: ["set_cache_settings", true, "override_origin", 86400] });
       expect(plan.outputs.cacheSettings).toMatchObject({
         owner: true,
         rulesetId: `mauntic-${stack}-cache-settings-id`,
+        tiers: ["uploads"],
       });
       // Only previews empty buckets.
       expect(resources(plan, "command:local:Command").map((c) => c.name)).toEqual([`mauntic-${stack}-migrations-run`]);
+    });
+  }
+
+  for (const stack of ["dev", "prod"]) {
+    it(`${stack}: per tier, where it takes effect (zone rules or Worker settings) and what a browser and the edge get`, () => {
+      const plan = plans[stack]!;
+      type Rule = { description: string; actionParameters: any };
+      const zone = (phase: string) =>
+        (resources(plan, "cloudflare:index/ruleset:Ruleset").find((r) => r.inputs.phase === phase)?.inputs.rules ??
+          []) as Rule[];
+      const tierOf = (r: Rule) => /^cache tier ([a-z-]+)/.exec(r.description)![1]!;
+      const edgeCache = plan.outputs.edgeCache as Record<string, Record<string, any>>;
+      const where: Record<string, { at: string[]; browser: string[]; edgeTtl: (number | null)[] }> = {};
+      const add = (tier: string, at: string, browser: string, edgeTtl: number | null) => {
+        const w = (where[tier] ??= { at: [], browser: [], edgeTtl: [] });
+        w.at.push(at);
+        if (!w.browser.includes(browser)) w.browser.push(browser);
+        if (!w.edgeTtl.includes(edgeTtl)) w.edgeTtl.push(edgeTtl);
+      };
+      const cacheRules = zone("http_request_cache_settings");
+      for (const h of zone("http_response_headers_transform")) {
+        const c = cacheRules.find((r) => tierOf(r) === tierOf(h))!;
+        add(
+          tierOf(h),
+          "zone rules",
+          h.actionParameters.headers["Cache-Control"].value,
+          c.actionParameters.cache ? c.actionParameters.edgeTtl.default : null,
+        );
+      }
+      for (const [worker, tiers] of Object.entries(edgeCache)) {
+        for (const [tier, t] of Object.entries(tiers)) {
+          // What the Worker's fetch() stores a 200 for at the edge: cf.cacheTtlByStatus (negative: not stored).
+          const ttl = t.cf.cacheTtlByStatus["200"] ?? t.cf.cacheTtlByStatus["100-599"];
+          add(tier, `worker ${worker}`, t.headers["Cache-Control"], ttl < 0 ? null : ttl);
+          expect(t.edgeTtlSeconds).toBe(ttl < 0 ? null : ttl);
+        }
+      }
+      // Every Worker routes the API host (`plan --json` lists the output's workers by name).
+      const api = ["analytics", "content", "crm", "delivery", "identity", "journey"].map((w) => `worker ${w}`);
+      expect(where).toEqual({
+        uploads: { at: ["zone rules"], browser: ["public, max-age=31536000, immutable"], edgeTtl: [86400] },
+        "landing-html": { at: ["worker content"], browser: ["public, max-age=300"], edgeTtl: [60] },
+        "tracking-pixel": { at: ["worker delivery"], browser: ["no-cache, no-store"], edgeTtl: [null] },
+        "template-previews": { at: api, browser: ["private, no-cache"], edgeTtl: [null] },
+        "api-responses": { at: api, browser: ["private, no-store"], edgeTtl: [null] },
+      });
+      // The landing tier's Worker settings: its headers hold on a 304 (never tied to a Content-Type), and the edge
+      // stores 200 and 206 for 60 s and nothing else.
+      const landing = edgeCache.content!["landing-html"];
+      expect(landing.headerStatuses).toEqual([200, 206, 304]);
+      expect(landing.headers).toEqual({ "Cache-Control": "public, max-age=300", "CDN-Cache-Control": "max-age=60" });
+      expect(landing.cf).toEqual({
+        cacheEverything: true,
+        cacheTtlByStatus: { "200": 60, "206": 60, "201-205": -1, "207-303": -1, "305-599": -1 },
+      });
     });
   }
 
@@ -254,7 +305,10 @@ describe("bindings", () => {
     const workers = Object.keys(plan.outputs.bindings as object);
     expect(workers.sort()).toEqual(["analytics", "content", "crm", "delivery", "identity", "journey"]);
     expect(fs.readdirSync(out).sort()).toEqual(
-      ["cache-catalog.ts", ...workers.flatMap((w) => [`${w}.wrangler.json`, `${w}.wrangler.toml`])].sort(),
+      [
+        "cache-catalog.ts",
+        ...workers.flatMap((w) => [`${w}.wrangler.json`, `${w}.wrangler.toml`, `${w}.edge-cache.ts`]),
+      ].sort(),
     );
 
     const hyperdrive = plan.outputs.hyperdrive as { name: string; role: string; workers: string[]; id: string }[];
@@ -278,6 +332,34 @@ describe("bindings", () => {
     expect(JSON.parse(fs.readFileSync(path.join(out, "content.wrangler.json"), "utf8")).r2_buckets).toEqual([
       { binding: "ASSETS_BUCKET", bucket_name: "mauntic-dev-assets" },
     ]);
+    // Each worker's edge-cache module: strict TypeScript without imports, and the landing tier's headers on a 304
+    // (a response without Content-Type) but not on a 404.
+    const modules = workers.map((w) => path.join(out, `${w}.edge-cache.ts`));
+    const program = ts.createProgram(modules, {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      lib: ["lib.es2022.d.ts"],
+      types: [],
+    });
+    expect(ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"))).toEqual(
+      [],
+    );
+    const content = (await import(path.join(out, "content.edge-cache.ts"))) as {
+      cacheHeaders: (tier: string, status: number) => Record<string, string | null>;
+      edgeCache: Record<string, { cf: unknown }>;
+    };
+    expect(content.cacheHeaders("landing-html", 304)).toEqual({
+      "Cache-Control": "public, max-age=300",
+      "CDN-Cache-Control": "max-age=60",
+    });
+    expect(content.cacheHeaders("landing-html", 404)).toEqual({});
+    expect(content.cacheHeaders("api-responses", 404)).toEqual({
+      "Cache-Control": "private, no-store",
+      "CDN-Cache-Control": null,
+    });
+    expect(content.edgeCache["template-previews"]!.cf).toEqual({ cacheTtlByStatus: { "100-599": -1 } });
+    expect(fs.readFileSync(path.join(out, "identity.edge-cache.ts"), "utf8")).toContain("from stack dev");
     const catalog = fs.readFileSync(path.join(out, "cache-catalog.ts"), "utf8");
     expect(catalog).toContain('entry<{ orgId: string; channel: string }>("provider:{orgId}:{channel}", 300, "CACHE"');
   });
@@ -318,7 +400,9 @@ describe("bindings", () => {
     fs.writeFileSync(file, JSON.stringify({ stack: "dev" }));
     const missing = await runCli(["bindings", "--stack", "dev", "--from-stack-output", file]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/lacks usable stack outputs: 'bindings': missing; 'kvCatalog': missing/);
+    expect(missing.stderr).toMatch(
+      /lacks usable stack outputs: 'bindings': missing; 'kvCatalog': missing; 'edgeCache': missing \(a stack deployed before/,
+    );
   });
 });
 

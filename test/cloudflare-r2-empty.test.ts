@@ -55,6 +55,14 @@ describe("emptyPreviewBucket", () => {
     expect(r).toEqual({ deleted: 2500 });
     expect(fake.objects("mauntic-pr-7-assets")).toEqual([]);
     expect(progress.at(-1)).toBe("mauntic-pr-7-assets: 2500 objects deleted");
+    // Documented endpoints only: "List Objects" and "Delete Object" (one key per request, its path segments encoded:
+    // the keys hold spaces, '+' and '%'), besides the bucket deletes of this test.
+    const shapes = fake.requests.map((q) => `${q.method} ${q.path.replace(/^.*\/r2\/buckets\/[^/]+/, "")}`);
+    expect(new Set(shapes.map((x) => x.replace(/\/objects\/.+$/, "/objects/<key>")))).toEqual(
+      new Set(["DELETE ", "GET /objects", "DELETE /objects/<key>"]),
+    );
+    expect(shapes).toContain("DELETE /objects/uploads/0/a%20b%2Bc%25.png");
+    expect(shapes.filter((x) => x.startsWith("DELETE /objects/"))).toHaveLength(2500);
     expect((await deleteBucket("mauntic-pr-7-assets")).status).toBe(200);
   });
 
@@ -95,6 +103,17 @@ describe("emptyPreviewBucket", () => {
       baseUrl,
     });
     expect(gone).toEqual({ deleted: 0 });
+  });
+
+  it("stops when a listing repeats the keys it just deleted, instead of looping", async () => {
+    fake.addBucket("mauntic-pr-7-assets", keys(3));
+    // A bucket whose deletes do not take: every key still listed after its DELETE answered.
+    const stuck = new Set(keys(3));
+    stuck.delete = () => false;
+    fake.buckets.set("default/mauntic-pr-7-assets", stuck);
+    await expect(
+      emptyPreviewBucket({ stack: "pr-7", accountId: ACCOUNT, bucket: "mauntic-pr-7-assets", token: fake.token, baseUrl }),
+    ).rejects.toThrow("mauntic-pr-7-assets: the same 3 objects are still listed after deleting them");
   });
 
   it("a wrong token fails with the API's error, deleting nothing", async () => {

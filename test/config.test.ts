@@ -217,13 +217,33 @@ const cases: { name: string; mutate: (c: Record<string, any>) => void; path: str
     path: "config.mauntic-infra:neonApiKey: a plain-text secret",
   },
   {
+    name: "a zone plan left to a default",
+    mutate: (c) => delete c[ns("cloudflare")].zone.plan,
+    path: "cloudflare.zone.plan",
+  },
+  {
+    name: "a Worker route on the host R2 serves",
+    mutate: (c) => c[ns("workers")].content.routes.push("assets"),
+    path: "workers.content.routes[2]: host 'assets' is served straight from R2 (r2.buckets.assets.publicHost)",
+  },
+  {
+    name: "a Worker route that is no host kind",
+    mutate: (c) => (c[ns("workers")].content.routes = ["www"]),
+    path: "workers.content.routes[0]",
+  },
+  {
+    name: "a cache tier on a host nobody serves",
+    mutate: (c) => (c[ns("workers")].delivery.routes = ["api"]),
+    path: "cacheTiers.tracking-pixel.host: no Worker routes host 'tracking' and no R2 bucket serves it",
+  },
+  {
     name: "a dev file that says prod",
     mutate: (c) => (c[ns("environment")] = "prod"),
     path: "environment: 'prod' does not match stack 'dev'",
   },
 ];
 
-// 38 distinct malformed configs (the issue asks for at least 25), each rejected with its YAML path.
+// Distinct malformed configs (the issue asks for at least 25), each rejected with its YAML path.
 describe("stack config: malformed configs", () => {
   it.each(cases)("rejects $name with its YAML path", ({ mutate, path: expected, base }) => {
     const problems = problemsOf(mutate, base ?? "dev");
@@ -260,6 +280,19 @@ describe("stack config: malformed configs", () => {
     });
     expect(problems).toHaveLength(4);
     expect(problems.join("\n")).toMatch(/r2\.buckets\.assets\.boundTo\[0\]: unknown worker 'contnt'/);
+  });
+
+  it("an edge TTL exactly at the zone plan's minimum passes, one second below fails (Pro: 1 h), Worker tiers too", () => {
+    const at = (seconds: number) =>
+      problemsOf((c) => {
+        c[ns("cloudflare")].zone.plan = "pro";
+        c[ns("cacheTiers")]["landing-html"].cdnCacheControl = `max-age=${seconds}`;
+      });
+    expect(at(3600)).toEqual([]);
+    expect(at(3599)).toEqual([
+      "config.mauntic-infra:cacheTiers.landing-html.cdnCacheControl: an edge TTL of 3599 s is below the pro zone " +
+        "plan's minimum (allowed: max-age >= 3600, or cloudflare.zone.plan business or enterprise)",
+    ]);
   });
 
   it("accepts an autoscaling range of exactly Neon's 8 CU, refuses 8.5, on the primary and the replica", () => {

@@ -28,6 +28,7 @@ import { flyType } from "../infra/fly/resources";
 import type { StackConfig } from "../infra/config/schema";
 import { FakeFly } from "./fakes/fly";
 import { EngineLifecycle, UNKNOWN } from "./helpers/engine-lifecycle";
+import { until } from "./helpers/until";
 
 const TOKEN = "fm2_lJPECAAAAAAAA-test-token-7c1e";
 const ORG = "mauntic";
@@ -45,6 +46,11 @@ const FAST = {
   burst: 1_000,
   stateTimeoutMs: 5_000,
   waitSeconds: 1,
+  pollMs: 10,
+  leaseWaitMs: 3_000,
+  leaseRefreshMs: 200,
+  healthTimeoutMs: 3_000,
+  visibilityTimeoutMs: 2_000,
 };
 
 beforeEach(async () => {
@@ -280,7 +286,8 @@ describe("queue workers: secrets and machines rolled one at a time", () => {
     expect(fake.requests.some((q) => q.status === 409 && /\/lease$/.test(q.path))).toBe(true);
     // stop_config: the configured signal, a timeout covering the longest job (Fly's default would be SIGINT, 5 s).
     expect(ms[0]!.config).toMatchObject({
-      stop_config: { signal: "SIGTERM", timeout: "60s" },
+      // Fly echoes Go durations (fly-go duration.go): the "60s" sent reads back "1m0s".
+      stop_config: { signal: "SIGTERM", timeout: "1m0s" },
       init: { cmd: WORKER.command },
     });
   });
@@ -459,7 +466,10 @@ test("a new volume replaces the Redis machine (Fly cannot move a machine to anot
   const app = only(fake.snapshot());
   expect(only(app.machines).id).toBe(up.id);
   expect(app.volumes.find((v) => v.id === v2.id)!.attached_machine_id).toBe(up.id);
-  expect(app.volumes.find((v) => v.id === r.v.id)!.attached_machine_id).toBeUndefined();
+  // The old volume stays bound to its destroyed machine for a while (terraform-provider-fly#218), then frees.
+  await until("the old volume to be unbound", async () =>
+    only(fake.snapshot()).volumes.find((v) => v.id === r.v.id)!.attached_machine_id === undefined ? true : undefined,
+  );
 });
 
 describe("the fake keeps Fly's contract (test/fakes/fly-contract.ts)", () => {
@@ -471,10 +481,10 @@ describe("the fake keeps Fly's contract (test/fakes/fly-contract.ts)", () => {
     });
 
   test("a misspelt field is refused with a 400 and recorded, top level or nested, and nothing is made", async () => {
-    // The Machines docs' prose says app_name; the OpenAPI CreateAppRequest field is name.
-    const res = await call("POST", "/apps", { app_name: "mauntic-dev-redis", org_slug: ORG });
+    // fly-go CreateAppRequest and the docs both say org_slug.
+    const res = await call("POST", "/apps", { name: "mauntic-dev-redis", org: ORG });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: string }).error).toMatch(/invalid request: .*app_name/);
+    expect(((await res.json()) as { error: string }).error).toMatch(/invalid request: .*org/);
     expect(fake.snapshot()).toEqual([]);
 
     await appProvider.create(appInputs());
@@ -486,7 +496,7 @@ describe("the fake keeps Fly's contract (test/fakes/fly-contract.ts)", () => {
     expect((await call("GET", "/apps/mauntic-dev-redis/machines/x/wait?timeout=soon")).status).toBe(400);
     expect(fake.snapshot()[0]!.machines).toEqual([]);
     expect(fake.violations).toEqual([
-      expect.stringMatching(/^request Apps_create: body .*app_name/),
+      expect.stringMatching(/^request Apps_create: body .*org/),
       expect.stringMatching(/^request Machines_create: body \/config\/guest .*memory/),
       expect.stringMatching(/^request Machines_create: body \/config .*services/),
       expect.stringMatching(/^request Machines_wait: query \/timeout/),
@@ -508,5 +518,187 @@ describe("the fake keeps Fly's contract (test/fakes/fly-contract.ts)", () => {
       expect.stringMatching(new RegExp(`^response GET /apps/mauntic-dev-redis/volumes/${volume.id} 200: /size_gb`)),
     ]);
     fake.violations.length = 0;
+  });
+});
+
+describe("as Fly answers in production (durations echoed, checks, leases, bound volumes, async deletes)", () => {
+  const APP = "mauntic-pr-42-delivery-sender";
+  const CHECK = { alive: { type: "tcp" as const, port: 8080, interval: "15s", timeout: "2s", grace_period: "60s" } };
+
+  /** Three workers with a health check, as the engine creates them one after another. */
+  async function upChecked(image = WORKER.image) {
+    const app = lifecycle<AppInputs>("App", "c-app");
+    await app.up(appInputs(APP));
+    const secrets = lifecycle<SecretsInputs>("Secrets", "c-secrets");
+    const values = { REDIS_URL: "redis://default:x@h:6379/0", DATABASE_URL: "postgresql://a:b@h/db" };
+    const s = await secrets.up({ app_name: APP, values });
+    const machines = [0, 1, 2].map((i) => lifecycle<MachineInputs>("Machine", `c-${i}`));
+    const inputs = (i: number, version: number, over: Partial<typeof WORKER> = {}): MachineInputs => ({
+      app_name: APP,
+      name: `${APP}-${i}`,
+      region: REGION,
+      config: { ...queueWorkerMachineConfig("pr-42", "delivery-sender", { ...WORKER, image, ...over }), checks: CHECK },
+      min_secrets_version: version,
+    });
+    for (const [i, l] of machines.entries()) await l.up(inputs(i, Number(s.outs.version)) as never);
+    return { app, secrets, machines, inputs, values, version: Number(s.outs.version) };
+  }
+
+  /** The engine's second `up`: machine by machine (the component chains them with dependsOn). */
+  async function rollAll(w: Awaited<ReturnType<typeof upChecked>>, make: (i: number) => MachineInputs) {
+    const from = fake.rollouts.length;
+    for (const [i, l] of w.machines.entries()) expect((await l.up(make(i) as never)).op).toBe("update");
+    return fake.rollouts.slice(from);
+  }
+
+  test("image, config and secrets changes each update every machine one at a time, each healthy before the next; refresh then up changes nothing", async () => {
+    // Checks pass 150 ms after a start: an update that moved on at `started` would find its predecessor critical.
+    fake.checksPassMs = 150;
+    const w = await upChecked();
+    // Fly echoes "60s" as "1m0s" (stop_config.timeout, grace_period): a refresh then an up writes nothing.
+    const config = only(fake.snapshot()).machines[0]!.config as { stop_config: { timeout: string } };
+    expect(config.stop_config.timeout).toBe("1m0s");
+    const writes = () => fake.requests.filter((q) => q.method !== "GET").length;
+    const before = writes();
+    for (const l of w.machines) expect(await l.refresh()).toEqual({ gone: false });
+    for (const [i, l] of w.machines.entries()) expect((await l.up(w.inputs(i, w.version) as never)).op).toBe("same");
+    expect(writes()).toBe(before);
+
+    const names = [0, 1, 2].map((i) => `${APP}-${i}`);
+    const image = await rollAll(w, (i) =>
+      w.inputs(i, w.version, { image: "registry.fly.io/mauntic-workers:2026.12.0" }),
+    );
+    expect(image.map((r) => [r.machine, r.othersUnhealthy])).toEqual(names.map((n) => [n, []]));
+    const memory = await rollAll(w, (i) =>
+      w.inputs(i, w.version, { image: "registry.fly.io/mauntic-workers:2026.12.0", memoryMb: 1024 }),
+    );
+    expect(memory.map((r) => [r.machine, r.othersUnhealthy])).toEqual(names.map((n) => [n, []]));
+
+    const s = await w.secrets.up({ app_name: APP, values: { ...w.values, DATABASE_URL: "postgresql://a:c@h/db" } });
+    const version = Number(s.outs.version);
+    expect(version).toBe(w.version + 1);
+    const secrets = await rollAll(w, (i) =>
+      w.inputs(i, version, { image: "registry.fly.io/mauntic-workers:2026.12.0", memoryMb: 1024 }),
+    );
+    // Each machine is updated with the version the secrets write answered (min_secrets_version), one at a time.
+    expect(secrets.map((r) => [r.machine, r.minSecretsVersion, r.othersUnhealthy])).toEqual(
+      names.map((n) => [n, version, []]),
+    );
+    expect(only(fake.snapshot()).machines.every((m) => m.state === "started" && !m.leased)).toBe(true);
+    expect(fake.maxUpdatingAtOnce.get(APP)).toBe(1);
+  });
+
+  test("a machine whose checks stay critical stops the rollout, its check named; a failed one fails at once", async () => {
+    const w = await upChecked();
+    configureFlyClient({ ...FAST, baseUrl, token: TOKEN, healthTimeoutMs: 600 });
+    fake.unhealthy.add(`${APP}-0`);
+    await expect(w.machines[0]!.up(w.inputs(0, w.version, { image: "img:2" }) as never)).rejects.toThrow(
+      new RegExp(
+        `Fly machine \\w+ of app ${APP}: health checks did not pass: alive critical \\(dial tcp .*connection refused\\); its logs: fly logs -a ${APP} -i \\w+ \\(waited 1 s\\)`,
+      ),
+    );
+    fake.unhealthy.clear();
+    fake.failing.add(`${APP}-1`);
+    const started = Date.now();
+    await expect(w.machines[1]!.up(w.inputs(1, w.version, { image: "img:2" }) as never)).rejects.toThrow(
+      new RegExp(`Fly machine \\w+ of app ${APP} is failed after its update \\(allowed: started\\)`),
+    );
+    // Fails on `failed` at once rather than burning the 5 s state timeout.
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  test("destroy of a preview removes apps, machines and volumes while volumes are still bound for a while", async () => {
+    fake.boundMs = 300;
+    const r = await upRedis();
+    const w = await upChecked();
+    // The engine's destroy order: machines, then volume, secrets and apps.
+    for (const l of [...w.machines, r.machine]) await l.destroy();
+    await r.volume.destroy();
+    expect(fake.boundRefusals).toBeGreaterThan(0); // 412 "volume is currently bound", retried
+    for (const l of [w.secrets, r.secrets, w.app, r.app]) await l.destroy();
+    expect(fake.snapshot()).toEqual([]);
+    // Every machine was stopped with its own stop_config, as sent ("60s"/"30s", not the echo).
+    expect(fake.stops.map((s) => s.body)).toEqual([
+      ...Array(3).fill({ signal: "SIGTERM", timeout: "60s" }),
+      { signal: "SIGTERM", timeout: "30s" },
+    ]);
+  });
+
+  test("a lease held by someone else is waited out; one held past the wait is named", async () => {
+    const w = await upChecked();
+    fake.inject({ method: "POST", path: /\/lease$/, fault: { kind: "foreignLease", ms: 300 } });
+    expect((await w.machines[0]!.up(w.inputs(0, w.version, { image: "img:2" }) as never)).op).toBe("update");
+    expect(fake.calls("GET", /\/lease$/).length).toBeGreaterThan(0); // asked who holds it
+    configureFlyClient({ ...FAST, baseUrl, token: TOKEN, leaseWaitMs: 300 });
+    fake.inject({ method: "POST", path: /\/lease$/, fault: { kind: "foreignLease", ms: 5_000 } });
+    await expect(w.machines[1]!.up(w.inputs(1, w.version, { image: "img:2" }) as never)).rejects.toThrow(
+      /Fly machine \w+ of app mauntic-pr-42-delivery-sender is leased by someone-else@example\.com \(flyctl deploy\) until .*; waited 0 s \(allowed: wait for their deploy to end, or clear it: fly machine leases clear/,
+    );
+  });
+
+  test("a lease outliving its TTL is refreshed while a long stop and start run", async () => {
+    const w = await upChecked();
+    // A fake second of 10 ms: the 120 s lease lives 1.2 s; the update's restart takes 2 s.
+    fake.secondMs = 10;
+    fake.stopMs = 1_000;
+    fake.startMs = 1_000;
+    expect((await w.machines[0]!.up(w.inputs(0, w.version, { image: "img:2" }) as never)).op).toBe("update");
+    expect(fake.calls("POST", /\/lease$/).length).toBeGreaterThan(2); // acquired, then refreshed
+  });
+
+  test("a grown volume whose machine must restart (needs_restart) gets its machine restarted and waited for", async () => {
+    const r = await upRedis();
+    expect((await r.volume.up(volumeInputs(undefined, { size_gb: 10 }))).op).toBe("update");
+    const v = only(only(fake.snapshot()).volumes);
+    expect(v).toMatchObject({ size_gb: 10, needsRestart: false });
+    expect(fake.stops).toEqual([{ machine: "mauntic-dev-redis-0", body: { signal: "SIGTERM", timeout: "30s" } }]);
+    expect(only(only(fake.snapshot()).machines)).toMatchObject({ state: "started", leased: false });
+  });
+
+  test("new apps and machines invisible for a moment are waited for; a volume is placed with its machine's guest", async () => {
+    fake.visibleMs = 300;
+    const r = await upRedis();
+    expect(only(only(fake.snapshot()).machines).state).toBe("started");
+    expect(fake.requests.some((q) => q.status === 404 && q.path === "/apps/mauntic-dev-redis")).toBe(true);
+    const compute = { cpu_kind: "shared" as const, cpus: 1, memory_mb: 512 };
+    const v = await volumeProvider.create(volumeInputs(undefined, { name: "redis_data_2", compute }));
+    expect(only(fake.snapshot()).volumes.find((x) => x.id === v.id)!.compute).toEqual(compute);
+  });
+
+  test("secrets are read at the last version written; a failed machine is destroyed with force", async () => {
+    const w = await upChecked();
+    expect(await w.secrets.refresh()).toEqual({ gone: false });
+    expect(fake.calls("GET", /\/secrets$/).at(-1)!.search).toBe(`?version=${w.version}`);
+    fake.failing.add(`${APP}-2`);
+    await expect(w.machines[2]!.up(w.inputs(2, w.version, { image: "img:2" }) as never)).rejects.toThrow(/is failed/);
+    await w.machines[2]!.destroy();
+    expect(fake.calls("DELETE", /\/machines\/[^/]+$/).at(-1)!.search).toBe("?force=true");
+    expect(only(fake.snapshot()).machines).toHaveLength(2);
+  });
+
+  test("the fake refuses what Fly refuses: a stop timeout that is no duration, a Retry-After not waited out", async () => {
+    const w = await upChecked();
+    const id = String(w.machines[0]!.state!.outs.machine_id);
+    const call = (method: string, path: string, body?: unknown) =>
+      fetch(`${baseUrl}${path}`, {
+        method,
+        headers: { authorization: `FlyV1 ${TOKEN}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    expect(
+      (await call("POST", `/apps/${APP}/machines/${id}/stop`, { signal: "SIGTERM", timeout: "soon" })).status,
+    ).toBe(400);
+    fake.inject({ method: "GET", path: /\/machines$/, fault: { kind: "status", status: 429, retryAfterSeconds: 1 } });
+    expect((await call("GET", `/apps/${APP}/machines`)).status).toBe(429);
+    expect((await call("GET", `/apps/${APP}/machines`)).status).toBe(200);
+    expect(fake.violations).toEqual([
+      expect.stringMatching(/^request Machines_list: sent \d+ ms before its Retry-After ended/),
+    ]);
+    fake.violations.length = 0;
+    // The client waits it out.
+    fake.inject({ method: "GET", path: /\/machines$/, fault: { kind: "status", status: 429, retryAfterSeconds: 1 } });
+    const t = Date.now();
+    await machineProvider.create(w.inputs(0, w.version));
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1_000);
   });
 });

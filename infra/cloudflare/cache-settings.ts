@@ -14,17 +14,14 @@ import { ConfigError, yamlPath } from "../config/errors";
 import type { CacheTier, StackConfig, ZONE_PLANS } from "../config/schema";
 import { cloudName } from "../naming";
 import { ExpressionError, SUCCESS_STATUSES, tierExpressions } from "./expression";
+import { cdnMaxAge, MIN_EDGE_TTL_SECONDS } from "./limits";
 import { zoneEntrypointRuleset } from "./zone-ruleset";
 
 export const CACHE_SETTINGS_PHASE = "http_request_cache_settings";
 
 export type ZonePlan = (typeof ZONE_PLANS)[number];
 
-/**
- * The shortest edge TTL a cache rule may set, per zone plan: Free 2 h, Pro 1 h, Business and Enterprise 1 s
- * (developers.cloudflare.com/cache/how-to/edge-browser-cache-ttl, "Minimum Edge Cache TTL").
- */
-export const MIN_EDGE_TTL_SECONDS: Record<ZonePlan, number> = { free: 7200, pro: 3600, business: 1, enterprise: 1 };
+export { MIN_EDGE_TTL_SECONDS } from "./limits";
 
 export type EdgeBehaviour = { kind: "ttl"; seconds: number } | { kind: "bypass" };
 
@@ -37,14 +34,14 @@ const NEVER_STORED = /(^|[\s,])(private|no-store|no-cache)($|[\s,=])/i;
 export function edgeBehaviour(name: string, tier: Pick<CacheTier, "cacheControl" | "cdnCacheControl">): EdgeBehaviour {
   const at = yamlPath(["cacheTiers", name, "cdnCacheControl"]);
   if (tier.cdnCacheControl !== null) {
-    const m = /(?:^|[\s,])max-age=(\d+)(?:$|[\s,])/i.exec(tier.cdnCacheControl);
-    if (!m) {
+    const seconds = cdnMaxAge(tier.cdnCacheControl);
+    if (seconds === undefined) {
       throw new ConfigError(
         [`${at}: ${JSON.stringify(tier.cdnCacheControl)} has no max-age (allowed: max-age=<seconds>, the edge TTL)`],
         "cacheTiers",
       );
     }
-    return { kind: "ttl", seconds: Number(m[1]) };
+    return { kind: "ttl", seconds };
   }
   if (NEVER_STORED.test(tier.cacheControl)) return { kind: "bypass" };
   throw new ConfigError(

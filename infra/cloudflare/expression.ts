@@ -85,7 +85,7 @@ function anyOf(conditions: string[]): string {
 
 /**
  * What a tier matches within its host, as conjuncts: any of its paths, and its content type when it has one (a
- * response field: left out in the request phase, where the tier covers its paths whatever the type).
+ * response field: left out in the request phase, where the tier covers its paths whatever the type), or a 304.
  * `http.response.content_type.media_type` is the lowercase type without parameters, so a parameter never matches.
  */
 function tierMatch(tier: Pick<CacheTier, "paths" | "contentType">, phase: RulePhase = "response"): string[] {
@@ -96,7 +96,9 @@ function tierMatch(tier: Pick<CacheTier, "paths" | "contentType">, phase: RulePh
         `content type ${JSON.stringify(tier.contentType)} has parameters (allowed: a bare media type such as text/html)`,
       );
     }
-    parts.push(`${MEDIA_TYPE} eq ${quote(tier.contentType.trim().toLowerCase())}`);
+    // A 304 carries no Content-Type (RFC 9110 15.4.5: it sends only the fields a 200 would for caching), so the
+    // tier's revalidations of its paths match without one: its headers must hold on the 304 too.
+    parts.push(`(${MEDIA_TYPE} eq ${quote(tier.contentType.trim().toLowerCase())} or ${STATUS} in {304})`);
   }
   return parts;
 }

@@ -1,6 +1,7 @@
 /**
- * The Cloudflare part of a stack: Hyperdrive per worker, KV and the cache catalog, R2, the cache-header ruleset
- * (owning stack only) and the per-worker bindings. Consumes the Neon component's DatabaseConnection.
+ * The Cloudflare part of a stack: Hyperdrive per worker, KV and the cache catalog, R2, the zone's cache and
+ * header rulesets for R2-served tiers (owning stack only), and per worker its bindings and the cache tiers of the
+ * hosts it routes (edge-cache.ts). Consumes the Neon component's DatabaseConnection.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { committedStacks } from "../config/load";
@@ -11,6 +12,7 @@ import { DB_BINDING, r2BindingName, REPLICA_BINDING } from "./bindings";
 import { hyperdriveBudget } from "./budget";
 import { CacheHeaderRules } from "./cache-headers";
 import { CacheSettingsRules } from "./cache-settings";
+import { workerEdgeCache, zoneRuleTiers } from "./edge-cache";
 import { WorkerHyperdrive } from "./hyperdrive";
 import { KvCache } from "./kv";
 import { AssetBuckets } from "./r2";
@@ -51,20 +53,24 @@ export function buildCloudflare(
     hosts: cf.hosts,
     r2: config.r2,
   });
-  // The zone-owning stack declares both entrypoints: what the edge caches, and the headers browsers see.
+  // Zone rules act only where R2 serves a host straight through the cache; a Worker-served host's tiers go to
+  // its Worker (edge-cache.ts). The zone-owning stack declares both entrypoints when any tier is R2-served.
+  const zoneTiers = zoneRuleTiers(config);
+  const declareZoneRules = cf.ownsResponseHeaderRuleset && Object.keys(zoneTiers).length > 0;
   const tierRules = {
     stack,
     zoneId: cf.zone.zoneId,
     hosts: cf.hosts,
-    tiers: config.cacheTiers,
+    tiers: zoneTiers,
     previewHosts: config.environment === "dev",
   };
-  const cacheHeaders = cf.ownsResponseHeaderRuleset
+  const cacheHeaders = declareZoneRules
     ? new CacheHeaderRules(resourceName(stack, "cache-headers"), tierRules)
     : undefined;
-  const cacheSettings = cf.ownsResponseHeaderRuleset
+  const cacheSettings = declareZoneRules
     ? new CacheSettingsRules(resourceName(stack, "cache-settings"), { ...tierRules, zonePlan: cf.zone.plan })
     : undefined;
+  const edgeCache = workerEdgeCache(config);
 
   const bindings = Object.fromEntries(
     Object.keys(config.workers).map((w) => {
@@ -125,5 +131,7 @@ export function buildCloudflare(
         }
       : { owner: false, zone: cf.zone.name },
     bindings,
+    /** Per worker, the cache tiers of the hosts it routes: headers and `cf` (bindings writes them as modules). */
+    edgeCache,
   };
 }

@@ -7,12 +7,13 @@
  * `mauntic-pr-<N>-…` for that very N (the naming function's prefix; dev's and prod's buckets are `mauntic-dev-…` and
  * `mauntic-prod-…`).
  *
- * The Cloudflare REST API with the account's API token (the one the deploy uses), no S3 credentials:
- * `GET /accounts/{account}/r2/buckets/{bucket}/objects?per_page=1000` lists keys (`result[].key`), and
- * `DELETE /accounts/{account}/r2/buckets/{bucket}/objects` with a JSON array of keys deletes them; a non-default
- * jurisdiction goes in the `cf-r2-jurisdiction` header; error 10006 is a bucket that does not exist (all as
- * alchemy-run/alchemy's `emptyBucket` in alchemy/src/cloudflare/bucket.ts uses them). Written by hand over `fetch`:
- * the `cloudflare` npm SDK is not a dependency, and two calls do not warrant one.
+ * The Cloudflare REST API with the account's API token (the one the deploy uses), no S3 credentials, through its
+ * documented object endpoints (Cloudflare's OpenAPI, as the generated SDK cloudflare/cloudflare-typescript
+ * src/resources/r2/buckets/objects.ts carries it): "List Objects" `GET /accounts/{account}/r2/buckets/{bucket}/objects`
+ * (`per_page`, `cursor`; `result[].key`) and "Delete Object" `DELETE .../objects/{object_key}`, one key each; a
+ * non-default jurisdiction goes in the `cf-r2-jurisdiction` header. R2 error codes: 10006 no such bucket, 10007 no
+ * such key (developers.cloudflare.com/r2/api/error-codes). Written by hand over `fetch`: the `cloudflare` npm SDK
+ * is not a dependency, and two calls do not warrant one.
  */
 import { cloudName, parseStackName } from "../naming";
 
@@ -25,8 +26,9 @@ export const R2_EMPTY_ENV = {
   jurisdiction: "R2_JURISDICTION",
 } as const;
 
-/** R2 error codes: no such bucket; bucket not empty. */
+/** R2 error codes: no such bucket; no such key; bucket not empty. */
 export const R2_NO_SUCH_BUCKET = 10006;
+export const R2_NO_SUCH_KEY = 10007;
 export const R2_BUCKET_NOT_EMPTY = 10008;
 
 /** A bucket this tool must never empty (the CLI exits 2). */
@@ -62,6 +64,8 @@ export interface EmptyBucketOptions {
   baseUrl?: string;
   /** Attempts per request on 429 and 5xx (with backoff, honouring Retry-After). */
   attempts?: number;
+  /** Object deletes in flight at once (one request per key). */
+  concurrency?: number;
   onProgress?: (line: string) => void;
 }
 
@@ -119,9 +123,15 @@ async function call(url: string, init: RequestInit, what: string, attempts: numb
   }
 }
 
+/** An object key in a URL path: each segment encoded, the slashes kept (keys are paths). */
+export function objectPath(key: string): string {
+  return key.split("/").map(encodeURIComponent).join("/");
+}
+
 /**
  * Deletes every object of a preview's bucket, page by page, until a listing comes back empty (objects uploaded
- * meanwhile are caught by the next pass). A bucket that no longer exists counts as empty.
+ * meanwhile are caught by the next pass). A bucket that no longer exists counts as empty, and so does a key deleted
+ * meanwhile.
  */
 export async function emptyPreviewBucket(opts: EmptyBucketOptions): Promise<{ deleted: number }> {
   assertPreviewBucket(opts.stack, opts.bucket);
@@ -129,7 +139,16 @@ export async function emptyPreviewBucket(opts: EmptyBucketOptions): Promise<{ de
   const headers: Record<string, string> = { authorization: `Bearer ${opts.token}` };
   if (opts.jurisdiction && opts.jurisdiction !== "default") headers["cf-r2-jurisdiction"] = opts.jurisdiction;
   const attempts = opts.attempts ?? 5;
+  const concurrency = Math.max(1, opts.concurrency ?? 8);
   let deleted = 0;
+  let previous: string[] | undefined;
+  const deleteOne = async (key: string) => {
+    try {
+      await call(`${base}/${objectPath(key)}`, { method: "DELETE", headers }, `delete ${key} from ${opts.bucket}`, attempts);
+    } catch (e) {
+      if (!(e instanceof CloudflareApiError && e.codes.includes(R2_NO_SUCH_KEY))) throw e;
+    }
+  };
   for (;;) {
     let keys: string[];
     try {
@@ -140,12 +159,15 @@ export async function emptyPreviewBucket(opts: EmptyBucketOptions): Promise<{ de
       throw e;
     }
     if (keys.length === 0) return { deleted };
-    await call(
-      base,
-      { method: "DELETE", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(keys) },
-      `delete ${keys.length} objects from ${opts.bucket}`,
-      attempts,
-    );
+    // A listing that repeats the last pass's keys means the deletes did not take (a key the endpoint cannot address):
+    // stop rather than loop.
+    if (previous !== undefined && keys.length === previous.length && keys.every((k, i) => k === previous![i])) {
+      throw new Error(`${opts.bucket}: the same ${keys.length} objects are still listed after deleting them`);
+    }
+    previous = keys;
+    for (let i = 0; i < keys.length; i += concurrency) {
+      await Promise.all(keys.slice(i, i + concurrency).map(deleteOne));
+    }
     deleted += keys.length;
     opts.onProgress?.(`${opts.bucket}: ${deleted} objects deleted`);
   }

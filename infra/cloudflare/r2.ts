@@ -4,7 +4,10 @@
  * public custom domain when the bucket serves one of the stack's hosts.
  *
  * - prod: every bucket and its lifecycle, CORS and custom domain are protected and retained on delete (as Neon's), so
- *   neither a replacement (a location or jurisdiction change) nor a destroy reaches the data or the public URLs.
+ *   a destroy never reaches the data or the public URLs.
+ * - every stack: a bucket's location and jurisdiction never change in place (the provider ignores the one and
+ *   misapplies the other): a guard per bucket (r2-placement.ts), which the bucket depends on, refuses such a change
+ *   in its `check`, before any call, saying what to do instead.
  * - a preview `pr-<N>`: a `command:local:Command` per bucket whose delete step empties the bucket (r2-empty.ts;
  *   R2 refuses to delete a non-empty bucket). It depends on the bucket and on its lifecycle, CORS and domain, so a
  *   destroy runs it first (the engine deletes dependents before what they depend on): if emptying fails, nothing of
@@ -16,6 +19,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
 import { cloudName, parseStackName } from "../naming";
 import { R2_EMPTY_ENV } from "./r2-empty";
+import { R2BucketPlacement } from "./r2-placement";
 
 /** The emptier's delete step: the project's own CLI, run from the project folder as the post-deploy step is. */
 export const R2_EMPTY_COMMAND = "./node_modules/.bin/tsx infra/cli/main.ts r2-empty";
@@ -67,10 +71,15 @@ export class AssetBuckets extends pulumi.ComponentResource {
     this.buckets = {};
     for (const [b, spec] of Object.entries(args.r2.buckets)) {
       const bucketName = cloudName(args.stack, "r2", b);
+      const placement = new R2BucketPlacement(
+        `${bucketName}-placement`,
+        { bucketName, location: locationHint, jurisdiction },
+        child,
+      );
       const bucket = new cloudflare.R2Bucket(
         bucketName,
         { accountId: args.accountId, name: bucketName, location: locationHint, jurisdiction },
-        child,
+        { ...child, dependsOn: [placement] },
       );
       const attached: pulumi.Resource[] = [];
       const onBucket = { accountId: args.accountId, bucketName: bucket.name, jurisdiction };

@@ -173,8 +173,8 @@ export function previewOverrides(dev: StackConfig, stack: string): StackConfig {
     neon: { ...dev.neon, primary: { ...smallest }, replica: { ...smallest, enabled: false } },
     fly: {
       ...dev.fly,
-      // Its own small Redis: the smallest VM Fly offers and a 1 GB volume.
-      redis: { ...dev.fly.redis, vmSize: "shared-cpu-1x", memoryMb: 256, volumeSizeGb: 1 },
+      // Its own small Redis: the smallest VM Fly offers and a 1 GB volume, one machine (no replicas, no Sentinels).
+      redis: { ...dev.fly.redis, vmSize: "shared-cpu-1x", memoryMb: 256, volumeSizeGb: 1, replicas: 0 },
       queueWorkers: Object.fromEntries(
         Object.entries(dev.fly.queueWorkers).map(([n, q]) => [n, { ...q, count: Math.min(q.count, 1) }]),
       ),

@@ -30,6 +30,7 @@ export const ZONE_PLANS = ["free", "pro", "business", "enterprise"] as const;
 /** Neon compute sizes (CU) that the API accepts for autoscaling limits. */
 // Neon's compute sizes live with the providers that check them too (they must not import this module).
 import { NEON_CU } from "../neon/limits";
+import { cdnMaxAge, MIN_EDGE_TTL_SECONDS } from "../cloudflare/limits";
 export { NEON_CU };
 export const NEON_REGIONS = [
   "aws-us-east-1",
@@ -93,6 +94,11 @@ const worker = z.strictObject({
   description: z.string().optional(),
   /** Absent when the worker never talks to Postgres (the content worker serves R2). */
   database: workerDatabase.optional(),
+  /**
+   * The hosts of `cloudflare.hosts` this Worker serves (its wrangler routes). A request to such a host reaches the
+   * Worker before the cache, so the cache tiers on it are handed to the Worker (bindings), never to zone rules.
+   */
+  routes: z.array(z.enum(HOST_KINDS)).default([]),
 });
 
 const kvEntry = z.strictObject({
@@ -166,8 +172,12 @@ export const stackConfigSchema = z
       zone: z.strictObject({
         name: hostname,
         zoneId: cfId,
-        /** The zone's plan: it sets the shortest edge TTL a cache rule may give (infra/cloudflare/cache-settings.ts). */
-        plan: z.enum(ZONE_PLANS).default("business"),
+        /**
+         * The zone's plan, as the dashboard shows it: it sets the shortest edge TTL allowed
+         * (infra/cloudflare/cache-settings.ts). Required: a default would decide the allowed TTLs for a zone nobody
+         * looked at.
+         */
+        plan: z.enum(ZONE_PLANS),
       }),
       /** Only one stack may own a zone's entrypoint rulesets (http_request_cache_settings, http_response_headers_transform). */
       ownsResponseHeaderRuleset: z.boolean(),
@@ -189,7 +199,10 @@ export const stackConfigSchema = z
       /** The Neon organization (org-...), needed with a personal API key; an organization API key implies it. */
       orgId: z
         .string()
-        .regex(/^[a-z0-9-]{1,60}$/, "is not a Neon organization id (allowed: lowercase letters, digits and '-', e.g. org-...)")
+        .regex(
+          /^[a-z0-9-]{1,60}$/,
+          "is not a Neon organization id (allowed: lowercase letters, digits and '-', e.g. org-...)",
+        )
         .optional(),
     }),
     kv: z.strictObject({
@@ -210,6 +223,8 @@ export const stackConfigSchema = z
         vmSize: z.enum(FLY_VM_SIZES),
         memoryMb: z.number().int().min(256).max(65536).multipleOf(256),
         volumeSizeGb: z.number().int().min(1).max(500),
+        /** Replicas beside the primary, each on its own volume and host, failed over by 3 Sentinels; 0: one machine. */
+        replicas: z.number().int().min(0).max(4).default(0),
       }),
       queueWorkers: z.record(name, queueWorker),
     }),
@@ -307,6 +322,54 @@ export const stackConfigSchema = z
       rule(() => {
         for (const [b, spec] of Object.entries(cfg.r2.buckets)) {
           spec.boundTo.forEach((w, i) => checkWorker(w, ["r2", "buckets", b, "boundTo", i]));
+        }
+      });
+      rule(() => {
+        // The zone's plan sets the shortest edge TTL, for zone cache rules and Workers' cf alike (cloudflare/limits.ts).
+        const min = MIN_EDGE_TTL_SECONDS[cfg.cloudflare.zone.plan];
+        for (const [t, tier] of Object.entries(cfg.cacheTiers)) {
+          const seconds = tier.cdnCacheControl === null ? undefined : cdnMaxAge(tier.cdnCacheControl);
+          if (seconds !== undefined && seconds < min) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["cacheTiers", t, "cdnCacheControl"],
+              message: `an edge TTL of ${seconds} s is below the ${cfg.cloudflare.zone.plan} zone plan's minimum`,
+              params: allowed(`max-age >= ${min}, or cloudflare.zone.plan business or enterprise`),
+            });
+          }
+        }
+      });
+      rule(() => {
+        // Who serves each host: a Worker (its routes) or R2 straight through the cache (a bucket's custom domain).
+        const r2Hosts = new Map<string, string>();
+        for (const [b, spec] of Object.entries(cfg.r2.buckets)) if (spec.publicHost) r2Hosts.set(spec.publicHost, b);
+        const workerHosts = new Set<string>();
+        for (const [wName, w] of Object.entries(cfg.workers)) {
+          (w.routes ?? []).forEach((host, i) => {
+            workerHosts.add(host);
+            const bucket = r2Hosts.get(host);
+            if (bucket !== undefined) {
+              ctx.addIssue({
+                code: "custom",
+                path: ["workers", wName, "routes", i],
+                message: `host '${host}' is served straight from R2 (r2.buckets.${bucket}.publicHost), not by a Worker`,
+                params: allowed(HOST_KINDS.filter((h) => !r2Hosts.has(h)).join(", ") || "(none)"),
+              });
+            }
+          });
+        }
+        for (const [t, tier] of Object.entries(cfg.cacheTiers)) {
+          if (!workerHosts.has(tier.host) && !r2Hosts.has(tier.host)) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["cacheTiers", t, "host"],
+              message: `no Worker routes host '${tier.host}' and no R2 bucket serves it: the tier would take effect nowhere`,
+              params: allowed(
+                [...new Set([...workerHosts, ...r2Hosts.keys()])].sort().join(", ") ||
+                  "a host in some workers.<name>.routes or r2.buckets.<name>.publicHost",
+              ),
+            });
+          }
         }
       });
       rule(() => {

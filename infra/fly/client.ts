@@ -5,7 +5,9 @@
  * - 429 (with Retry-After when Fly sends one), 5xx and dropped connections are retried with backoff, and so are 409
  *   lease conflicts where the caller says a lease may be held; every retry loop stops at a bounded total time;
  * - Fly's error bodies (`{error, status}`, status one of unknown / insufficient_capacity /
- *   volume_placement_capacity / name_taken in the Machines OpenAPI `main.statusCode`) become errors in words;
+ *   volume_placement_capacity / name_taken in the Machines OpenAPI `main.statusCode`; a lease answer carries
+ *   `message` and `code` instead, fly-go `MachineLease{Status, Data, Message, Code}`) become errors in words that
+ *   keep Fly's own message;
  * - the token is sent as fly-go's AuthorizationHeader does (`FlyV1` for macaroon tokens `fm1r_`/`fm2_`, else
  *   `Bearer`) and never appears in an error, a log line or JSON.
  *
@@ -38,6 +40,16 @@ export interface FlyClientOptions {
   stateTimeoutMs?: number;
   /** Seconds per `/wait` call (at most 60). */
   waitSeconds?: number;
+  /** Longest a machine's health checks may take to all pass after it started (flyctl waits for them too). */
+  healthTimeoutMs?: number;
+  /** Poll interval while waiting for checks, for a just-created app or machine to be visible, or a lease to end. */
+  pollMs?: number;
+  /** Longest we wait for a lease someone else holds before failing with its owner's name. */
+  leaseWaitMs?: number;
+  /** How often a held lease is refreshed (flyctl refreshes its leases in the background). */
+  leaseRefreshMs?: number;
+  /** Longest a new app or machine may stay invisible (404) after its create (fly-go WaitForApp retries 404/401). */
+  visibilityTimeoutMs?: number;
 }
 
 const DEFAULTS = {
@@ -51,6 +63,11 @@ const DEFAULTS = {
   burst: 3,
   stateTimeoutMs: 10 * 60_000,
   waitSeconds: MAX_WAIT_SECONDS,
+  healthTimeoutMs: 5 * 60_000,
+  pollMs: 1_000,
+  leaseWaitMs: 10 * 60_000,
+  leaseRefreshMs: 30_000,
+  visibilityTimeoutMs: 60_000,
 };
 type Settings = typeof DEFAULTS;
 
@@ -117,9 +134,12 @@ const notApplied = (e: FlyApiError) => e.status === 429 || e.status === 409;
  */
 export const isRefusal = (e: FlyApiError) =>
   ["insufficient_capacity", "volume_placement_capacity", "name_taken"].includes(e.flyStatus);
-/** May or may not have been applied. */
+/**
+ * May or may not have been applied. 408 is flaps' own deadline talking to flyd: transient, but ambiguous for a
+ * create (flyctl internal/flapsutil/retry.go IsTransientFlapsError), so creates look themselves up by name first.
+ */
 export const outcomeUnknown = (e: FlyApiError) =>
-  !isRefusal(e) && (e.status === undefined || (e.status !== undefined && e.status >= 500));
+  !isRefusal(e) && (e.status === undefined || e.status === 408 || e.status >= 500);
 
 export function credentialsError(): Error {
   return Object.assign(
@@ -158,9 +178,10 @@ export interface RequestSpec {
   /**
    * `all`: repeating it does no harm (GET, DELETE, full-config updates under a lease): retry 409/429/5xx/drops.
    * `refused`: retry only what Fly refused before acting (429, and 409 when a lease may be held).
+   * `transient`: retry 429/5xx/drops but not 409 (the caller handles a held lease itself).
    * `none`: one try.
    */
-  retry: "all" | "refused" | "none";
+  retry: "all" | "refused" | "transient" | "none";
   /** Pacing key: the action and, for machine actions, the machine id. Defaults to method + path. */
   paceKey?: string;
   /** Extra time for this request (a `/wait`). */
@@ -178,9 +199,21 @@ export interface FlyClient {
   retry<R>(retryable: (e: FlyApiError) => boolean, attempt: (n: number) => Promise<R>): Promise<R>;
   /**
    * Waits until the machine is in `state` (at `version` when given), one `/wait` of at most 60 s at a time; a 408
-   * only means that call timed out. Gives up after stateTimeoutMs with the state it last saw.
+   * only means that call timed out. `settled` is flyctl's wait for any resting state (internal/machine/update.go:
+   * started, stopped, suspended or failed). Gives up after stateTimeoutMs with the state it last saw.
    */
-  waitForState(app: string, machineId: string, state: string, version?: string): Promise<void>;
+  waitForState(
+    app: string,
+    machineId: string,
+    state: string,
+    version?: string,
+    opts?: { justCreated?: boolean },
+  ): Promise<void>;
+  /**
+   * Polls `probe` every pollMs until it answers something, for at most `timeoutMs`; then fails with `what` (which
+   * the probe may have updated with what it last saw).
+   */
+  until<T>(what: string | (() => string), timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T>;
   readonly settings: Readonly<Settings>;
 }
 
@@ -236,7 +269,7 @@ export function createFlyClient(options: FlyClientOptions): FlyClient {
     const text = await res.text().catch(() => "");
     const flyRequestId = res.headers.get("fly-request-id") ?? requestId;
     if (!res.ok) {
-      let body: { error?: unknown; status?: unknown } = {};
+      let body: { error?: unknown; status?: unknown; message?: unknown; code?: unknown } = {};
       try {
         body = JSON.parse(text) as typeof body;
       } catch {
@@ -247,7 +280,10 @@ export function createFlyClient(options: FlyClientOptions): FlyClient {
         what: spec.what,
         status: res.status,
         flyStatus: typeof body.status === "string" ? body.status : "",
-        flyMessage: typeof body.error === "string" && body.error ? body.error : res.statusText || "no message",
+        // Fly's words, wherever the answer puts them: `error` (flaps errorResponse), `message` (fly-go MachineLease).
+        flyMessage:
+          [body.error, body.message].find((m): m is string => typeof m === "string" && m !== "") ??
+          (text && text.length < 300 && !text.startsWith("<") ? text.trim() : res.statusText || "no message"),
         requestId: flyRequestId,
         retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : undefined,
       });
@@ -288,7 +324,9 @@ export function createFlyClient(options: FlyClientOptions): FlyClient {
           ? (e: FlyApiError) => notApplied(e) || outcomeUnknown(e)
           : spec.retry === "refused"
             ? notApplied
-            : () => false;
+            : spec.retry === "transient"
+              ? (e: FlyApiError) => e.status === 429 || outcomeUnknown(e)
+              : () => false;
       return client.retry(retryable, () => once<T>(spec));
     },
     async readOptional<T>(spec: Omit<RequestSpec, "method" | "retry">) {
@@ -299,13 +337,14 @@ export function createFlyClient(options: FlyClientOptions): FlyClient {
         throw e;
       }
     },
-    async waitForState(app, machineId, state, version) {
+    async waitForState(app, machineId, state, version, opts) {
       const deadline = Date.now() + settings.stateTimeoutMs;
+      const visibleBy = Date.now() + settings.visibilityTimeoutMs;
       for (;;) {
         const left = Math.ceil((deadline - Date.now()) / 1000);
         const timeout = Math.max(1, Math.min(settings.waitSeconds, MAX_WAIT_SECONDS, left));
         try {
-          await client.request({
+          const spec: RequestSpec = {
             what: `wait for machine ${machineId} to be ${state}`,
             method: "GET",
             path: `/apps/${app}/machines/${machineId}/wait`,
@@ -313,11 +352,23 @@ export function createFlyClient(options: FlyClientOptions): FlyClient {
             retry: "all",
             paceKey: `wait ${machineId}`,
             extraTimeoutMs: timeout * 1000,
-          });
+          };
+          // A 408 ends this one /wait (the machine is still on its way): the loop below decides, not the retry.
+          await client.retry(
+            (e) => e.status !== 408 && (notApplied(e) || outcomeUnknown(e)),
+            () => once(spec),
+          );
           return;
         } catch (e) {
-          // 408: this /wait timed out, the machine is still on its way (a slow start). Anything else is real.
-          if (!(isFlyApiError(e) && e.status === 408)) throw e;
+          if (!isFlyApiError(e)) throw e;
+          // A machine just created may not be visible for a moment: flyctl's WaitForState retries a 404 then
+          // (internal/machine/leasable_machine.go, justCreated).
+          const invisible = e.status === 404 && opts?.justCreated && Date.now() < visibleBy;
+          if (invisible) {
+            await sleep(settings.pollMs);
+            continue;
+          }
+          if (e.status !== 408) throw e;
           if (Date.now() >= deadline) {
             const m = await client.readOptional<{ state?: string }>({
               what: `read machine ${machineId}`,
@@ -325,10 +376,21 @@ export function createFlyClient(options: FlyClientOptions): FlyClient {
             });
             const limit = Math.round(settings.stateTimeoutMs / 1000);
             throw new Error(
-              `Fly machine ${machineId} of app ${app} is still ${m?.state ?? "gone"} after ${limit} s (allowed: ${state} within ${limit} s); its logs: fly logs -a ${app} -i ${machineId}`,
+              `Fly machine ${machineId} of app ${app} is still ${m?.state ?? "gone"} after ${limit} s (allowed: ${state === "settled" ? "started" : state} within ${limit} s); its logs: fly logs -a ${app} -i ${machineId}`,
             );
           }
         }
+      }
+    },
+    async until<T>(what: string | (() => string), timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const got = await probe();
+        if (got !== undefined) return got;
+        if (Date.now() >= deadline) {
+          throw new Error(`${typeof what === "string" ? what : what()} (waited ${Math.round(timeoutMs / 1000)} s)`);
+        }
+        await sleep(settings.pollMs);
       }
     },
   };

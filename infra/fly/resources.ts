@@ -1,5 +1,5 @@
 /**
- * The Fly dynamic resources: type tokens `pulumi-nodejs:dynamic/fly:<Kind>`, inputs as in ./providers.ts (the
+ * The Fly dynamic resources: type tokens `pulumi-nodejs:dynamic/fly:<Kind>`, inputs as in ./providers/shared.ts (the
  * Machines API's field names). Output properties are `declare`d: a class field would overwrite the values the base
  * constructor sets.
  */

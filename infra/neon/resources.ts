@@ -1,5 +1,5 @@
 /**
- * The Neon dynamic resources: type tokens `pulumi-nodejs:dynamic/neon:<Kind>`, inputs as in ./providers.ts.
+ * The Neon dynamic resources: type tokens `pulumi-nodejs:dynamic/neon:<Kind>`, inputs as in ./providers/shared.ts.
  * Output properties are `declare`d: a class field would overwrite the values the base constructor sets.
  */
 import * as pulumi from "@pulumi/pulumi";

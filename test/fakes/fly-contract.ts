@@ -7,6 +7,12 @@
  * (string maps, `details`, an event's `request`) stay open. fly.MachineConfig lists only the properties our
  * providers send or Fly fills in; the rest of Fly's (services, processes, dns, containers, ...) are left out on
  * purpose, so sending one fails here until it is modelled.
+ *
+ * Where the OpenAPI document and what Fly answers disagree, this follows Fly's own clients (fly-go, flyctl) and the
+ * example answers in Fly's docs (superfly/docs machines/api/*, reference/machines/*), each noted at its schema: the
+ * lease answers (fly-go MachineLease), nullable attachment ids (Volumes resource examples), `?wait=` on app create
+ * and `?ttl=` on lease create (fly-go flaps), `?version=` on the secrets list (fly-go ListAppSecrets), `force` on
+ * app delete (Apps resource). test/fly-conformance.test.ts feeds the docs' examples through these schemas.
  */
 import { z } from "zod";
 
@@ -40,10 +46,11 @@ const MachineGuest = z.strictObject({
   required_host_features: strings.optional(),
 });
 
+// Go encodes a nil slice or map without omitempty as null: the docs' update answer has `"exec": null`, `"env": null`.
 const MachineInit = z.strictObject({
-  cmd: strings.optional(),
-  entrypoint: strings.optional(),
-  exec: strings.optional(),
+  cmd: strings.nullable().optional(),
+  entrypoint: strings.nullable().optional(),
+  exec: strings.nullable().optional(),
   kernel_args: strings.optional(),
   swap_size_mb: int.optional(),
   tty: z.boolean().optional(),
@@ -88,13 +95,15 @@ const MachineFile = z.strictObject({
 /** fly.MachineConfig (only the properties we use; see the file comment). */
 export const MachineConfig = z.strictObject({
   image: z.string().optional(),
-  env: stringMap.optional(),
-  metadata: stringMap.optional(),
+  env: stringMap.nullable().optional(),
+  metadata: stringMap.nullable().optional(),
+  dns: z.record(z.string(), z.unknown()).optional(), // fly-go MachineConfig.DNS; `"dns": {}` in the docs' create answer
   guest: MachineGuest.optional(),
   init: MachineInit.optional(),
   mounts: z.array(MachineMount).optional(),
   restart: z
-    .strictObject({ policy: z.enum(["no", "always", "on-failure"]).optional(), max_retries: int.optional() })
+    // "" in the docs' update answer (a zero Go string); fly-go MachineRestartPolicy: no, on-failure, always.
+    .strictObject({ policy: z.enum(["no", "always", "on-failure", ""]).optional(), max_retries: int.optional() })
     .optional(),
   stop_config: z.strictObject({ signal: signal.optional(), timeout: z.string().optional() }).optional(),
   checks: z.record(z.string(), MachineCheck).optional(),
@@ -167,8 +176,10 @@ export const Volume = z.strictObject({
   type: z.enum(["local", "cache"]).optional(),
   snapshot_retention: int.optional(),
   auto_backup_enabled: z.boolean().optional(),
-  attached_machine_id: z.string().optional(),
-  attached_alloc_id: z.string().optional(),
+  attached_machine_id: z.string().nullable().optional(), // null in the docs' examples (fly-go *string)
+  attached_alloc_id: z.string().nullable().optional(),
+  host_dedication_key: z.string().optional(), // in the docs' examples, not in the OpenAPI document
+  host_dedication_id: z.string().optional(), // fly-go Volume.HostDedicationID
   created_at: z.string().optional(),
   host_status: hostStatus.optional(),
   host_features: strings.optional(),
@@ -221,18 +232,42 @@ export interface Operation {
 
 const nonceHeader = z.object({ "fly-machine-lease-nonce": z.string() });
 
+/**
+ * fly-go `MachineLease{Status, Data *MachineLeaseData{Nonce, ExpiresAt, Owner, Version}, Message, Code}` and the
+ * docs' example (which adds `description`): the nonce is under `data`. The OpenAPI document's flat `nonce` is not
+ * what Fly answers.
+ */
+const MachineLease = z.strictObject({
+  status: z.string().optional(),
+  data: z
+    .strictObject({
+      nonce: z.string().optional(),
+      expires_at: int.optional(),
+      owner: z.string().optional(),
+      description: z.string().optional(),
+      version: z.string().optional(),
+    })
+    .nullable()
+    .optional(),
+  message: z.string().optional(),
+  code: z.string().optional(),
+});
+
 export const OPERATIONS: Operation[] = [
   // Machines API: Apps resource, Create a Fly App (POST /apps)
   {
     id: "Apps_create",
     method: "POST",
     path: "/apps",
+    query: z.strictObject({ wait: queryBoolean.optional() }), // fly-go CreateApp: POST /apps?wait=true
     body: {
       required: true,
       schema: z.strictObject({
-        name: z.string().optional(),
+        name: z.string().optional(), // fly-go CreateAppRequest.Name
+        app_name: z.string().optional(), // the docs' example (Apps resource: Create a Fly App)
         org_slug: z.string().optional(),
         network: z.string().optional(),
+        app_role_id: z.string().optional(), // fly-go CreateAppRequest.AppRoleID
         enable_subdomains: z.boolean().optional(),
         idempotency_key: z.string().optional(),
       }),
@@ -269,7 +304,13 @@ export const OPERATIONS: Operation[] = [
     },
   },
   // Machines API: Apps resource, Delete a Fly App (DELETE /apps/{app_name})
-  { id: "Apps_delete", method: "DELETE", path: "/apps/{app_name}", responses: { 202: null } },
+  {
+    id: "Apps_delete",
+    method: "DELETE",
+    path: "/apps/{app_name}",
+    query: z.strictObject({ force: queryBoolean.optional() }), // docs: "Stop all Machines and delete the app immediately"
+    responses: { 202: null },
+  },
   // Machines API: Machines resource, List Machines (GET /apps/{app_name}/machines)
   {
     id: "Machines_list",
@@ -301,7 +342,7 @@ export const OPERATIONS: Operation[] = [
     id: "Machines_delete",
     method: "DELETE",
     path: "/apps/{app_name}/machines/{machine_id}",
-    query: z.strictObject({ force: queryBoolean.optional() }),
+    query: z.strictObject({ force: queryBoolean.optional(), kill: queryBoolean.optional() }), // fly-go Destroy: ?kill=
     responses: { 200: null },
   },
   // Machines API: Machines resource, Create a Machine lease (POST /apps/{app_name}/machines/{machine_id}/lease)
@@ -309,19 +350,19 @@ export const OPERATIONS: Operation[] = [
     id: "Machines_create_lease",
     method: "POST",
     path: "/apps/{app_name}/machines/{machine_id}/lease",
+    query: z.strictObject({ ttl: queryInteger.optional() }), // fly-go AcquireLease / RefreshLease: ?ttl=
     body: {
-      required: true,
+      required: false, // fly-go sends none; the docs' example sends both fields
       schema: z.strictObject({ description: z.string().optional(), ttl: int.optional() }), // ttl in seconds
     },
-    responses: {
-      201: z.strictObject({
-        nonce: z.string().optional(),
-        owner: z.string().optional(),
-        description: z.string().optional(),
-        expires_at: int.optional(),
-        version: z.string().optional(),
-      }),
-    },
+    responses: { 200: MachineLease, 201: MachineLease },
+  },
+  // Machines API: Machines resource, Get a Machine lease (GET /apps/{app_name}/machines/{machine_id}/lease)
+  {
+    id: "Machines_show_lease",
+    method: "GET",
+    path: "/apps/{app_name}/machines/{machine_id}/lease",
+    responses: { 200: MachineLease },
   },
   // Machines API: Machines resource, Release a Machine lease (DELETE /apps/{app_name}/machines/{machine_id}/lease)
   {
@@ -329,7 +370,15 @@ export const OPERATIONS: Operation[] = [
     method: "DELETE",
     path: "/apps/{app_name}/machines/{machine_id}/lease",
     headers: nonceHeader,
-    responses: { 200: null },
+    // The docs' example: {"status": "success", "data": {"ok": true}}.
+    responses: {
+      200: z
+        .strictObject({
+          status: z.string().optional(),
+          data: z.strictObject({ ok: z.boolean().optional() }).optional(),
+        })
+        .nullable(),
+    },
   },
   // Machines API: Machines resource, Start a Machine (POST /apps/{app_name}/machines/{machine_id}/start)
   {
@@ -373,7 +422,12 @@ export const OPERATIONS: Operation[] = [
     id: "Secrets_list",
     method: "GET",
     path: "/apps/{app_name}/secrets",
-    query: z.strictObject({ min_version: z.string().optional(), show_secrets: queryBoolean.optional() }),
+    // fly-go ListAppSecrets sends `version`; the OpenAPI document names `min_version`.
+    query: z.strictObject({
+      version: queryInteger.optional(),
+      min_version: z.string().optional(),
+      show_secrets: queryBoolean.optional(),
+    }),
     responses: { 200: z.strictObject({ secrets: z.array(AppSecret).optional() }) },
   },
   // Machines API (OpenAPI, Secrets): Update App secrets (POST /apps/{app_name}/secrets)

@@ -9,6 +9,25 @@
  * deleted, and deleting an app deletes its machines and volumes. Faults are injected per request (statuses such as
  * 5xx or 503 insufficient_capacity, dropped connections, answers after the change was applied, slow answers, a
  * lease someone else holds, slow machine starts). Written by hand: no library fakes Fly's control plane.
+ *
+ * Production shapes, and where each comes from (where Fly's OpenAPI document disagrees, Fly's own clients win):
+ * - lease answers `{status, data: {nonce, expires_at, owner, description, version}}` (fly-go `MachineLease{Status,
+ *   Data *MachineLeaseData}`, flyctl reads `lease.Data.Nonce`, Fly docs' lease example); the release answers
+ *   `{status, data: {ok}}` (docs example); `?ttl=` as fly-go AcquireLease sends it, or `ttl` in the body as the docs;
+ * - durations come back as Go's time.Duration.String(): "60s" -> "1m0s" (fly-go duration.go);
+ * - a new app and a new machine answer 404 for `visibleMs` (fly-go WaitForApp retries 404/401; flyctl's
+ *   WaitForState retries 404 for a just-created machine); an app of another organization answers 403 (fly-go
+ *   AppNameAvailable);
+ * - an app delete answers 202 and the app goes `deleteMs` later, never while a machine still runs unless `force`
+ *   (Fly docs, Apps resource: Delete an app);
+ * - a volume stays bound for `boundMs` after its machine is destroyed: delete answers 412 failed_precondition
+ *   (fly-apps/terraform-provider-fly#218, #154);
+ * - extend answers `{volume, needs_restart}` (fly-go ExtendVolumeResponse), true while its machine runs;
+ * - machines carry `checks: [{name, status, output}]` (fly-go MachineCheckStatus): passing `checksPassMs` after
+ *   the start, or critical for a machine named in `unhealthy`; a machine named in `failing` ends its next start
+ *   `failed`; `/wait?state=settled` ends at any resting state (flyctl internal/machine/update.go);
+ * - the fake checks what the client sends: a stop's body (`stops`), min_secrets_version on create and update,
+ *   and that a Retry-After it sent was waited out (else a violation).
  */
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -43,11 +62,41 @@ export interface RecordedRequest {
   method: string;
   path: string;
   status: number | "dropped";
+  /** The query string as sent, e.g. `?version=2`. */
+  search?: string;
   operation?: string;
   authorization?: string;
 }
 
-type State = "created" | "starting" | "started" | "stopping" | "stopped" | "destroyed";
+type State =
+  | "created"
+  | "starting"
+  | "started"
+  | "stopping"
+  | "stopped"
+  | "suspended"
+  | "replacing"
+  | "failed"
+  | "destroying"
+  | "destroyed";
+const SETTLED: readonly string[] = ["started", "stopped", "suspended", "failed"];
+
+/** Go's time.Duration.String() for a whole number of milliseconds (fly-go duration.go marshals with it). */
+export function goDuration(ms: number): string {
+  if (ms === 0) return "0s";
+  if (ms < 1000) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = (ms % 60_000) / 1000;
+  return h ? `${h}h${m}m${s}s` : m ? `${m}m${s}s` : `${s}s`;
+}
+function parseGoDuration(d: unknown): number | undefined {
+  if (typeof d !== "string" || !/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(d)) return undefined;
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let ms = 0;
+  for (const [, n, , u] of d.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) ms += Number(n) * unit[u!]!;
+  return ms;
+}
 
 interface FakeMachine {
   id: string;
@@ -60,6 +109,10 @@ interface FakeMachine {
   created_at: string;
   updated_at: string;
   secretsVersion: number;
+  /** The min_secrets_version of the last create or update. */
+  minSecretsVersion?: number;
+  visibleAt: number;
+  startedAt?: number;
   lease?: { nonce: string; owner: string; description: string; expiresAt: number };
   timers: NodeJS.Timeout[];
   /** A start in progress belongs to an update (for the rolling-update check). */
@@ -74,8 +127,12 @@ interface FakeVolume {
   snapshot_retention: number;
   state: string;
   attached_machine_id?: string;
+  /** Still bound to a destroyed machine until then (ms epoch). */
+  boundUntil?: number;
   created_at: string;
   zone: string;
+  compute?: unknown;
+  needsRestart?: boolean;
 }
 interface FakeApp {
   id: string;
@@ -83,6 +140,8 @@ interface FakeApp {
   org_slug: string;
   network?: string;
   idempotencyKey?: string;
+  visibleAt: number;
+  deleting?: boolean;
   secrets: Map<string, { value: string; created_at: string; updated_at: string }>;
   secretsVersion: number;
   machines: Map<string, FakeMachine>;
@@ -113,6 +172,14 @@ export interface FakeFlyOptions {
   secondMs?: number;
   /** Fly's limit per action per machine: requests per (fake) second, and the burst. */
   rateLimit?: { perSecond: number; burst: number };
+  /** How long a new app or machine answers 404 (default 40 ms). */
+  visibleMs?: number;
+  /** How long an app delete takes (default 30 ms). */
+  deleteMs?: number;
+  /** How long a volume stays bound after its machine is destroyed (default 150 ms). */
+  boundMs?: number;
+  /** How long after a start the machine's checks pass (default 30 ms). */
+  checksPassMs?: number;
 }
 
 export class FakeFly {
@@ -132,7 +199,22 @@ export class FakeFly {
   private readonly faults: FaultRule[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly notBefore = new Map<string, number>();
   private server?: http.Server;
+  visibleMs: number;
+  deleteMs: number;
+  boundMs: number;
+  checksPassMs: number;
+  /** Machine names whose checks stay critical. */
+  readonly unhealthy = new Set<string>();
+  /** Machine names whose next start ends `failed`. */
+  readonly failing = new Set<string>();
+  /** Every stop's body, as the client sent it. */
+  readonly stops: { machine: string; body: unknown }[] = [];
+  /** Each update or create: the machine, its min_secrets_version, and the other machines of its app not healthy then. */
+  readonly rollouts: { app: string; machine: string; minSecretsVersion?: number; othersUnhealthy: string[] }[] = [];
+  /** Volume deletes refused because the volume was still bound. */
+  boundRefusals = 0;
 
   constructor(opts: FakeFlyOptions = {}) {
     this.token = opts.token ?? "fly-test-token";
@@ -140,6 +222,10 @@ export class FakeFly {
     this.stopMs = opts.stopMs ?? 20;
     this.secondMs = opts.secondMs ?? 100;
     this.rateLimit = opts.rateLimit;
+    this.visibleMs = opts.visibleMs ?? 40;
+    this.deleteMs = opts.deleteMs ?? 30;
+    this.boundMs = opts.boundMs ?? 150;
+    this.checksPassMs = opts.checksPassMs ?? 30;
   }
 
   /** Starts listening; resolves to the base URL the client takes (`.../v1`). */
@@ -180,6 +266,8 @@ export class FakeFly {
         region: v.region,
         size_gb: v.size_gb,
         attached_machine_id: v.attached_machine_id,
+        compute: v.compute,
+        needsRestart: !!v.needsRestart,
       })),
       machines: [...a.machines.values()].map((m) => ({
         id: m.id,
@@ -211,7 +299,13 @@ export class FakeFly {
     const url = new URL(req.url ?? "/", "http://fake");
     const path = url.pathname.replace(/^\/v1/, "");
     const method = req.method ?? "GET";
-    const record: RecordedRequest = { method, path, status: 0, authorization: req.headers.authorization };
+    const record: RecordedRequest = {
+      method,
+      path,
+      search: url.search,
+      status: 0,
+      authorization: req.headers.authorization,
+    };
     this.requests.push(record);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -252,6 +346,11 @@ export class FakeFly {
       return fail(new HttpError(400, `invalid request: ${why}`));
     }
 
+    const waitedOut = this.notBefore.get(`${method} ${path}`);
+    if (waitedOut !== undefined && Date.now() < waitedOut - 20) {
+      this.violations.push(`request ${operation.id}: sent ${waitedOut - Date.now()} ms before its Retry-After ended`);
+    }
+    this.notBefore.delete(`${method} ${path}`);
     const fault = this.takeFault(method, path);
     if (fault?.kind === "drop") {
       record.status = "dropped";
@@ -261,6 +360,8 @@ export class FakeFly {
     if (fault?.kind === "status") {
       const extra: Record<string, string> =
         fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {};
+      if (fault.retryAfterSeconds !== undefined)
+        this.notBefore.set(`${method} ${path}`, Date.now() + fault.retryAfterSeconds * 1000);
       return fail(
         new HttpError(fault.status, fault.message ?? http.STATUS_CODES[fault.status] ?? "error", fault.flyStatus),
         extra,
@@ -278,7 +379,10 @@ export class FakeFly {
         };
     }
     const limited = this.limit(method, operation.path, params.machine_id ?? params.app_name ?? "");
-    if (limited) return fail(new HttpError(429, "rate limit exceeded"), { "retry-after": "1" });
+    if (limited) {
+      // Not recorded for the Retry-After check: parallel requests on one route cannot tell each other's 429s.
+      return fail(new HttpError(429, "rate limit exceeded"), { "retry-after": "1" });
+    }
 
     let status = 200;
     let out: unknown;
@@ -329,14 +433,32 @@ export class FakeFly {
 
   private app(name: string): FakeApp {
     const a = this.apps.get(name);
-    if (!a) throw new HttpError(404, `app ${name} not found`);
+    if (!a || Date.now() < a.visibleAt) throw new HttpError(404, `app ${name} not found`);
     return a;
   }
 
   private machine(a: FakeApp, id: string): FakeMachine {
     const m = a.machines.get(id);
-    if (!m) throw new HttpError(404, `machine ${id} not found`);
+    if (!m || Date.now() < m.visibleAt) throw new HttpError(404, `machine ${id} not found`);
     return m;
+  }
+
+  private checksOf(m: FakeMachine) {
+    const names = Object.keys((m.config.checks as Record<string, unknown> | undefined) ?? {});
+    const passing = m.state === "started" && m.startedAt !== undefined && Date.now() - m.startedAt >= this.checksPassMs;
+    return names.map((name) => {
+      const ok = passing && !this.unhealthy.has(m.name);
+      return {
+        name,
+        status: ok ? ("passing" as const) : ("critical" as const),
+        output: ok ? "Success" : `dial tcp [${m.private_ip}]:6379: connect: connection refused`,
+        updated_at: iso(),
+      };
+    });
+  }
+
+  private healthy(m: FakeMachine): boolean {
+    return m.state === "started" && this.checksOf(m).every((c) => c.status === "passing");
   }
 
   /** A machine create or update naming a secrets version the app does not have yet is refused. */
@@ -370,6 +492,9 @@ export class FakeFly {
       created_at: m.created_at,
       updated_at: m.updated_at,
       host_status: "ok" as const,
+      ...(Object.keys((m.config.checks as object | undefined) ?? {}).length && m.state === "started"
+        ? { checks: this.checksOf(m) }
+        : {}),
       ...(m.lease && m.lease.expiresAt > Date.now()
         ? {
             lease: {
@@ -379,6 +504,20 @@ export class FakeFly {
             },
           }
         : {}),
+    };
+  }
+
+  /** fly-go MachineLease{Status, Data *MachineLeaseData}; the docs' example of the lease answer. */
+  private leaseView(m: FakeMachine) {
+    return {
+      status: "success",
+      data: {
+        nonce: m.lease!.nonce,
+        expires_at: Math.floor(m.lease!.expiresAt / 1000),
+        owner: m.lease!.owner,
+        description: m.lease!.description,
+        version: m.version,
+      },
     };
   }
 
@@ -396,7 +535,9 @@ export class FakeFly {
       fstype: "ext4",
       type: "local" as const,
       host_status: "ok" as const,
-      ...(v.attached_machine_id ? { attached_machine_id: v.attached_machine_id } : {}),
+      // Fly's docs example answers null for an unattached volume.
+      attached_machine_id: v.attached_machine_id ?? null,
+      attached_alloc_id: null,
     };
   }
 
@@ -414,7 +555,12 @@ export class FakeFly {
     const ms = fault?.kind === "slowStart" ? fault.ms : this.startMs;
     m.timers.push(
       setTimeout(() => {
-        if (m.state === "starting") this.setState(m, "started");
+        if (m.state === "starting") {
+          const failed = this.failing.delete(m.name);
+          this.setState(m, failed ? "failed" : "started");
+          m.startedAt = Date.now();
+          for (const v of a.volumes.values()) if (v.attached_machine_id === m.id) v.needsRestart = false;
+        }
         m.updating = false;
       }, ms),
     );
@@ -438,7 +584,8 @@ export class FakeFly {
       if (!v) throw new HttpError(400, `volume ${mount.volume} not found`);
       if (v.region !== m.region)
         throw new HttpError(400, `volume ${v.id} is in ${v.region}, the machine in ${m.region}`);
-      if (v.attached_machine_id && v.attached_machine_id !== m.id) {
+      const holder = v.attached_machine_id ? a.machines.get(v.attached_machine_id) : undefined;
+      if (holder && holder !== m) {
         throw new HttpError(400, `volume ${v.id} is already attached to machine ${v.attached_machine_id}`);
       }
       v.attached_machine_id = m.id;
@@ -448,7 +595,17 @@ export class FakeFly {
   private destroyMachine(a: FakeApp, m: FakeMachine) {
     m.timers.forEach(clearTimeout);
     this.setState(m, "destroyed");
-    for (const v of a.volumes.values()) if (v.attached_machine_id === m.id) delete v.attached_machine_id;
+    // The volume stays bound for a while after its machine is gone (terraform-provider-fly#218, #154).
+    for (const v of a.volumes.values()) {
+      if (v.attached_machine_id !== m.id) continue;
+      v.boundUntil = Date.now() + this.boundMs;
+      v.state = "waiting_for_detach";
+      const t = setTimeout(() => {
+        if (v.attached_machine_id === m.id) delete v.attached_machine_id;
+        if (v.state === "waiting_for_detach") v.state = "created";
+      }, this.boundMs);
+      t.unref();
+    }
     a.machines.delete(m.id);
   }
 
@@ -461,6 +618,16 @@ export class FakeFly {
     if (c.guest && typeof c.guest === "object")
       (c.guest as Record<string, unknown>).max_memory_mb ??= (c.guest as { memory_mb?: number }).memory_mb;
     for (const m of (c.mounts as Record<string, unknown>[] | undefined) ?? []) m.name ??= "data";
+    // Durations echo as Go's time.Duration.String() (fly-go duration.go): "60s" -> "1m0s".
+    const echo = (o: Record<string, unknown> | undefined, keys: string[]) => {
+      for (const k of keys) {
+        const ms = parseGoDuration(o?.[k]);
+        if (o && ms !== undefined) o[k] = goDuration(ms);
+      }
+    };
+    echo(c.stop_config as Record<string, unknown> | undefined, ["timeout"]);
+    for (const check of Object.values((c.checks as Record<string, Record<string, unknown>> | undefined) ?? {}))
+      echo(check, ["interval", "timeout", "grace_period"]);
     return c;
   }
 
@@ -487,6 +654,7 @@ export class FakeFly {
           return [201, { id: existing.id, created_at: 0 }];
         }
         if (existing || this.foreignAppNames.has(name)) {
+          // fly-go flaps_error.go: name_taken
           throw new HttpError(422, "Validation failed: Name has already been taken", "name_taken");
         }
         const a: FakeApp = {
@@ -499,18 +667,22 @@ export class FakeFly {
           secretsVersion: 0,
           machines: new Map(),
           volumes: new Map(),
+          visibleAt: Date.now() + this.visibleMs,
         };
         this.apps.set(name, a);
         return [201, { id: a.id, created_at: Date.now() }];
       }
       case "Apps_show": {
+        // fly-go AppNameAvailable: another organization's app answers 403.
+        if (this.foreignAppNames.has(p.app_name!)) throw new HttpError(403, "unauthorized to access this app");
         const a = this.app(p.app_name!);
         return [
           200,
           {
             id: a.id,
             name: a.name,
-            status: "deployed",
+            status: a.deleting ? "suspended" : "deployed",
+            network: a.network ?? "default",
             organization: { slug: a.org_slug, name: a.org_slug },
             machine_count: a.machines.size,
             volume_count: a.volumes.size,
@@ -518,9 +690,16 @@ export class FakeFly {
         ];
       }
       case "Apps_delete": {
+        // 202, and the app goes later; a machine still running holds it up unless `force` (docs: Delete an app).
         const a = this.app(p.app_name!);
-        for (const m of [...a.machines.values()]) this.destroyMachine(a, m);
-        this.apps.delete(a.name);
+        a.deleting = true;
+        const running = [...a.machines.values()].filter((m) => m.state !== "stopped" && m.state !== "created");
+        if (running.length && query.force !== "true") return [202, undefined];
+        const t = setTimeout(() => {
+          for (const m of [...a.machines.values()]) this.destroyMachine(a, m);
+          this.apps.delete(a.name);
+        }, this.deleteMs);
+        t.unref();
         return [202, undefined];
       }
       case "Machines_list": {
@@ -544,9 +723,17 @@ export class FakeFly {
           created_at: iso(),
           updated_at: iso(),
           secretsVersion: a.secretsVersion,
+          minSecretsVersion: body.min_secrets_version as number | undefined,
+          visibleAt: Date.now() + this.visibleMs,
           timers: [],
           updating: false,
         };
+        this.rollouts.push({
+          app: a.name,
+          machine: name,
+          minSecretsVersion: m.minSecretsVersion,
+          othersUnhealthy: [...a.machines.values()].filter((x) => !this.healthy(x)).map((x) => x.name),
+        });
         this.attachMounts(a, m, config);
         a.machines.set(m.id, m);
         const view = this.machineView(m);
@@ -574,10 +761,17 @@ export class FakeFly {
             "cannot change the volume a machine is attached to; destroy it and create a new one",
           );
         }
+        this.rollouts.push({
+          app: a.name,
+          machine: m.name,
+          minSecretsVersion: body.min_secrets_version as number | undefined,
+          othersUnhealthy: [...a.machines.values()].filter((x) => x !== m && !this.healthy(x)).map((x) => x.name),
+        });
         this.attachMounts(a, m, config);
         m.config = config;
         m.version = ulid();
         m.secretsVersion = a.secretsVersion;
+        m.minSecretsVersion = body.min_secrets_version as number | undefined;
         if (body.region && body.region !== m.region) throw new HttpError(400, "a machine cannot change region");
         m.timers.forEach(clearTimeout);
         m.timers = [];
@@ -590,7 +784,7 @@ export class FakeFly {
         const a = this.app(p.app_name!);
         const m = this.machine(a, p.machine_id!);
         this.checkLease(m, headers);
-        if (!["stopped", "created"].includes(m.state) && query.force !== "true") {
+        if (!["stopped", "created"].includes(m.state) && query.force !== "true" && query.kill !== "true") {
           throw new HttpError(412, `failed_precondition: machine ${m.id} is ${m.state}; stop it first or use force`);
         }
         this.destroyMachine(a, m);
@@ -606,23 +800,21 @@ export class FakeFly {
             `lease currently held by ${m.lease!.owner}, expires at ${Math.floor(m.lease!.expiresAt / 1000)}`,
           );
         }
-        const ttl = Number(body.ttl ?? 30);
+        // fly-go AcquireLease sends `?ttl=`; the docs' example sends `ttl` in the body. With our nonce: a refresh.
+        const ttl = Number(query.ttl ?? body?.ttl ?? 30);
         m.lease = {
           nonce: held ? m.lease!.nonce : hex(16),
           owner: "deployer@example.com",
-          description: String(body.description ?? ""),
+          description: String(body?.description ?? ""),
           expiresAt: Date.now() + ttl * this.secondMs,
         };
-        return [
-          201,
-          {
-            nonce: m.lease.nonce,
-            owner: m.lease.owner,
-            description: m.lease.description,
-            expires_at: Math.floor(m.lease.expiresAt / 1000),
-            version: m.version,
-          },
-        ];
+        return [200, this.leaseView(m)];
+      }
+      case "Machines_show_lease": {
+        const a = this.app(p.app_name!);
+        const m = this.machine(a, p.machine_id!);
+        if (!m.lease || m.lease.expiresAt <= Date.now()) throw new HttpError(404, "lease not found");
+        return [200, this.leaseView(m)];
       }
       case "Machines_release_lease": {
         const a = this.app(p.app_name!);
@@ -630,7 +822,8 @@ export class FakeFly {
         if (m.lease && headers["fly-machine-lease-nonce"] !== m.lease.nonce)
           throw new HttpError(409, "lease nonce mismatch");
         delete m.lease;
-        return [200, undefined];
+        // The docs' example answer.
+        return [200, { status: "success", data: { ok: true } }];
       }
       case "Machines_start": {
         const a = this.app(p.app_name!);
@@ -643,6 +836,10 @@ export class FakeFly {
         const a = this.app(p.app_name!);
         const m = this.machine(a, p.machine_id!);
         this.checkLease(m, headers);
+        this.stops.push({ machine: m.name, body });
+        const timeout = (body as { timeout?: unknown } | undefined)?.timeout;
+        if (timeout !== undefined && parseGoDuration(timeout) === undefined)
+          throw new HttpError(400, `invalid stop timeout ${JSON.stringify(timeout)}: time: invalid duration`);
         if (m.state === "started" || m.state === "starting") {
           m.timers.forEach(clearTimeout);
           m.timers = [];
@@ -660,8 +857,8 @@ export class FakeFly {
         const timeout = Math.min(Number(query.timeout ?? 60), 60);
         const deadline = Date.now() + timeout * this.secondMs;
         for (;;) {
-          const reached =
-            want === "destroyed" ? !a.machines.has(m.id) : m.state === want && (!version || m.version === version);
+          const at = want === "settled" ? SETTLED.includes(m.state) : m.state === want;
+          const reached = want === "destroyed" ? !a.machines.has(m.id) : at && (!version || m.version === version);
           if (reached) return [200, { ok: true, state: m.state, version: m.version }];
           if (Date.now() >= deadline) {
             throw new HttpError(
@@ -721,6 +918,7 @@ export class FakeFly {
           state: "created",
           created_at: iso(),
           zone: hex(4),
+          compute: body.compute,
         };
         a.volumes.set(v.id, v);
         return [200, this.volumeView(v)];
@@ -745,17 +943,22 @@ export class FakeFly {
         const size = Number(body.size_gb);
         if (!(size > v.size_gb)) throw new HttpError(400, `size_gb ${size} must be larger than ${v.size_gb}`);
         v.size_gb = size;
-        return [200, { volume: this.volumeView(v), needs_restart: false }];
+        // The file system grows at the machine's next start (docs: Extend a volume, needs_restart).
+        const m = v.attached_machine_id ? a.machines.get(v.attached_machine_id) : undefined;
+        v.needsRestart = m?.state === "started";
+        return [200, { volume: this.volumeView(v), needs_restart: v.needsRestart }];
       }
       case "Volume_delete": {
         const a = this.app(p.app_name!);
         const v = a.volumes.get(p.volume_id!);
         if (!v) throw new HttpError(404, `volume ${p.volume_id} not found`);
-        if (v.attached_machine_id)
+        if (v.attached_machine_id) {
+          if (v.boundUntil) this.boundRefusals++;
           throw new HttpError(
             412,
-            `failed_precondition: volume ${v.id} is attached to machine ${v.attached_machine_id}`,
+            `failed_precondition: volume is currently bound to machine: ${v.attached_machine_id}`,
           );
+        }
         a.volumes.delete(v.id);
         return [200, { ...this.volumeView(v), state: "pending_destroy" }];
       }

@@ -120,6 +120,42 @@ interface FakeProject {
   operations: Op[];
 }
 
+/**
+ * What a Neon compute must mirror when the control plane changes a branch (./neon-compute.ts listens): the fake
+ * emits these synchronously, in the order it changes its state, after the change and whatever the HTTP answer.
+ * Roles and databases belong to a branch; a branch made from a parent starts as a copy of it (`parentId`).
+ */
+export type ComputeEvent =
+  | { kind: "branchCreated"; projectId: string; branchId: string; parentId?: string }
+  | { kind: "branchDeleted"; projectId: string; branchId: string }
+  | { kind: "roleCreated"; projectId: string; branchId: string; role: string; password: string }
+  | { kind: "rolePasswordReset"; projectId: string; branchId: string; role: string; password: string }
+  | { kind: "roleDeleted"; projectId: string; branchId: string; role: string }
+  | { kind: "databaseCreated"; projectId: string; branchId: string; database: string; owner: string }
+  /** `database` is the name before the change; `name` and `owner` after it. */
+  | { kind: "databaseUpdated"; projectId: string; branchId: string; database: string; name: string; owner: string }
+  | { kind: "databaseDeleted"; projectId: string; branchId: string; database: string };
+
+/** Where an endpoint id leads (Neon's proxy asks its control plane the same when a connection names one). */
+export interface EndpointTarget {
+  projectId: string;
+  branchId: string;
+  regionId: string;
+  type: "read_write" | "read_only";
+}
+
+/** A branch's roles (with passwords) and databases (with owners), as the control plane has them now. */
+export interface BranchState {
+  roles: { name: string; password: string }[];
+  databases: { name: string; owner: string }[];
+}
+
+/** The host Neon names for a region: `aws-us-east-2` -> `us-east-2.aws.neon.tech` (endpoint `proxy_host`). */
+export function neonProxyHost(region: string): string {
+  const [cloud, ...rest] = region.split("-");
+  return `${rest.join("-")}.${cloud}.neon.tech`;
+}
+
 export interface RecordedRequest {
   method: string;
   path: string;
@@ -183,6 +219,7 @@ export class FakeNeon {
   private server?: http.Server;
   private spec?: NeonSpec;
   private seq = 0;
+  private readonly computeListeners = new Set<(e: ComputeEvent) => void>();
 
   constructor(readonly apiKey = "neon-test-key") {}
 
@@ -265,6 +302,45 @@ export class FakeNeon {
   /** What someone does in Neon's console: deletes a branch (with its computes, roles and databases). */
   deleteBranchOutside(projectId: string, branchId: string): void {
     this.dropBranch(this.project(projectId), branchId);
+  }
+
+  /**
+   * Calls `listener` with every change a compute must mirror (roles, passwords, databases, branches); returns the
+   * function that removes it. A listener that throws does not change the fake's answer.
+   */
+  onComputeEvent(listener: (e: ComputeEvent) => void): () => void {
+    this.computeListeners.add(listener);
+    return () => this.computeListeners.delete(listener);
+  }
+
+  /** The branch behind an endpoint id, or undefined when no live endpoint has it. */
+  endpointTarget(endpointId: string): EndpointTarget | undefined {
+    this.sweepExpired();
+    for (const p of this.projects.values()) {
+      const e = p.endpoints.get(endpointId);
+      if (e) return { projectId: p.id, branchId: e.branch_id, regionId: e.region_id, type: e.type };
+    }
+    return undefined;
+  }
+
+  /** A branch's roles and databases now, or undefined when the branch does not exist. */
+  branchState(projectId: string, branchId: string): BranchState | undefined {
+    const p = this.projects.get(projectId);
+    if (!p?.branches.has(branchId)) return undefined;
+    return {
+      roles: [...(p.roles.get(branchId)?.values() ?? [])].map((r) => ({ name: r.name, password: r.password })),
+      databases: [...(p.databases.get(branchId)?.values() ?? [])].map((d) => ({ name: d.name, owner: d.owner_name })),
+    };
+  }
+
+  private emit(e: ComputeEvent): void {
+    for (const l of this.computeListeners) {
+      try {
+        l(e);
+      } catch {
+        // A compute's failure is the compute's to report; the control plane answers as before.
+      }
+    }
   }
 
   /** Marks a branch protected, as the console can. */
@@ -476,10 +552,12 @@ export class FakeNeon {
   }
 
   private dropBranch(p: FakeProject, branchId: string): void {
+    const existed = p.branches.has(branchId);
     p.branches.delete(branchId);
     p.roles.delete(branchId);
     p.databases.delete(branchId);
     for (const [id, e] of p.endpoints) if (e.branch_id === branchId) p.endpoints.delete(id);
+    if (existed) this.emit({ kind: "branchDeleted", projectId: p.id, branchId });
   }
 
   // ---- resources ----------------------------------------------------------------------------------------------
@@ -503,8 +581,7 @@ export class FakeNeon {
   }
 
   private proxyHost(region: string): string {
-    const [cloud, ...rest] = region.split("-");
-    return `${rest.join("-")}.${cloud}.neon.tech`;
+    return neonProxyHost(region);
   }
 
   private projectListJson(p: FakeProject) {
@@ -685,6 +762,8 @@ export class FakeNeon {
       created_at: this.stamp(),
     };
     p.endpoints.set(ep.id, ep);
+    // The default branch with its role and database (the compute reads them from branchState).
+    this.emit({ kind: "branchCreated", projectId: p.id, branchId: main.id });
     const ops = [
       this.startOp(p, "create_timeline", { branch_id: main.id }),
       this.startOp(p, "start_compute", { branch_id: main.id, endpoint_id: ep.id }),
@@ -793,6 +872,7 @@ export class FakeNeon {
       }
       if (method === "DELETE") {
         this.projects.delete(p.id);
+        for (const branchId of p.branches.keys()) this.emit({ kind: "branchDeleted", projectId: p.id, branchId });
         return ok({ project: this.projectJson(p) });
       }
     }
@@ -915,6 +995,7 @@ export class FakeNeon {
               ]),
             ),
           );
+          this.emit({ kind: "branchCreated", projectId: p.id, branchId: b.id, parentId: parent.id });
           const op = this.startOp(p, "create_branch", { branch_id: b.id });
           return ok(
             { branch: this.branchJson(b, p), endpoints: [], operations: [this.opJson(op)], roles: [], databases: [] },
@@ -1017,6 +1098,7 @@ export class FakeNeon {
         if (roles.has(roleName)) throw new HttpError(409, `role "${roleName}" already exists`);
         const r: FakeRole = { name: roleName, password: this.password(), created_at: this.stamp() };
         roles.set(r.name, r);
+        this.emit({ kind: "roleCreated", projectId: p.id, branchId: b.id, role: r.name, password: r.password });
         return { status: 201, body: { role: json(r, true), operations: op() } };
       }
       throw new HttpError(405, "method not allowed");
@@ -1025,6 +1107,7 @@ export class FakeNeon {
     if (!r) throw new HttpError(404, `role ${name} not found`);
     if (action === "reset_password" && method === "POST") {
       r.password = this.password();
+      this.emit({ kind: "rolePasswordReset", projectId: p.id, branchId: b.id, role: r.name, password: r.password });
       return { status: 200, body: { role: json(r, true), operations: op() } };
     }
     if (action === "reveal_password" && method === "GET") return { status: 200, body: { password: r.password } };
@@ -1034,6 +1117,7 @@ export class FakeNeon {
       const owned = [...(p.databases.get(b.id)?.values() ?? [])].find((d) => d.owner_name === name);
       if (owned) throw new HttpError(400, `role ${name} owns database ${owned.name}: delete or reassign it first`);
       roles.delete(name);
+      this.emit({ kind: "roleDeleted", projectId: p.id, branchId: b.id, role: name });
       return { status: 200, body: { role: json(r), operations: op() } };
     }
     throw new HttpError(405, "method not allowed");
@@ -1067,6 +1151,7 @@ export class FakeNeon {
           created_at: this.stamp(),
         };
         dbs.set(d.name, d);
+        this.emit({ kind: "databaseCreated", projectId: p.id, branchId: b.id, database: d.name, owner: d.owner_name });
         return { status: 201, body: { database: json(d), operations: op() } };
       }
       throw new HttpError(405, "method not allowed");
@@ -1080,16 +1165,26 @@ export class FakeNeon {
       if (spec.name !== undefined && spec.name !== d.name && dbs.has(String(spec.name))) {
         throw new HttpError(409, `database "${String(spec.name)}" already exists`);
       }
+      const before = d.name;
       if (spec.owner_name !== undefined) d.owner_name = String(spec.owner_name);
       if (spec.name !== undefined && spec.name !== d.name) {
         dbs.delete(d.name);
         d.name = String(spec.name);
         dbs.set(d.name, d);
       }
+      this.emit({
+        kind: "databaseUpdated",
+        projectId: p.id,
+        branchId: b.id,
+        database: before,
+        name: d.name,
+        owner: d.owner_name,
+      });
       return { status: 200, body: { database: json(d), operations: op() } };
     }
     if (method === "DELETE") {
       dbs.delete(name);
+      this.emit({ kind: "databaseDeleted", projectId: p.id, branchId: b.id, database: name });
       return { status: 200, body: { database: json(d), operations: op() } };
     }
     throw new HttpError(405, "method not allowed");

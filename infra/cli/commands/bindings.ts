@@ -11,6 +11,7 @@ import {
   type StackBindings,
 } from "../../cloudflare/bindings";
 import { catalogEntrySchema, renderCatalogModule, type CatalogEntry } from "../../cloudflare/cache-catalog";
+import { edgeCacheSchema, renderEdgeCacheModule, type EdgeCache } from "../../cloudflare/edge-cache";
 import { parseStackName } from "../../naming";
 import { UNKNOWN } from "../../offline/plan";
 import { UsageError } from "../errors";
@@ -20,10 +21,11 @@ const catalogSchema = z.record(z.string(), catalogEntrySchema);
 interface Outputs {
   bindings: StackBindings;
   kvCatalog: Record<string, CatalogEntry>;
+  edgeCache: EdgeCache;
   source: string;
 }
 
-/** The two outputs this command needs, validated; `source` says where they came from. */
+/** The three outputs this command needs, validated; `source` says where they came from. */
 export function parseOutputs(outputs: Record<string, unknown>, source: string): Outputs {
   const problems: string[] = [];
   const bindings = stackBindingsSchema.safeParse(outputs.bindings);
@@ -34,14 +36,20 @@ export function parseOutputs(outputs: Record<string, unknown>, source: string): 
   if (!catalog.success) {
     problems.push(`'kvCatalog': ${outputs.kvCatalog === undefined ? "missing" : z.prettifyError(catalog.error)}`);
   }
-  if (!bindings.success || !catalog.success) {
+  const edgeCache = edgeCacheSchema.safeParse(outputs.edgeCache);
+  if (!edgeCache.success) {
+    problems.push(
+      `'edgeCache': ${outputs.edgeCache === undefined ? "missing (a stack deployed before edge-cache modules: run pulumi up)" : z.prettifyError(edgeCache.error)}`,
+    );
+  }
+  if (!bindings.success || !catalog.success || !edgeCache.success) {
     throw new UsageError(
       `${source} lacks usable stack outputs: ${problems.join("; ")} (allowed: the JSON of 'pulumi stack output --json' of a stack deployed by this program)`,
     );
   }
   const unknown = JSON.stringify(bindings.data).includes(UNKNOWN);
   if (unknown) throw new UsageError(`${source}: some binding ids are not known yet (allowed: outputs after pulumi up)`);
-  return { bindings: bindings.data, kvCatalog: catalog.data, source };
+  return { bindings: bindings.data, kvCatalog: catalog.data, edgeCache: edgeCache.data, source };
 }
 
 function readStackOutput(file: string): Record<string, unknown> {
@@ -68,10 +76,13 @@ export function register(program: Command): void {
   program
     .command("bindings")
     .description(
-      "Write each worker's wrangler config fragment (Hyperdrive, KV, R2 bindings) and the typed cache catalog",
+      "Write each worker's wrangler config fragment (Hyperdrive, KV, R2 bindings), its edge-cache module (the cache tiers of the hosts it routes) and the typed cache catalog",
     )
     .requiredOption("-s, --stack <name>", "stack: dev, prod or pr-<N>")
-    .option("-o, --out <dir>", "write <worker>.wrangler.json, <worker>.wrangler.toml and cache-catalog.ts here")
+    .option(
+      "-o, --out <dir>",
+      "write <worker>.wrangler.json, <worker>.wrangler.toml, <worker>.edge-cache.ts and cache-catalog.ts here",
+    )
     .option(
       "--from-stack-output <file>",
       "take ids from 'pulumi stack output --json' saved in <file> ('-' for stdin) instead of the offline plan",
@@ -137,6 +148,9 @@ Exit codes: 0 written, 1 the program failed, 2 bad arguments or config.`,
         for (const [worker, fragment] of Object.entries(fragments)) {
           write(`${worker}.wrangler.json`, fragmentJson(fragment));
           write(`${worker}.wrangler.toml`, fragmentToml(worker, opts.stack, fragment));
+        }
+        for (const [worker, tiers] of Object.entries(outputs.edgeCache)) {
+          write(`${worker}.edge-cache.ts`, renderEdgeCacheModule(worker, tiers, `stack ${opts.stack}`));
         }
         write("cache-catalog.ts", renderCatalogModule(outputs.kvCatalog, `stack ${opts.stack}`));
         process.stdout.write(`${written.map((f) => `wrote ${f}`).join("\n")}\n`);
