@@ -2,7 +2,8 @@
  * What every policy file shares: its metadata shape, the stack's environment, the resource types the platform
  * declares, and small readers over the props a policy is handed. Policies read only what the analyzer hands them
  * (props, opts, urn): no config file, no environment variable, so they give the same verdict under
- * `pulumi preview --policy-pack policies` and offline (infra/offline/policies.ts).
+ * `pulumi preview --policy-pack policies` and offline (infra/offline/policies.ts). One exception:
+ * no-plaintext-secrets reads which config keys are `secure:` from the stack file, which the analyzer never hands over.
  */
 import type {
   EnforcementLevel,
