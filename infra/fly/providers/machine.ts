@@ -1,5 +1,5 @@
 /** The Fly Machine provider: create-or-adopt by name, updates under the machine's lease, a graceful stop before destroy. */
-import { diffOf, isUnknown, same } from "../../dynamic/diff";
+import { diffOf, isUnknown, same, UNKNOWN } from "../../dynamic/diff";
 import { LEASE_NONCE_HEADER, flyClient, isNotFound, type FlyClient } from "../client";
 import { getMachine, machinePath, machineVersion, settle, stopMachine, withLease } from "./machine-ops";
 import {
@@ -58,6 +58,9 @@ export const machineProvider: Provider = {
   configure,
   async check(_olds: MachineInputs, news: MachineInputs) {
     const failures = required(news as never, ["app_name", "name", "region", "config"]);
+    // In a preview the whole config is the engine's unknown placeholder when a value in it is not known yet: it is
+    // checked when it is known.
+    if ((news.config as unknown) === UNKNOWN) return { inputs: news, failures };
     if (news.config && !news.config.image) failures.push({ property: "config.image", reason: "is required" });
     const stop = news.config?.stop_config;
     if (stop) {

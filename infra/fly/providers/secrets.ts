@@ -1,5 +1,5 @@
 /** The Fly Secrets provider: the app's secrets, generated ones kept; its version rolls the machines. */
-import { same } from "../../dynamic/diff";
+import { same, UNKNOWN } from "../../dynamic/diff";
 import { flyClient, isNotFound, type FlyClient } from "../client";
 import { configure, required, type Provider, type SecretsInputs, type SecretsOutputs } from "./shared";
 
@@ -54,12 +54,16 @@ export const secretsProvider: Provider = {
   configure,
   async check(_olds: SecretsInputs, news: SecretsInputs) {
     const failures = required(news as never, ["app_name"]);
-    const names = [...Object.keys(news.values ?? {}), ...(news.generate ?? [])];
+    // In a preview the whole map is the engine's unknown placeholder (a string) when a value in it comes from a
+    // resource not made yet: its names are checked when it is known.
+    const pending = (news.values as unknown) === UNKNOWN;
+    const names = [...Object.keys(pending ? {} : (news.values ?? {})), ...(news.generate ?? [])];
     for (const n of names) {
       if (!SECRET_NAME.test(n))
         failures.push({ property: `values.${n}`, reason: "(allowed: an env var name, A-Z 0-9 _)" });
     }
-    if (names.length === 0) failures.push({ property: "values", reason: "is empty (allowed: at least one secret)" });
+    if (names.length === 0 && !pending)
+      failures.push({ property: "values", reason: "is empty (allowed: at least one secret)" });
     return { inputs: news, failures };
   },
   async diff(_id: string, olds: SecretsOutputs, news: SecretsInputs) {
