@@ -24,8 +24,8 @@ export interface WorkspaceOptions {
 
 /**
  * One state backend, PULUMI_HOME and project folder in a temp dir, shared by the stacks of one suite (stack
- * references work). The project folder holds copies of `Pulumi.yaml` and the stack files (the engine writes each
- * stack's `encryptionsalt` there, and the tests edit them) and links to everything else, so nothing committed is
+ * references work). The project folder holds copies of `Pulumi.yaml`, the stack files (the engine writes each
+ * stack's `encryptionsalt` there, and the tests edit them) and the policy pack, and links to everything else, so nothing committed is
  * touched and the program still runs this checkout's code.
  */
 export class EngineWorkspace {
@@ -43,7 +43,11 @@ export class EngineWorkspace {
       if (entry === ".git" || entry === ".tmp") continue;
       const from = path.join(source, entry);
       if (/^Pulumi(\..+)?\.yaml$/.test(entry)) fs.copyFileSync(from, path.join(this.projectDir, entry));
-      else fs.symlinkSync(from, path.join(this.projectDir, entry));
+      // The policy pack is copied: Node resolves a linked folder to its target, and the pack reads the stack files
+      // next to it (no-plaintext-secrets), which must be this workspace's.
+      else if (entry === "policies") {
+        fs.cpSync(from, path.join(this.projectDir, entry), { recursive: true, filter: (f) => !f.endsWith(".test.ts") });
+      } else fs.symlinkSync(from, path.join(this.projectDir, entry));
     }
     if (!fs.existsSync(path.join(this.projectDir, "node_modules"))) {
       fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(this.projectDir, "node_modules"));

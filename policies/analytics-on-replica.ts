@@ -1,4 +1,14 @@
-import { at, computeHost, ofType, stackEnvironment, stackOutputs, stackPolicy, str, T, type PolicyMeta } from "./lib";
+import {
+  at,
+  endpointOf,
+  knownStr,
+  ofType,
+  stackEnvironment,
+  stackOutputs,
+  stackPolicy,
+  T,
+  type PolicyMeta,
+} from "./lib";
 
 export const meta: PolicyMeta = {
   name: "analytics-on-replica",
@@ -11,20 +21,25 @@ export const meta: PolicyMeta = {
 
 export const analyticsOnReplica = stackPolicy(meta, ({ resources, notApplicable }, report) => {
   if (stackEnvironment(resources) === "preview") notApplicable("previews have no replica");
-  const replicaHosts = new Set(
-    ofType(resources, T.neonEndpoint)
-      .filter((e) => e.props.type === "read_only")
-      .map((e) => str(e.props.host)),
-  );
-  if (!replicaHosts.size) return; // prod-replica-required says whether there must be one
-  const layout = (stackOutputs(resources).hyperdrive ?? []) as { name: string; role: string; host: string }[];
+  const replicas = ofType(resources, T.neonEndpoint).filter((e) => e.props.type === "read_only");
+  if (!replicas.length) return; // prod-replica-required says whether there must be one
+  // Names and roles of the layout are known in a preview; hosts are not (lib.ts endpointOf).
+  const layout = (stackOutputs(resources).hyperdrive ?? []) as { name: string; role: string }[];
   const replicaConfigs = layout.filter((h) => h.role === "replica");
   if (!replicaConfigs.length) report("the stack has a read replica but no Hyperdrive config reads from it");
   for (const h of replicaConfigs) {
     const config = ofType(resources, T.hyperdrive).find((c) => c.props.name === h.name);
-    const host = String(at(config?.props, "origin", "host") ?? h.host);
-    if (!replicaHosts.has(computeHost(host))) {
-      report(`replica config ${h.name} points at ${host}, which is not a read replica`, config?.urn);
+    if (!config) {
+      report(`replica config ${h.name} is in the outputs but the stack declares no such Hyperdrive config`);
+      continue;
+    }
+    const host = knownStr(() => at(config.props, "origin", "host"));
+    const endpoint = endpointOf(resources, config, { host, property: "origin" });
+    if (!endpoint || !replicas.includes(endpoint)) {
+      report(
+        `replica config ${h.name} points at ${host ?? (endpoint ? `endpoint ${String(endpoint.props.name)}` : "no Neon endpoint")}, which is not a read replica`,
+        config.urn,
+      );
     }
   }
 });

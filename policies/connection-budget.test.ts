@@ -8,7 +8,7 @@ import {
   RESERVED_CONNECTIONS,
 } from "./connection-budget";
 import { isFly } from "./lib";
-import { extraResource, named, plain, planOf, STACKS, verdicts } from "./testing";
+import { extraResource, named, plain, planOf, previewPlanOf, STACKS, verdicts } from "./testing";
 
 type Plan = ReturnType<typeof planOf>;
 /** The Fly queue workers' machines whose app has DATABASE_URL in its secrets (branch fly: one pool each). */
@@ -105,5 +105,55 @@ describe("connection-budget", () => {
     const secrets = named(plan, "mauntic-pr-42-fly-journey-executor-secrets");
     delete plain(plain(secrets.outputs.values)).DATABASE_URL;
     expect(await verdicts(connectionBudget, [...plan, second])).toEqual([]); // 101 - 10 = 91
+  });
+
+  describe("in a preview of a change (hosts unknown: dynamic providers return their inputs)", () => {
+    it.each(STACKS)("reaches a verdict on %s: quiet, not 'cannot run during preview'", async (stack) => {
+      const plan = previewPlanOf(stack);
+      // The endpoints' hosts are not there: the policy judges from sizes, limits and where each origin came from.
+      for (const ep of plan.filter((r) => r.type === "pulumi-nodejs:dynamic/neon:Endpoint")) {
+        expect(ep.outputs.host).toBeUndefined();
+      }
+      expect(await verdicts(connectionBudget, plan)).toEqual([]);
+    });
+
+    it("a prod compute-size cut: at 0.25 CU 97 clients fit, 98 fire with the policy's figures", async () => {
+      const plan = previewPlanOf("prod");
+      named(plan, "mauntic-prod-neon-primary").outputs.autoscaling_limit_min_cu = 0.25;
+      // 4 Fly apps x 2 machines x 10 + the migrator's 2 = 82: the 5 primary Hyperdrive configs get 15 between them.
+      const configs = ["identity", "crm", "delivery", "analytics", "journey"].map((w) =>
+        named(plan, `mauntic-prod-${w}-db`),
+      );
+      for (const c of configs) c.outputs.originConnectionLimit = 3;
+      expect(await verdicts(connectionBudget, plan)).toEqual([]); // exactly 97
+      configs[0]!.outputs.originConnectionLimit = 4;
+      const v = await verdicts(connectionBudget, plan);
+      expect(v).toEqual([
+        {
+          policy: "connection-budget",
+          enforcement: "mandatory",
+          urn: named(plan, "mauntic-prod-neon-primary").urn,
+          message: expect.stringMatching(
+            /^mauntic-prod-primary at its minimum 0\.25 CU allows 97 connections \(max_connections 104 - 7 reserved\); its clients can open 98: Hyperdrive mauntic-prod-identity-db 4 as mauntic_prod_identity, .*the migrator 2, Fly app mauntic-prod-delivery-sender \(2 machine\(s\)\) 20 as mauntic_prod_delivery.* \(hosts unknown in this preview: each client counted one for one\)$/,
+          ),
+        },
+      ]);
+      // The replica is judged on its own: the analytics replica config is not counted on the primary.
+      expect(v[0]!.message).not.toContain("replica-db");
+    });
+
+    it("the replica's budget: its config at exactly 202 fits 0.5 CU, 203 fires on the replica", async () => {
+      const plan = previewPlanOf("prod");
+      const replica = named(plan, "mauntic-prod-analytics-replica-db");
+      replica.outputs.originConnectionLimit = maxConnections(0.5) - RESERVED_CONNECTIONS;
+      expect(await verdicts(connectionBudget, plan)).toEqual([]);
+      replica.outputs.originConnectionLimit = maxConnections(0.5) - RESERVED_CONNECTIONS + 1;
+      expect((await verdicts(connectionBudget, plan)).map((x) => [x.urn, x.message.split(";")[0]])).toEqual([
+        [
+          named(plan, "mauntic-prod-neon-replica").urn,
+          "mauntic-prod-replica at its minimum 0.5 CU allows 202 connections (max_connections 209 - 7 reserved)",
+        ],
+      ]);
+    });
   });
 });

@@ -1,5 +1,19 @@
 import type { PolicyResource } from "@pulumi/policy";
-import { at, computeHost, isFly, isPoolerHost, ofType, stackPolicy, str, T, uriHost, type PolicyMeta } from "./lib";
+import {
+  at,
+  endpointOf,
+  isFly,
+  isPoolerHost,
+  known,
+  knownStr,
+  ofType,
+  stackPolicy,
+  str,
+  T,
+  UNKNOWN,
+  uriHost,
+  type PolicyMeta,
+} from "./lib";
 
 export const meta: PolicyMeta = {
   name: "connection-budget",
@@ -51,9 +65,13 @@ export const MIGRATOR_CONNECTIONS = 2;
 export const PG_POOL_DEFAULT_MAX = 10;
 
 interface Demand {
-  user: string;
-  database: string;
-  host: string;
+  /** Pool key parts; undefined when the preview does not know them yet. */
+  user?: string;
+  database?: string;
+  /** The endpoint the clients reach (by host, else by where their connection string came from). */
+  endpoint?: PolicyResource;
+  /** Through Neon's pooler; undefined when the host is unknown (preview): then counted one for one. */
+  pooled?: boolean;
   connections: number;
   what: string;
 }
@@ -61,81 +79,121 @@ interface Demand {
 /** A postgres:// URI's database: its path without the leading slash. */
 const databaseOf = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
 
+/**
+ * Every client of a Neon compute, from what a preview knows: sizes, pool limits and role names are inputs; hosts
+ * and connection strings are outputs of the dynamic Neon resources and unknown in a preview of a change, so the
+ * endpoint comes from where the value came from (lib.ts endpointOf).
+ */
 function demands(resources: PolicyResource[]): Demand[] {
   const out: Demand[] = [];
   for (const c of ofType(resources, T.hyperdrive)) {
+    const host = knownStr(() => at(c.props, "origin", "host"));
     out.push({
-      user: String(at(c.props, "origin", "user")),
-      database: String(at(c.props, "origin", "database")),
-      host: String(at(c.props, "origin", "host")),
+      user: knownStr(() => at(c.props, "origin", "user")),
+      database: knownStr(() => at(c.props, "origin", "database")),
+      endpoint: endpointOf(resources, c, { host, property: "origin" }),
+      pooled: host === undefined ? undefined : isPoolerHost(host),
       connections: Number(c.props.originConnectionLimit ?? 20),
       what: `Hyperdrive ${String(c.props.name)}`,
     });
   }
   for (const cmd of ofType(resources, T.command)) {
-    const url = str(at(cmd.props, "environment", "DATABASE_URL"));
-    const host = url && uriHost(url);
-    if (host)
-      out.push({
-        user: decodeURIComponent(new URL(url!).username),
-        database: databaseOf(url!),
-        host,
-        connections: MIGRATOR_CONNECTIONS,
-        what: "the migrator",
-      });
+    const url = known(() => at(cmd.props, "environment", "DATABASE_URL"));
+    if (url === undefined) continue;
+    const host = typeof url === "string" ? uriHost(url) : undefined;
+    if (url !== UNKNOWN && !host) continue;
+    // The migrator writes: among the endpoints its environment came from, the read_write one.
+    out.push({
+      ...(host
+        ? { user: decodeURIComponent(new URL(url as string).username), database: databaseOf(url as string) }
+        : {}),
+      endpoint: endpointOf(resources, cmd, { host, property: "environment", prefer: "read_write" }),
+      pooled: host === undefined ? undefined : isPoolerHost(host),
+      connections: MIGRATOR_CONNECTIONS,
+      what: "the migrator",
+    });
   }
   // Fly workers (branch fly): DATABASE_URL is an app secret (fly:Secrets `values`), every machine of the app opens
   // its own pool; a URL in a machine's plain env counts the same way.
   const machines = resources.filter((r) => isFly(r.type, "Machine"));
-  const poolOf = (m: PolicyResource) =>
-    Number(at(m.props, "config", "env", "DATABASE_POOL_MAX") ?? PG_POOL_DEFAULT_MAX);
-  const flyDemand = (url: string | undefined, ms: PolicyResource[], what: string) => {
-    const host = url ? uriHost(url) : undefined;
-    if (!host || !ms.length) return;
+  const poolOf = (m: PolicyResource) => {
+    const max = known(() => at(m.props, "config", "env", "DATABASE_POOL_MAX"));
+    return max === UNKNOWN || max === undefined ? PG_POOL_DEFAULT_MAX : Number(max);
+  };
+  const flyDemand = (source: PolicyResource, property: string, url: unknown, ms: PolicyResource[], what: string) => {
+    if (!ms.length) return;
+    const host = typeof url === "string" ? uriHost(url) : undefined;
     const connections = ms.reduce((a, m) => a + poolOf(m), 0);
+    if (host) {
+      out.push({
+        user: decodeURIComponent(new URL(url as string).username),
+        database: databaseOf(url as string),
+        endpoint: endpointOf(resources, source, { host }),
+        pooled: isPoolerHost(host),
+        connections,
+        what: `${what} (${ms.length} machine(s))`,
+      });
+      return;
+    }
+    if (url !== UNKNOWN) return;
+    // Unknown in a preview: the secrets were made from a Neon role and an endpoint (the app's DATABASE_URL).
+    const from = source.propertyDependencies?.[property]?.length
+      ? source.propertyDependencies[property]!
+      : source.dependencies;
+    const role = from.find((d) => d.type === T.neonRole || d.type === T.loginRole);
+    const endpoint = role ? endpointOf(resources, source, { property }) : undefined;
+    if (!endpoint) return;
     out.push({
-      user: decodeURIComponent(new URL(url!).username),
-      database: databaseOf(url!),
-      host,
+      user: knownStr(() => role!.props.name),
+      endpoint,
       connections,
       what: `${what} (${ms.length} machine(s))`,
     });
   };
   for (const s of resources.filter((r) => isFly(r.type, "Secrets"))) {
-    const app = str(s.props.app_name);
+    const app = knownStr(() => s.props.app_name);
+    const values = known(() => s.props.values);
+    const url = values === UNKNOWN ? UNKNOWN : known(() => at(values, "DATABASE_URL"));
     flyDemand(
-      str(at(s.props, "values", "DATABASE_URL")),
-      machines.filter((m) => m.props.app_name === app),
+      s,
+      "values",
+      url,
+      machines.filter((m) => knownStr(() => m.props.app_name) === app),
       `Fly app ${app}`,
     );
   }
-  for (const m of machines) flyDemand(str(at(m.props, "config", "env", "DATABASE_URL")), [m], `Fly machine ${m.name}`);
+  for (const m of machines) {
+    const url = known(() => at(m.props, "config", "env", "DATABASE_URL"));
+    if (typeof url === "string") flyDemand(m, "config", url, [m], `Fly machine ${m.name}`);
+  }
   return out;
 }
 
 export const connectionBudget = stackPolicy(meta, ({ resources }, report) => {
   const all = demands(resources);
   for (const ep of ofType(resources, T.neonEndpoint)) {
-    const host = str(ep.props.host);
-    if (!host) continue;
     const cu = Number(ep.props.autoscaling_limit_min_cu);
     const limit = maxConnections(cu) - RESERVED_CONNECTIONS;
-    const here = all.filter((d) => computeHost(d.host) === host);
+    const here = all.filter((d) => d.endpoint === ep);
     // Clients of the pooler are not backends: PgBouncer (transaction mode) opens at most one backend per client
     // connection and at most its pool per user and database, so each pool counts min(its clients, poolSize). Pools
     // are separate and add up: Neon's listed PgBouncer settings set no max_db_connections (pgbouncer.org/config:
-    // default 0, unlimited). Direct connections are backends one for one.
+    // default 0, unlimited). Direct connections are backends one for one. Where a preview does not know the host
+    // yet (pooler or not) nor the pool's user and database, the clients count one for one: an upper bound, since a
+    // pool never opens more backends than it has clients.
     const pools = new Map<string, number>();
     let total = 0;
     for (const d of here) {
-      if (!isPoolerHost(d.host)) total += d.connections;
+      if (d.pooled !== true || d.user === undefined || d.database === undefined) total += d.connections;
       else pools.set(`${d.user}/${d.database}`, (pools.get(`${d.user}/${d.database}`) ?? 0) + d.connections);
     }
     for (const clients of pools.values()) total += pooledBackends(clients, cu);
     if (total > limit) {
+      const unknownHosts = here.some((d) => d.pooled === undefined);
       report(
         `${String(ep.props.name)} at its minimum ${cu} CU allows ${limit} connections (max_connections ${maxConnections(cu)} - ${RESERVED_CONNECTIONS} reserved); ` +
-          `its clients can open ${total}: ${here.map((d) => `${d.what} ${d.connections} as ${d.user}`).join(", ")}`,
+          `its clients can open ${total}: ${here.map((d) => `${d.what} ${d.connections}${d.user ? ` as ${d.user}` : ""}`).join(", ")}` +
+          (unknownHosts ? " (hosts unknown in this preview: each client counted one for one)" : ""),
         ep.urn,
       );
     }

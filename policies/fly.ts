@@ -22,6 +22,13 @@ export function machines(resources: PolicyResource[]): { r: PolicyResource; conf
     .map((r) => ({ r, config: (at(r.props, "config") ?? {}) as MachineConfig }));
 }
 
+/**
+ * A machine of the Redis component (infra/fly/component.ts FLY_REDIS_COMPONENT), known from its URN's parent types
+ * even when its config is not: in a preview of a first deploy a Redis machine's config is one unknown (it names its
+ * volume, made in the same deploy).
+ */
+export const underRedisComponent = (r: PolicyResource) => /(::|\$)mauntic:fly:Redis\$/.test(r.urn);
+
 /** Prod's Redis Sentinels (infra/fly/component.ts): the Redis image, no data, not a queue worker. */
 export const isRedisSentinel = (c: MachineConfig) => c.metadata?.mauntic_role === "redis-sentinel";
 

@@ -1,8 +1,9 @@
 import type { PolicyResource } from "@pulumi/policy";
 import {
   at,
-  computeHost,
   declaredRoles,
+  endpointOf,
+  knownStr,
   ofType,
   stackEnvironment,
   stackOutputs,
@@ -29,22 +30,19 @@ export const hyperdrivePerWorker = stackPolicy(meta, ({ resources }, report) => 
       report(`a preview declares ${configs.length} Hyperdrive configs; previews get one shared config`);
     return;
   }
-  const endpoints = ofType(resources, T.neonEndpoint);
-  const hostsOf = (kind: string) =>
-    new Set(
-      endpoints
-        .filter((e) => e.props.type === kind)
-        .map((e) => str(e.props.host))
-        .filter((h): h is string => !!h),
-    );
-  const primary = hostsOf("read_write");
-  const replicas = hostsOf("read_only");
-  const owner = new Set(ofType(resources, T.neonDatabase).map((d) => str(d.props.owner_name)));
+  // Which endpoint a config reaches: its host when known, else the endpoint its origin came from (a preview of a
+  // change does not know hosts: lib.ts endpointOf). Endpoint types and role names are inputs, known in previews.
+  const endpointType = (c: PolicyResource) =>
+    knownStr(() => {
+      const host = knownStr(() => at(c.props, "origin", "host"));
+      return endpointOf(resources, c, { host, property: "origin" })?.props.type;
+    });
+  const on = (c: PolicyResource, kind: "read_write" | "read_only") => endpointType(c) === kind;
+  const owner = new Set(ofType(resources, T.neonDatabase).map((d) => knownStr(() => d.props.owner_name)));
   const workerRoles = declaredRoles(resources).filter((n) => !owner.has(n));
-  const on = (c: PolicyResource, hosts: Set<string>) => hosts.has(computeHost(String(at(c.props, "origin", "host"))));
 
   for (const role of workerRoles) {
-    const own = configs.filter((c) => at(c.props, "origin", "user") === role && on(c, primary));
+    const own = configs.filter((c) => knownStr(() => at(c.props, "origin", "user")) === role && on(c, "read_write"));
     if (own.length !== 1) {
       report(`worker role ${role} has ${own.length} Hyperdrive configs on the primary (expected exactly 1)`);
     }
@@ -61,10 +59,11 @@ export const hyperdrivePerWorker = stackPolicy(meta, ({ resources }, report) => 
         report(`worker ${worker} binds ${h.binding} to Hyperdrive config ${h.name}, which the stack does not declare`);
         continue;
       }
-      const want = h.binding === "DB_REPLICA" ? replicas : primary;
+      const want = h.binding === "DB_REPLICA" ? "read_only" : "read_write";
       if (!on(config, want)) {
+        const host = knownStr(() => at(config.props, "origin", "host"));
         report(
-          `worker ${worker}'s ${h.binding} config ${h.name} points at ${String(at(config.props, "origin", "host"))}, not the ${h.binding === "DB_REPLICA" ? "read replica" : "primary"}`,
+          `worker ${worker}'s ${h.binding} config ${h.name} points at ${host ?? `a ${endpointType(config) ?? "non-Neon"} endpoint`}, not the ${h.binding === "DB_REPLICA" ? "read replica" : "primary"}`,
           config.urn,
         );
       }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { leastPrivilegeRoles } from "./least-privilege-roles";
-import { extraResource, named, plain, planOf, verdicts } from "./testing";
+import { extraResource, named, plain, planOf, previewPlanOf, verdicts } from "./testing";
 
 describe("least-privilege-roles", () => {
   it.each(["dev", "prod"] as const)("is quiet on today's %s plan", async (stack) => {
@@ -50,5 +50,36 @@ describe("least-privilege-roles", () => {
         "Fly app mauntic-prod-sender logs in as mauntic_prod_migrator, the database owner (migrator)",
       ],
     ]);
+  });
+
+  describe("in a preview of a change (a Fly app's secrets one unknown: made from its role's password)", () => {
+    it.each(["dev", "prod"] as const)(
+      "reaches a verdict on %s: quiet, not 'cannot run during preview'",
+      async (stack) => {
+        const plan = previewPlanOf(stack);
+        const secrets = plan.filter(
+          (r) => r.type === "pulumi-nodejs:dynamic/fly:Secrets" && r.name.endsWith("-crm-import-secrets"),
+        );
+        expect(secrets.map((r) => r.outputs.values)).toEqual(["04da6b54-80e4-46f7-96ec-b56ff0331ba9"]);
+        expect(await verdicts(leastPrivilegeRoles, plan)).toEqual([]);
+      },
+    );
+
+    it("fires when a worker's secrets came from the migrator's role", async () => {
+      const plan = previewPlanOf("prod");
+      const secrets = named(plan, "mauntic-prod-fly-crm-import-secrets");
+      const login = named(plan, "mauntic-prod-neon-role-crm").urn;
+      const migrator = named(plan, "mauntic-prod-neon-role-migrator").urn;
+      expect(secrets.propertyDependencies!.values).toContain(login);
+      secrets.propertyDependencies!.values = secrets.propertyDependencies!.values!.map((u) =>
+        u === login ? migrator : u,
+      );
+      expect((await verdicts(leastPrivilegeRoles, plan)).map((v) => [v.urn, v.message])).toEqual([
+        [
+          secrets.urn,
+          "Fly app mauntic-prod-crm-import logs in as mauntic_prod_migrator, the database owner (migrator)",
+        ],
+      ]);
+    });
   });
 });

@@ -1,4 +1,18 @@
-import { at, declaredRoles, isFly, ofType, stackPolicy, str, T, uriHost, type PolicyMeta } from "./lib";
+import type { PolicyResource } from "@pulumi/policy";
+import {
+  at,
+  declaredRoles,
+  isFly,
+  known,
+  knownStr,
+  ofType,
+  stackPolicy,
+  str,
+  T,
+  UNKNOWN,
+  uriHost,
+  type PolicyMeta,
+} from "./lib";
 
 export const meta: PolicyMeta = {
   name: "least-privilege-roles",
@@ -24,32 +38,38 @@ export const leastPrivilegeRoles = stackPolicy(meta, ({ resources }, report) => 
       report(`${what} logs in as ${user}, a role this stack does not declare`, urn);
   };
   for (const c of ofType(resources, T.hyperdrive)) {
-    check(str(at(c.props, "origin", "user")), `Hyperdrive config ${String(c.props.name)}`, c.urn);
+    check(
+      knownStr(() => at(c.props, "origin", "user")),
+      `Hyperdrive config ${String(c.props.name)}`,
+      c.urn,
+    );
   }
   // Fly workers: DATABASE_URL in the app's secrets (branch fly) or, if ever, in a machine's plain env.
-  const flyUrls: [string | undefined, string, string][] = [
-    ...resources
-      .filter((r) => isFly(r.type, "Secrets"))
-      .map(
-        (r) =>
-          [str(at(r.props, "values", "DATABASE_URL")), `Fly app ${String(r.props.app_name)}`, r.urn] as [
-            string | undefined,
-            string,
-            string,
-          ],
-      ),
-    ...resources
-      .filter((r) => isFly(r.type, "Machine"))
-      .map(
-        (m) =>
-          [str(at(m.props, "config", "env", "DATABASE_URL")), `Fly machine ${m.name}`, m.urn] as [
-            string | undefined,
-            string,
-            string,
-          ],
-      ),
-  ];
-  for (const [url, what, urn] of flyUrls) {
-    if (url && uriHost(url)) check(decodeURIComponent(new URL(url).username), what, urn);
+  for (const r of resources.filter((x) => isFly(x.type, "Secrets"))) {
+    const what = `Fly app ${String(r.props.app_name)}`;
+    const values = known(() => r.props.values);
+    const url = values === UNKNOWN ? UNKNOWN : known(() => at(values, "DATABASE_URL"));
+    if (url !== UNKNOWN) {
+      if (typeof url === "string" && uriHost(url)) check(decodeURIComponent(new URL(url).username), what, r.urn);
+      continue;
+    }
+    // In a preview the secrets are one unknown when made from a role's password: the role is where they came from.
+    const role = roleBehind(r);
+    if (role)
+      check(
+        knownStr(() => role.props.name),
+        what,
+        r.urn,
+      );
+  }
+  for (const m of resources.filter((x) => isFly(x.type, "Machine"))) {
+    const url = knownStr(() => at(m.props, "config", "env", "DATABASE_URL"));
+    if (url && uriHost(url)) check(decodeURIComponent(new URL(url).username), `Fly machine ${m.name}`, m.urn);
   }
 });
+
+/** The Postgres role a resource's `values` came from (AnalyzeStack's propertyDependencies, else its dependencies). */
+function roleBehind(r: PolicyResource): PolicyResource | undefined {
+  const from = r.propertyDependencies?.values?.length ? r.propertyDependencies.values : r.dependencies;
+  return from.find((d) => d.type === T.neonRole || d.type === T.loginRole);
+}

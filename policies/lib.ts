@@ -2,7 +2,8 @@
  * What every policy file shares: its metadata shape, the stack's environment, the resource types the platform
  * declares, and small readers over the props a policy is handed. Policies read only what the analyzer hands them
  * (props, opts, urn): no config file, no environment variable, so they give the same verdict under
- * `pulumi preview --policy-pack policies` and offline (infra/offline/policies.ts).
+ * `pulumi preview --policy-pack policies` and offline (infra/offline/policies.ts). One exception:
+ * no-plaintext-secrets reads which config keys are `secure:` from the stack file, which the analyzer never hands over.
  */
 import type {
   EnforcementLevel,
@@ -157,4 +158,53 @@ export function uriHost(uri: string): string | undefined {
 
 export function describe(r: PolicyResource | { type: string; name: string }): string {
   return `${r.type.split(":").pop()} ${r.name}`;
+}
+
+/* eslint-disable-next-line @typescript-eslint/no-require-imports */
+const { UnknownValueError } = require("@pulumi/policy/proxy") as { UnknownValueError: new () => Error };
+/** What `known` answers for a value the preview cannot know yet. */
+export const UNKNOWN = Symbol("unknown during preview");
+/**
+ * Reads a value that may be unknown in a preview: the analyzer's props proxy throws UnknownValueError on an
+ * unknown (@pulumi/policy proxy.js), which would end the whole policy with "can't run during preview". Policies
+ * that must reach a verdict in a preview read through this and judge from what is known.
+ */
+export function known<T>(read: () => T): T | typeof UNKNOWN {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof UnknownValueError) return UNKNOWN;
+    throw e;
+  }
+}
+/** A known string, else undefined (absent, not a string, or unknown in a preview). */
+export function knownStr(read: () => unknown): string | undefined {
+  const v = known(read);
+  return typeof v === "string" ? v : undefined;
+}
+
+/**
+ * The Neon endpoint a resource's connection goes to. A known host decides alone (the compute behind a pooled
+ * host is the endpoint's; a host of no endpoint here gives none). In a preview of a change the hosts are unknown (dynamic providers return their inputs as their
+ * outputs: pulumi v3.248.0 sdk/go/common/resource/plugin/provider_plugin.go), but where the value came from is
+ * known: AnalyzeStack hands each resource its propertyDependencies (the resources each input property came from)
+ * and dependencies. The endpoint is the one among them, or the one of type `prefer` when there are several.
+ */
+export function endpointOf(
+  resources: PolicyResource[],
+  r: PolicyResource,
+  opts: { host?: string; property?: string; prefer?: "read_write" | "read_only" },
+): PolicyResource | undefined {
+  const endpoints = ofType(resources, T.neonEndpoint);
+  // A known host is the truth, even when it names no endpoint of the stack.
+  if (opts.host) return endpoints.find((e) => knownStr(() => e.props.host) === computeHost(opts.host!));
+  const fromProperty = opts.property ? (r.propertyDependencies?.[opts.property] ?? []) : [];
+  for (const from of [fromProperty, r.dependencies]) {
+    const candidates = from.filter((d) => d.type === T.neonEndpoint);
+    if (candidates.length === 1) return candidates[0];
+    const preferred = candidates.filter((e) => knownStr(() => e.props.type) === opts.prefer);
+    if (opts.prefer && preferred.length === 1) return preferred[0];
+    if (candidates.length) return undefined;
+  }
+  return undefined;
 }

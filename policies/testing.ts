@@ -38,13 +38,25 @@ export interface RealPlan {
   violations: Violation[];
 }
 
+/** The same stacks as `pulumi preview` of a change to every resource shows them (infra/offline/engine.ts `preview`). */
+export type PreviewStack = `${Stack}@preview`;
+const previewMemo: { value?: Record<PreviewStack, RealPlan> } = {};
+/** A deep copy of a stack's resources as a preview of a change hands them to the pack: hosts and ids unknown. */
+export function previewPlanOf(stack: Stack): AnalyzedResource[] {
+  previewMemo.value ??= loadPlans(
+    "analyzed-previews",
+    STACKS.map((s) => `${s}@preview` as PreviewStack),
+  ) as Record<PreviewStack, RealPlan>;
+  return structuredClone(previewMemo.value[`${stack}@preview`].analyzed);
+}
+
 let memo: Record<Stack, RealPlan> | Error | undefined;
 /** The three committed plans as the analyzer sees them. */
 export function realPlans(): Record<Stack, RealPlan> {
   if (memo instanceof Error) throw memo; // one failed run is enough: every test would repeat it
   if (memo) return memo;
   try {
-    memo = loadPlans();
+    memo = loadPlans("analyzed-plans", [...STACKS]) as Record<Stack, RealPlan>;
   } catch (e) {
     memo = e as Error;
     throw e;
@@ -52,12 +64,12 @@ export function realPlans(): Record<Stack, RealPlan> {
   return memo;
 }
 
-function loadPlans(): Record<Stack, RealPlan> {
-  const cache = path.join(ROOT, ".tmp", `analyzed-plans-${sourcesHash()}.json`);
+function loadPlans(prefix: string, stacks: string[]): Record<string, RealPlan> {
+  const cache = path.join(ROOT, ".tmp", `${prefix}-${sourcesHash()}.json`);
   if (!fs.existsSync(cache)) {
     const run = spawnSync(
       path.join(ROOT, "node_modules", ".bin", "tsx"),
-      [path.join(ROOT, "test", "fixtures", "analyzed-plans.ts"), ...STACKS],
+      [path.join(ROOT, "test", "fixtures", "analyzed-plans.ts"), ...stacks],
       {
         cwd: ROOT,
         encoding: "utf8",
@@ -71,12 +83,14 @@ function loadPlans(): Record<Stack, RealPlan> {
     const tmp = `${cache}.${process.pid}`;
     fs.writeFileSync(tmp, run.stdout);
     fs.renameSync(tmp, cache); // atomic: parallel test files never read half a file
-    for (const old of fs.readdirSync(path.dirname(cache)).filter((n) => /^analyzed-plans-[0-9a-f]+\.json$/.test(n))) {
+    for (const old of fs
+      .readdirSync(path.dirname(cache))
+      .filter((n) => new RegExp(`^${prefix}-[0-9a-f]+\\.json$`).test(n))) {
       if (path.join(path.dirname(cache), old) !== cache)
         fs.rmSync(path.join(path.dirname(cache), old), { force: true });
     }
   }
-  return JSON.parse(fs.readFileSync(cache, "utf8")) as Record<Stack, RealPlan>;
+  return JSON.parse(fs.readFileSync(cache, "utf8")) as Record<string, RealPlan>;
 }
 
 /** A deep copy of a stack's analyzed resources, to break. */

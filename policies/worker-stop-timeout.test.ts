@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { durationSeconds } from "./fly";
 import { workerStopTimeout } from "./worker-stop-timeout";
-import { extraResource, planOf, STACKS, verdicts } from "./testing";
+import { extraResource, named, planOf, previewPlanOf, STACKS, verdicts } from "./testing";
 
 /** A queue worker's machine as branch fly declares it (infra/fly/component.ts there, queueWorkerMachineConfig). */
 const worker = (timeout: string | undefined, longest: string | undefined) =>
@@ -68,5 +68,44 @@ describe("worker-stop-timeout", () => {
     expect(await msgs(worker("10m", "400"))).toEqual([
       "worker machine mauntic-prod-sender-0's stop timeout 10m exceeds Fly's 300 s",
     ]);
+  });
+
+  describe("in a preview of a first deploy (a Redis machine's config one unknown: it names a volume made then)", () => {
+    it.each(["dev", "prod"] as const)(
+      "reaches a verdict on %s: quiet, not 'cannot run during preview'",
+      async (stack) => {
+        const plan = previewPlanOf(stack);
+        expect(named(plan, `mauntic-${stack}-fly-redis-machine`).outputs.config).toBe(
+          "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+        );
+        expect(await verdicts(workerStopTimeout, plan)).toEqual([]);
+      },
+    );
+
+    it("still judges the workers there: a timeout one second short of the longest job fires", async () => {
+      const plan = previewPlanOf("prod");
+      const m = named(plan, "mauntic-prod-fly-crm-import-machine-0");
+      const config = m.outputs.config as {
+        stop_config: { timeout: string };
+        metadata: { longest_job_seconds: string };
+      };
+      expect(config.metadata.longest_job_seconds).toBe("270");
+      config.stop_config.timeout = "270s";
+      expect(await verdicts(workerStopTimeout, plan)).toEqual([]);
+      config.stop_config.timeout = "269s";
+      expect((await verdicts(workerStopTimeout, plan)).map((v) => [v.urn, v.message])).toEqual([
+        [
+          m.urn,
+          "worker machine mauntic-prod-fly-crm-import-machine-0 stops after 269s but its longest job takes 270 s",
+        ],
+      ]);
+    });
+
+    it("a machine outside the Redis component whose config is unknown is not passed over", async () => {
+      const plan = previewPlanOf("prod");
+      named(plan, "mauntic-prod-fly-crm-import-machine-0").outputs.config = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+      const v = await verdicts(workerStopTimeout, plan);
+      expect(v.map((x) => x.message)).toEqual([expect.stringMatching(/can't run .*during preview/)]);
+    });
   });
 });

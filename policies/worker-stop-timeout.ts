@@ -1,4 +1,4 @@
-import { durationSeconds, isRedis, isRedisSentinel, machines } from "./fly";
+import { durationSeconds, isRedis, isRedisSentinel, machines, underRedisComponent } from "./fly";
 import { stackPolicy, type PolicyMeta } from "./lib";
 
 export const meta: PolicyMeta = {
@@ -15,7 +15,9 @@ export const FLY_MAX_STOP_SECONDS = 300;
 export const FLY_DEFAULT_STOP_SECONDS = 5;
 
 export const workerStopTimeout = stackPolicy(meta, ({ resources }, report) => {
-  for (const { r, config } of machines(resources).filter((m) => !isRedis(m.config) && !isRedisSentinel(m.config))) {
+  // Redis machines are left out before their config is read: it can be unknown in a preview, and they run no jobs.
+  const candidates = machines(resources.filter((r) => !underRedisComponent(r)));
+  for (const { r, config } of candidates.filter((m) => !isRedis(m.config) && !isRedisSentinel(m.config))) {
     const longest = Number(config.metadata?.longest_job_seconds);
     const timeout = config.stop_config?.timeout
       ? durationSeconds(config.stop_config.timeout)

@@ -245,6 +245,30 @@ test("an app moving to another organization is deleted before its replacement ta
   expect(fake.snapshot().map((a) => [a.name, a.org])).toEqual([["mauntic-dev-redis", "mauntic-eu"]]);
 });
 
+describe("check in a preview of a create, as the real engine sends it", () => {
+  // An input object holding a value not known yet (a Neon password, a Redis host) arrives as one unknown placeholder.
+  test("secrets whose values are one unknown pass, and are checked once known", async () => {
+    const app = "mauntic-dev-delivery-sender";
+    expect((await secretsProvider.check!({} as never, { app_name: app, values: UNKNOWN } as never)).failures).toEqual(
+      [],
+    );
+    expect(
+      (await secretsProvider.check!({} as never, { app_name: app, values: { "bad-name": "x" } })).failures,
+    ).toEqual([{ property: "values.bad-name", reason: "(allowed: an env var name, A-Z 0-9 _)" }]);
+    expect((await secretsProvider.check!({} as never, { app_name: app, values: {} })).failures).toEqual([
+      { property: "values", reason: "is empty (allowed: at least one secret)" },
+    ]);
+  });
+
+  test("a machine whose config is one unknown passes, and a known config without an image does not", async () => {
+    const base = { app_name: "mauntic-dev-redis", name: "mauntic-dev-redis-0", region: REGION };
+    expect((await machineProvider.check!({} as never, { ...base, config: UNKNOWN } as never)).failures).toEqual([]);
+    expect((await machineProvider.check!({} as never, { ...base, config: {} } as never)).failures).toEqual([
+      { property: "config.image", reason: "is required" },
+    ]);
+  });
+});
+
 describe("queue workers: secrets and machines rolled one at a time", () => {
   const APP = "mauntic-dev-delivery-sender";
   async function upWorkers(count = 3) {

@@ -103,6 +103,30 @@ describe("plan (offline engine through the CLI)", () => {
     ]);
   });
 
+  it("--preview: a prod compute-size cut that breaks the budget fails as `pulumi preview` sees it (hosts unknown)", async () => {
+    // The primary's minimum 1 CU -> 0.25 CU: 104 - 7 = 97 for 5 x 20 Hyperdrive + 4 apps x 2 machines x 10 + 2.
+    const file = stackFile("prod", (t) => t.replace("primary: { minCu: 1,", "primary: { minCu: 0.25,"));
+    expect(YAML.parse(fs.readFileSync(file, "utf8")).config["mauntic-infra:neon"].primary.minCu).toBe(0.25);
+    const r = await runCli(["plan", "--stack", "prod", "--config-file", file, "--preview", "--json"]);
+    expect(r.code).toBe(1);
+    const plan = JSON.parse(r.stdout) as import("../infra/offline/plan").Plan;
+    // In the preview the endpoints' hosts are unknown: the plan shows them so, and the policy still judges.
+    const primary = plan.resources.find((x) => x.name === "mauntic-prod-neon-primary")!;
+    expect(primary.inputs.host).toBeUndefined();
+    const budget = plan.violations.filter((v) => v.policy === "connection-budget");
+    expect(budget.map((v) => v.enforcement)).toEqual(["mandatory"]);
+    expect(budget[0]!.message).toMatch(
+      /^mauntic-prod-primary at its minimum 0\.25 CU allows 97 connections \(max_connections 104 - 7 reserved\); its clients can open 182: /,
+    );
+    expect(plan.violations.filter((v) => /during preview/.test(v.message)).map((v) => v.policy)).not.toContain(
+      "connection-budget",
+    );
+    // The committed prod previews clean for the budget.
+    const clean = await runCli(["plan", "--stack", "prod", "--preview", "--json"]);
+    const cleanPlan = JSON.parse(clean.stdout) as import("../infra/offline/plan").Plan;
+    expect(cleanPlan.violations.filter((v) => v.policy === "connection-budget")).toEqual([]);
+  });
+
   it("reports a finding about the whole stack against the root stack resource", async () => {
     const file = stackFile("prod", (t) => t.replace("ttlSeconds: 3600", "ttlSeconds: 7200"));
     const r = await runCli(["plan", "--stack", "prod", "--config-file", file, "--json"]);

@@ -131,6 +131,24 @@ describe("preview gc", () => {
     );
   });
 
+  it("--pr decides about that pull request only (preview-gc.yml's per-pull-request removal)", async () => {
+    fake = new FakePulumi({ stacks: backend() });
+    const r = await cli(["preview", "gc", "--open", "5,7,11", "--pr", "9", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as { stack: string; outcome: string }[];
+    expect(rows.map((x) => [x.stack, x.outcome])).toEqual([["pr-9", "removed"]]);
+    // pr-3 is closed and pr-7 stale too, but not this job's: untouched.
+    expect(
+      fake
+        .writes()
+        .filter((c) => c[0] === "destroy")
+        .map((c) => c[c.indexOf("--stack") + 1]),
+    ).toEqual(["mauntic/pr-9"]);
+    // An open, fresh pull request given with --pr stays.
+    const kept = await cli(["preview", "gc", "--open", "5,7,11", "--pr", "5", "--json"]);
+    expect((JSON.parse(kept.stdout) as { outcome: string }[]).map((x) => x.outcome)).toEqual(["kept"]);
+  });
+
   it("takes the open list from `gh pr list --json number` output and a --ttl-hours", async () => {
     fake = new FakePulumi({ stacks: backend() });
     const fs = await import("node:fs");
@@ -289,6 +307,16 @@ describe("preview deploy", () => {
       "stack tag set",
       "up",
     ]);
+    // The gate ran first, with the same pack, and the up only after it passed.
+    const names = fake.calls().map((c) => c[0]);
+    expect(names.indexOf("preview")).toBeGreaterThan(-1);
+    expect(names.indexOf("preview")).toBeLessThan(names.indexOf("up"));
+    const gate = fake.calls().find((c) => c[0] === "preview")!;
+    expect(gate).toContain("--refresh");
+    expect(gate.slice(gate.indexOf("--policy-pack"), gate.indexOf("--policy-pack") + 2)).toEqual([
+      "--policy-pack",
+      "policies",
+    ]);
     const up = fake.calls().find((c) => c[0] === "up")!;
     expect(up).toContain("--refresh");
     expect(up.slice(up.indexOf("--policy-pack"), up.indexOf("--policy-pack") + 2)).toEqual([
@@ -296,6 +324,55 @@ describe("preview deploy", () => {
       "policies",
     ]);
     expect(up.slice(up.indexOf("--stack"))).toEqual(["--stack", "mauntic/pr-42"]);
+  });
+
+  it("stops at the policy preview on a mandatory finding: no tag, no up, the finding in the error", async () => {
+    fake = new FakePulumi({
+      stacks: [devStack(), committed("prod")],
+      onUp: { "pr-42": upResult },
+      onPreview: {
+        "pr-42": [
+          {
+            policy: "preview-branch-ttl",
+            level: "mandatory",
+            resource: "pulumi-nodejs:dynamic/neon:Branch: branch",
+            message: "preview branch pr-42 expires in 45 days, more than 30",
+          },
+        ],
+      },
+    });
+    const r = await cli(["preview", "deploy", "--pr", "42"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/pr-42: the policy preview failed, nothing was deployed/);
+    expect(r.stderr).toMatch(/\[mandatory\]  preview-branch-ttl .*more than 30/);
+    // No flag given: the project's pack and the preview config, always.
+    const gate = fake.calls().find((c) => c[0] === "preview")!;
+    const after = (f: string) => gate[gate.indexOf(f) + 1];
+    expect(after("--policy-pack")).toMatch(/\/policies$/);
+    expect(after("--policy-pack-config")).toMatch(/\/policies\/config\/preview\.json$/);
+    // Only the stack itself was made (the preview needs one); no tag, no up: nothing in the cloud changed.
+    expect(fake.writes().map((c) => c.slice(0, 2).join(" "))).toEqual(["stack init"]);
+    expect(fake.state.stacks.find((x) => x.name === "mauntic/pr-42")!.resourceCount).toBe(0);
+  });
+
+  it("goes on past an advisory finding", async () => {
+    fake = new FakePulumi({
+      stacks: [devStack(), committed("prod")],
+      onUp: { "pr-42": upResult },
+      onPreview: {
+        "pr-42": [
+          { policy: "cache-tiers", level: "advisory", resource: "cloudflare:index/ruleset:Ruleset: x", message: "m" },
+        ],
+      },
+    });
+    const r = await cli(["preview", "deploy", "--pr", "42"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(
+      fake
+        .writes()
+        .map((c) => c[0])
+        .pop(),
+    ).toBe("up");
   });
 
   it("refuses, with the numbers, when no Hyperdrive config is left, and creates nothing", async () => {

@@ -17,6 +17,7 @@ const files = fs.readdirSync(DIR).filter((f) => f.endsWith(".yml"));
 const text = (f: string) => fs.readFileSync(path.join(DIR, f), "utf8");
 
 interface Step {
+  name?: string;
   id?: string;
   uses?: string;
   run?: string;
@@ -26,10 +27,12 @@ interface Step {
 }
 interface Job {
   if?: string;
+  needs?: string | string[];
+  outputs?: Record<string, string>;
   permissions?: Record<string, string>;
   environment?: string;
   concurrency?: { group: string; "cancel-in-progress": boolean };
-  strategy?: { matrix: Record<string, unknown> };
+  strategy?: { matrix: Record<string, unknown>; "max-parallel"?: number; "fail-fast"?: boolean };
   steps: Step[];
 }
 interface Workflow {
@@ -132,6 +135,11 @@ describe("PR check", () => {
     expect(commands).toEqual(expect.arrayContaining(["npm ci", "npm test"]));
     const checkCommand = commands.find((c) => c.startsWith("npm run infra -- check"));
     expect(readmeCheckCommands()).toContain(checkCommand);
+    // The preview stack planned is this pull request's (pr-<N>), never a fixed number.
+    expect(checkCommand).toMatch(/ --pr "\$PR_NUMBER" /);
+    const step = check.steps.find((x) => x.run === checkCommand)!;
+    expect(step.env).toEqual({ PR_NUMBER: "${{ github.event.pull_request.number }}" });
+    expect(text("pr-check.yml")).not.toMatch(/pr-42/);
     expect(commands.indexOf("npm ci")).toBeLessThan(commands.indexOf("npm test"));
     const setup = action(check, "actions/setup-node")[0]!;
     expect(setup.with).toMatchObject({ "node-version": 20 });
@@ -139,10 +147,16 @@ describe("PR check", () => {
     expect(action(check, "actions/upload-artifact")[0]!.with).toMatchObject({ name: "pr-check-summary" });
   });
 
-  it("previews dev and prod with the policy pack only when secrets exist (not for forks)", () => {
+  it("previews dev and prod with the policy pack only when secrets exist (not for forks, not for Dependabot)", () => {
     const job = w.jobs["pulumi-preview"]!;
-    expect(job.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
+    expect(job.if).toBe(
+      "github.event.pull_request.head.repo.full_name == github.repository && github.actor != 'dependabot[bot]'",
+    );
     expect(job.strategy!.matrix.stack).toEqual(["dev", "prod"]);
+    // prod's credentials are the production environment's secrets: prod's preview runs there, dev's in dev.
+    expect(job.environment).toBe("${{ matrix.stack == 'prod' && 'production' || 'dev' }}");
+    expect(wf("deploy.yml").jobs.prod!.environment).toBe("production");
+    expect(wf("deploy.yml").jobs.dev!.environment).toBe("dev");
     expect(job.permissions).toEqual({ contents: "read", "pull-requests": "write" });
     const pulumi = action(job, "pulumi/actions")[0]!;
     expect(pulumi.with).toMatchObject({
@@ -159,6 +173,19 @@ describe("PR check", () => {
       CLOUDFLARE_API_TOKEN: "${{ secrets.CLOUDFLARE_API_TOKEN }}",
       FLY_API_TOKEN: "${{ secrets.FLY_API_TOKEN }}",
     });
+  });
+
+  it("a Dependabot pull request skips the secret-needing preview with a notice saying why", () => {
+    const skipped = w.jobs["pulumi-preview-skipped"]!;
+    expect(skipped.if).toBe(
+      "github.event.pull_request.head.repo.full_name == github.repository && github.actor == 'dependabot[bot]'",
+    );
+    expect(skipped.permissions).toEqual({ contents: "read" });
+    const script = runs(skipped).join("\n");
+    expect(script).toMatch(/::notice title=pulumi preview skipped::/);
+    expect(script).toMatch(/Dependabot pull request gets no repository secrets and a read-only token/);
+    expect(script).toMatch(/>> "\$GITHUB_STEP_SUMMARY"/);
+    expect(JSON.stringify(skipped)).not.toMatch(/secrets\./);
   });
 
   it("the comment is posted from the base repository after the check, never running the pull request's code", () => {
@@ -196,10 +223,10 @@ describe("Preview", () => {
     for (const job of Object.values(w.jobs)) expect(job.concurrency).toBeUndefined(); // nothing overrides the group
   });
 
-  it("deploys pr-<N> with the CLI (budget, tags, refresh) and comments its hosts; not for forks", () => {
+  it("deploys pr-<N> with the CLI (budget, policy preview, tags, refresh) and comments its hosts; not for forks", () => {
     const job = w.jobs.deploy!;
     expect(job.if).toBe(
-      "github.event.action != 'closed' && github.event.pull_request.head.repo.full_name == github.repository",
+      "github.event.action != 'closed' && github.event.pull_request.head.repo.full_name == github.repository && github.actor != 'dependabot[bot]'",
     );
     expect(job.permissions).toEqual({ contents: "read", "pull-requests": "write" });
     const commands = runs(job);
@@ -211,10 +238,21 @@ describe("Preview", () => {
     expect(action(job, "pulumi/actions")[0]!.with).toEqual({ "pulumi-version": "3.248.0" }); // install only
   });
 
+  it("Dependabot gets a notice instead of a deploy or destroy (no secrets, read-only token)", () => {
+    const job = w.jobs.skipped!;
+    expect(job.if).toBe(
+      "github.event.pull_request.head.repo.full_name == github.repository && github.actor == 'dependabot[bot]'",
+    );
+    const script = runs(job).join("\n");
+    expect(script).toMatch(/::notice title=preview skipped::\$reason/);
+    expect(script).toMatch(/reason="[^"]*Dependabot pull request gets no repository secrets and a read-only token/);
+    expect(JSON.stringify(job)).not.toMatch(/secrets\./);
+  });
+
   it("on close destroys the stack with refresh and removes it, when there is one", () => {
     const job = w.jobs.destroy!;
     expect(job.if).toBe(
-      "github.event.action == 'closed' && github.event.pull_request.head.repo.full_name == github.repository",
+      "github.event.action == 'closed' && github.event.pull_request.head.repo.full_name == github.repository && github.actor != 'dependabot[bot]'",
     );
     expect(runs(job).join("\n")).toMatch(/npm run --silent infra -- preview list --json > previews\.json\n/);
     const destroy = action(job, "pulumi/actions").find((s) => s.with?.command === "destroy")!;
@@ -244,13 +282,21 @@ describe("Deploy and clean-up", () => {
     for (const [stack, job] of [["dev", dev] as const, ["prod", prod] as const]) {
       expect(job.permissions).toEqual({ contents: "read" });
       expect(job.concurrency).toEqual({ group: `deploy-${stack}`, "cancel-in-progress": false });
-      expect(action(job, "pulumi/actions")[0]!.with).toMatchObject({
-        command: "up",
+      // The gate: a preview with the pack first (its mandatory finding fails the job), then the up.
+      const [gate, up, ...rest] = action(job, "pulumi/actions");
+      expect(rest).toEqual([]);
+      const packs = { policyPacks: "policies", policyPackConfigs: `policies/config/${stack}.json` };
+      expect(gate!.with).toMatchObject({
+        command: "preview",
         "stack-name": `mauntic/${stack}`,
         refresh: true,
-        policyPacks: "policies",
-        policyPackConfigs: `policies/config/${stack}.json`,
+        ...packs,
       });
+      expect(up!.with).toMatchObject({ command: "up", "stack-name": `mauntic/${stack}`, refresh: true, ...packs });
+      expect(job.steps.indexOf(gate!)).toBe(job.steps.indexOf(up!) - 1); // nothing between them, no `if` skips
+      expect(gate!.if).toBeUndefined();
+      expect(up!.if).toBeUndefined();
+      expect(gate!.env).toEqual(up!.env); // the same credentials and backend
     }
   });
 
@@ -258,14 +304,34 @@ describe("Deploy and clean-up", () => {
     const w = wf("preview-gc.yml");
     expect((w.on.schedule as { cron: string }[])[0]!.cron).toMatch(/^\S+ \S+ \* \* \*$/);
     expect(w.concurrency).toEqual({ group: "preview-gc", "cancel-in-progress": false });
-    const job = w.jobs.gc!;
-    expect(job.permissions).toEqual({ contents: "read", "pull-requests": "read" });
-    const script = runs(job).join("\n");
-    expect(script).toMatch(
-      /gh pr list --repo "\$GITHUB_REPOSITORY" --state open --limit 1000 --json number > open-prs\.json/,
-    );
-    expect(script).toMatch(/npm run infra -- preview gc --open open-prs\.json --dry-run/);
-    expect(script).toMatch(/npm run infra -- preview gc --open open-prs\.json$/m);
+    for (const job of [w.jobs.plan!, w.jobs.remove!]) {
+      expect(job.permissions).toEqual({ contents: "read", "pull-requests": "read" });
+      expect(runs(job).join("\n")).toMatch(
+        /gh pr list --repo "\$GITHUB_REPOSITORY" --state open --limit 1000 --json number > open-prs\.json/,
+      );
+    }
+    const plan = runs(w.jobs.plan!).join("\n");
+    expect(plan).toMatch(/npm run --silent infra -- preview gc --open open-prs\.json --dry-run --json > gc-plan\.json/);
+    expect(plan).toMatch(/select\(\.outcome == "planned"\) \| \.pr/);
+    // The plan job has no provider credentials: a dry run destroys nothing.
+    expect(JSON.stringify(w.jobs.plan)).not.toMatch(/NEON_API_KEY|CLOUDFLARE_API_TOKEN|FLY_API_TOKEN/);
+  });
+
+  it("a clean-up and a deploy of the same pull request never run at once: one shared group per pull request", () => {
+    const gc = wf("preview-gc.yml").jobs.remove!;
+    const preview = wf("preview.yml");
+    expect(gc.needs).toBe("plan");
+    expect(gc.if).toBe("needs.plan.outputs.prs != '[]' && inputs.dry-run != true");
+    expect(gc.strategy!.matrix.pr).toBe("${{ fromJSON(needs.plan.outputs.prs) }}");
+    expect(gc.strategy!["max-parallel"]).toBe(1);
+    // The same group name for pull request N in both workflows (groups are repository-wide), never cancelled.
+    const group = (expr: string, n: number) => expr.replace(/\$\{\{ [^}]+ \}\}/, String(n));
+    expect(gc.concurrency).toEqual({ group: "preview-pr-${{ matrix.pr }}", "cancel-in-progress": false });
+    expect(group(gc.concurrency!.group, 7)).toBe(group(preview.concurrency!.group, 7));
+    expect(group(gc.concurrency!.group, 7)).not.toBe(group(preview.concurrency!.group, 8));
+    // Inside the group it decides again about that pull request only.
+    expect(runs(gc)).toContain('npm run infra -- preview gc --open open-prs.json --pr "$PR"');
+    expect(gc.steps.find((x) => x.run?.includes("--pr"))!.env).toMatchObject({ PR: "${{ matrix.pr }}" });
   });
 });
 

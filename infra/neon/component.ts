@@ -46,6 +46,11 @@ export class NeonDatabase extends pulumi.ComponentResource {
   readonly connection: DatabaseConnection;
   /** The Neon project (a preview's is dev's). */
   readonly projectId: pulumi.Output<string>;
+  /**
+   * A preview's parent stack, whose `neonProjectId` it branches: a stack output, since the StackReference that
+   * reads it is a read and never reaches the policy pack (policies/preview-branch-ttl.ts).
+   */
+  readonly parentStack?: string;
   /** The branch this stack's endpoints, roles and database live on. */
   readonly branchId: pulumi.Output<string>;
 
@@ -65,6 +70,7 @@ export class NeonDatabase extends pulumi.ComponentResource {
     let projectId: pulumi.Output<string>;
     let branchId: pulumi.Output<string>;
     if (kind === "preview") {
+      this.parentStack = config.preview.parentStack;
       const dev = new pulumi.StackReference(config.preview.parentStack, {}, { parent: this });
       projectId = dev.requireOutput("neonProjectId") as pulumi.Output<string>;
       const branch = new Branch(
@@ -206,6 +212,7 @@ export class NeonDatabase extends pulumi.ComponentResource {
     return {
       neonProjectId: this.projectId,
       neonBranchId: this.branchId,
+      ...(this.parentStack ? { neonParentStack: this.parentStack } : {}),
       databaseName: c.databaseName,
       databaseDirectHost: c.directHost,
       databasePooledHost: c.pooledHost,

@@ -52,6 +52,14 @@ interface RegisterRequest {
   getAdditionalsecretoutputsList(): string[];
   getIgnorechangesList(): string[];
   getDeletebeforereplace(): boolean;
+  getPropertydependenciesMap(): { entries(): Iterable<[string, { getUrnsList(): string[] }]> } | undefined;
+}
+
+/** Per input property, the resources its value came from (what AnalyzeStack hands policies as propertyDependencies). */
+function propertyDependencies(req: RegisterRequest): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of req.getPropertydependenciesMap()?.entries() ?? []) out[k] = [...new Set(v.getUrnsList())];
+  return out;
 }
 
 interface ReadRequest {
@@ -82,6 +90,17 @@ interface MockMonitorLike {
 export interface OfflineOptions {
   /** Evaluate this stack file instead of the committed Pulumi.<stack>.yaml. */
   configFile?: string;
+  /**
+   * Model `pulumi preview` of a change to every managed resource (an update of each: ids known), as the engine
+   * runs it: a provider without preview support returns the inputs as the state (pulumi v3.248.0
+   * sdk/go/common/resource/plugin/provider_plugin.go Create/Update: `if !protocol.supportsPreview` return the
+   * inputs), and the dynamic provider declares none (sdk/nodejs/cmd/dynamic-provider/index.ts configure); a
+   * bridged provider's computed outputs are unknown too. So every output that is not an input (an endpoint's
+   * host, a config's id) is unknown: the SDK resolves an output missing from the response as unknown during a
+   * dry run (sdk/nodejs/runtime/rpc.ts resolveProperties), and AnalyzeStack gets the inputs as outputs.
+   * Reads (a StackReference) still answer, as they do in a preview.
+   */
+  preview?: boolean;
 }
 
 /** A plan with its policy verdicts, and how long each half took (the `check` benchmark prints the split). */
@@ -150,6 +169,8 @@ async function runProgram(stack: string, opts: OfflineOptions): Promise<OfflineR
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
+        // A registration (no id asked for) in a preview: its state is its inputs; a read answers as usual.
+        if (opts.preview && !args.id) return { id: mockId(args.type, args.name, args.inputs, stack), state: args.inputs };
         const state = { ...args.inputs, ...mockOutputs(args.type, args.name, args.inputs, stack) };
         return { id: args.id || mockId(args.type, args.name, args.inputs, stack), state };
       },
@@ -157,7 +178,7 @@ async function runProgram(stack: string, opts: OfflineOptions): Promise<OfflineR
     },
     "mauntic-infra",
     stack,
-    false,
+    opts.preview === true,
     "mauntic",
   );
 
@@ -178,8 +199,10 @@ async function runProgram(stack: string, opts: OfflineOptions): Promise<OfflineR
           parent: req.getParent() || undefined,
           custom: req.getCustom(),
           inputs: wire,
-          outputs: resp.getObject?.()?.toJavaScript() ?? wire,
+          // In a preview the engine hands AnalyzeStack the inputs as the outputs, unknowns included.
+          outputs: opts.preview && req.getCustom() ? wire : (resp.getObject?.()?.toJavaScript() ?? wire),
           dependencies: [...new Set(req.getDependenciesList())],
+          propertyDependencies: propertyDependencies(req),
           protect: req.getProtect(),
           ignoreChanges: req.getIgnorechangesList(),
           additionalSecretOutputs: req.getAdditionalsecretoutputsList(),

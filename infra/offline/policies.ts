@@ -7,8 +7,9 @@
  *   values* (deserializeProperties(props, false)) and wraps them in unknownCheckingProxy, which throws
  *   UnknownValueError when a policy reads an unknown; that policy then reports an advisory "can't run ... during
  *   preview" diagnostic instead of its verdict.
- * - Analyze (resource policies) gets a resource's inputs; AnalyzeStack (stack policies) gets every resource's
- *   outputs, parent and dependencies; the root stack resource's outputs are the stack outputs.
+ * - Analyze (resource policies) gets a resource's inputs; AnalyzeStack (stack policies) gets every managed
+ *   resource's outputs, parent, dependencies and propertyDependencies (reads never); the root stack resource's
+ *   outputs are the stack outputs.
  * - opts: protect, ignoreChanges, aliases, customTimeouts, additionalSecretOutputs, deleteBeforeReplace, parent
  *   (AnalyzerResourceOptions has no retainOnDelete). stackTags: a frozen map set by ConfigureStack (empty unless the
  *   engine sends tags). getConfig(): the policy's config from --policy-pack-config without enforcementLevel, `{}`
@@ -55,13 +56,15 @@ export interface AnalyzedResource {
   name: string;
   parent?: string;
   custom: boolean;
-  /** Read, not managed (a StackReference): in the stack's state for AnalyzeStack, never analyzed on its own. */
+  /** Read, not managed (a StackReference): never handed to Analyze nor AnalyzeStack. */
   read?: boolean;
   /** Registered inputs (Analyze). */
   inputs: Record<string, unknown>;
   /** State after the update: a custom resource's outputs, a component's registered outputs (AnalyzeStack). */
   outputs: Record<string, unknown>;
   dependencies: string[];
+  /** Per input property, the resources its value came from (AnalyzeStack's propertyDependencies). */
+  propertyDependencies?: Record<string, string[]>;
   protect: boolean;
   ignoreChanges: string[];
   additionalSecretOutputs: string[];
@@ -212,7 +215,11 @@ export async function analyzeResources(
     }
     if (isStackPolicy(p)) {
       const byUrn = new Map<string, PolicyResource>();
-      const stackResources = resources.map((r) => {
+      // Reads (a StackReference, `.get`) go to the deployment's reads, never to its news, and AnalyzeStack is
+      // handed the news only (pulumi v3.248.0 pkg/resource/deploy/step_executor.go, step_generator.go
+      // AnalyzeResources): a policy never sees them.
+      const managed = resources.filter((r) => !r.read);
+      const stackResources = managed.map((r) => {
         const props = policyProps(r.outputs);
         const res: PolicyResource = {
           type: r.type,
@@ -228,10 +235,16 @@ export async function analyzeResources(
         byUrn.set(r.urn, res);
         return res;
       });
-      resources.forEach((r, i) => {
+      managed.forEach((r, i) => {
         const res = stackResources[i]!;
         if (r.parent && byUrn.has(r.parent)) res.parent = byUrn.get(r.parent);
         res.dependencies = r.dependencies.map((d) => byUrn.get(d)).filter((d): d is PolicyResource => !!d);
+        res.propertyDependencies = Object.fromEntries(
+          Object.entries(r.propertyDependencies ?? {}).map(([k, urns]) => [
+            k,
+            urns.map((d) => byUrn.get(d)).filter((d): d is PolicyResource => !!d),
+          ]),
+        );
       });
       const report: ReportViolation = (message, urn) =>
         out.push({ policy: p.name, enforcement, ...(urn ? { urn } : {}), message: String(message ?? p.description) });

@@ -1,13 +1,22 @@
 /**
- * `preview deploy`: check the budget, tag the stack (pull request, deploy time, expiry, commit), then `up` with
- * refresh, since the preview's Neon branch may have expired since the last deploy and refresh is how the engine
- * learns it is gone (the provider's `read`). Returns what the pull request comment shows.
+ * `preview deploy`: check the budget, preview with the policy pack (the gate), tag the stack (pull request, deploy
+ * time, expiry, commit), then `up` with refresh, since the preview's Neon branch may have expired since the last
+ * deploy and refresh is how the engine learns it is gone (the provider's `read`). Returns what the pull request
+ * comment shows.
+ *
+ * Why a preview first: the Automation API's `up` runs `pulumi up --yes --skip-preview` (pulumi v3.248.0
+ * sdk/nodejs/automation/stack.ts), and stack policies run only after every step was applied
+ * (pkg/resource/deploy/deployment_executor.go calls stepGen.AnalyzeResources after the step executor finished).
+ * `pulumi preview --policy-pack` runs every policy before anything changes and exits non-zero on a mandatory
+ * finding, which the Automation API throws: the up never starts.
  */
+import * as path from "node:path";
 import type { LocalWorkspace, OutputMap } from "@pulumi/pulumi/automation";
 import { loadStackConfigFromFile, PROJECT_DIR } from "../config/load";
 import { branchExpiry } from "../neon/component";
 import { neonClient } from "../neon/client";
 import { parseStackName } from "../naming";
+import { firstLine } from "./gc";
 import { BudgetError, hyperdriveLine, neonLine, verdict, type PreviewBudget } from "./budget";
 import { listPreviews, TAGS } from "./stacks";
 
@@ -16,7 +25,10 @@ export interface DeployOptions {
   sha?: string;
   /** Overrides Neon's reported branch allowance. */
   neonBranchesLimit?: number;
-  /** A CrossGuard pack folder (and its config file) the up runs with. */
+  /**
+   * The CrossGuard pack folder and its config file the gate (and the up) run with: `policies` and
+   * `policies/config/preview.json` of the project when not given. There is no way to deploy without the gate.
+   */
   policyPack?: string;
   policyPackConfig?: string;
   projectDir?: string;
@@ -71,6 +83,19 @@ export async function deployPreview(ws: LocalWorkspace, opts: DeployOptions): Pr
   // A new stack goes to the organization the parent stack lives in (`mauntic/mauntic-infra/dev` -> `mauntic/pr-<N>`).
   const name = existing?.name ?? `${config.preview.parentStack.split("/")[0]}/${stack}`;
   const s = await Stack.createOrSelect(name, ws);
+  const policies = {
+    policyPacks: [opts.policyPack ?? path.join(projectDir, "policies")],
+    policyPackConfigs: [
+      opts.policyPackConfig ??
+        (opts.policyPack ? undefined : path.join(projectDir, "policies", "config", "preview.json")),
+    ].filter((c): c is string => !!c),
+  };
+  // The gate: a mandatory finding fails the preview (PolicyGateError) before any tag or resource changes.
+  try {
+    await s.preview({ refresh: true, ...policies, onOutput: (o) => opts.log(o.trimEnd()) });
+  } catch (e) {
+    throw new PolicyGateError(stack, e);
+  }
   const now = opts.now ?? new Date();
   const deployedAt = now.toISOString().replace(/\.\d{3}Z$/, "Z");
   // The same expiry the program gives the Neon branch (capped at Neon's 30 days).
@@ -81,14 +106,41 @@ export async function deployPreview(ws: LocalWorkspace, opts: DeployOptions): Pr
   await ws.setTag(name, TAGS.expiresAt, expiresAt);
   if (opts.sha) await ws.setTag(name, TAGS.sha, opts.sha);
 
-  const up = await s.up({
-    refresh: true,
-    ...(opts.policyPack ? { policyPacks: [opts.policyPack] } : {}),
-    ...(opts.policyPackConfig ? { policyPackConfigs: [opts.policyPackConfig] } : {}),
-    onOutput: (o) => opts.log(o.trimEnd()),
-  });
+  const up = await s.up({ refresh: true, ...policies, onOutput: (o) => opts.log(o.trimEnd()) });
   const outputs = plain(up.outputs);
   return { stack, pr: opts.pr, deployedAt, expiresAt, budget, hosts: previewHosts(config, outputs), outputs };
+}
+
+/** The policy preview before the up failed: nothing was changed. Its message carries the CLI's own error lines. */
+export class PolicyGateError extends Error {
+  constructor(
+    readonly stackName: string,
+    override readonly cause: unknown,
+  ) {
+    // The Automation API's exec (automation/cmd.js) rethrows execa's failure with stdout empty and the CLI's whole
+    // output in stderr (execa's message): read both.
+    const r = (cause as { commandResult?: { stdout?: string; stderr?: string } }).commandResult;
+    const findings = mandatoryFindings(`${r?.stdout ?? ""}\n${r?.stderr ?? ""}`);
+    super(
+      `${stackName}: the policy preview failed, nothing was deployed: ${firstLine(cause)}` +
+        (findings.length ? `\n${findings.join("\n")}` : ""),
+    );
+  }
+}
+
+/**
+ * The mandatory findings of a preview's "Policies:" section: each `[mandatory]  <policy>  (<resource>)` line with
+ * the message line under it (pulumi v3.248.0 pkg/backend/display/diff.go renders one per violation: `[<level>]  <policy>  (<type>: <name>)`, then its message).
+ */
+export function mandatoryFindings(stdout: string): string[] {
+  const lines = stdout.split("\n");
+  const out: string[] = [];
+  lines.forEach((l, i) => {
+    if (!l.includes("[mandatory]")) return;
+    const next = lines.slice(i + 1).find((x) => x.trim());
+    out.push(`${l.trim()}${next && !next.includes("[") ? ` ${next.trim()}` : ""}`);
+  });
+  return out;
 }
 
 /** What a reviewer opens: the preview's hostnames (the config's, prefixed `pr-<N>-`) and its database hosts. */

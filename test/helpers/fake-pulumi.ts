@@ -7,7 +7,9 @@
  * - `stack tag ls --json` is a JSON map; `stack tag set` validates names `[a-zA-Z0-9-_.:]{1,40}` and 256-char values;
  * - `stack output --json` masks secrets as "[secret]" unless `--show-secrets`;
  * - `up`/`destroy` change the resource count and outputs, and fail with the backend's 409 text on a locked stack;
- * - `stack rm` refuses a stack that still has resources (without `--force`).
+ * - `stack rm` refuses a stack that still has resources (without `--force`);
+ * - `preview` changes nothing; it fails (exit 255) with the policy findings it was told to report, printed as the
+ *   CLI prints them (pkg/backend/display/diff.go), the way `pulumi preview --policy-pack` stops on a mandatory one.
  * Written by hand: no package fakes the Pulumi CLI, and the tests need its state between calls.
  */
 import * as fs from "node:fs";
@@ -35,11 +37,22 @@ export interface UpResult {
   fail?: string;
 }
 
+/** A policy finding a `preview` reports (with `--policy-pack`) for a stack. */
+export interface PreviewFinding {
+  policy: string;
+  level: "mandatory" | "advisory";
+  /** `<type>: <name>` of the resource, as the CLI prints it. */
+  resource: string;
+  message: string;
+}
+
 export interface FakeState {
   stacks: FakeStack[];
   current?: string;
   /** What `up` leaves behind for a stack made during the test, keyed by `pr-<N>`. */
   onUp?: Record<string, UpResult>;
+  /** What `preview --policy-pack` reports for a stack, keyed by its name without organization (`pr-<N>`, `prod`). */
+  onPreview?: Record<string, PreviewFinding[]>;
 }
 
 const SCRIPT = String.raw`#!/usr/bin/env node
@@ -97,6 +110,15 @@ else if (cmd === "stack" && sub === "rm") {
   if (next.fail) fail(next.fail);
   s.outputs = next.outputs; s.resourceCount = next.resourceCount; s.lastUpdate = now(); save();
   out("Updating (" + s.name + "):\n\nResources:\n    " + s.resourceCount + " unchanged");
+} else if (cmd === "preview") {
+  const s = need(flag("--stack"));
+  const findings = has("--policy-pack") ? ((state.onPreview || {})[last(s.name)] || []) : [];
+  out("Previewing update (" + s.name + "):\n\nResources:\n    " + s.resourceCount + " unchanged");
+  if (findings.length) {
+    out("\nPolicies:\n    " + (findings.some((f) => f.level === "mandatory") ? "❌" : "⚠️") + " mauntic-infra@v0.1.0 (local: " + flag("--policy-pack") + ")");
+    for (const f of findings) out("        - [" + f.level + "]  " + f.policy + "  (" + f.resource + ")\n          " + f.message);
+  }
+  if (findings.some((f) => f.level === "mandatory")) fail("preview failed: one or more policy violations");
 } else if (cmd === "destroy") {
   const s = need(flag("--stack"));
   if (s.updateInProgress) fail("[409] Conflict: Another update is currently in progress.");

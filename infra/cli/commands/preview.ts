@@ -122,6 +122,7 @@ Cloudflare account, or Neon branches left in dev's project. Needs NEON_API_KEY a
       "remove previews not deployed for this long (default: preview.branchTtlHours of dev)",
     )
     .option("--dry-run", "say what would be removed; change nothing")
+    .option("--pr <number>", "decide about pr-<number> only (preview-gc.yml removes each one in its own lock)")
     .option("--json", "print [{stack, pr, reason, detail, outcome, error}]")
     .addHelpText(
       "after",
@@ -133,16 +134,18 @@ Examples:
 
 Exit 1 when a destroy failed (the others still ran; rerun to retry it).`,
     )
-    .action(async (opts: { open: string; ttlHours?: string; dryRun?: boolean; json?: boolean }) => {
+    .action(async (opts: { open: string; ttlHours?: string; dryRun?: boolean; pr?: string; json?: boolean }) => {
       const { parseOpenPullRequests, decide, collect } = await import("../../preview/gc");
       const open = parseOpenPullRequests(opts.open);
+      const only = opts.pr === undefined ? undefined : parseCount(opts.pr, "--pr", 1, 999_999);
       const ttlHours =
         opts.ttlHours === undefined
           ? loadStackConfigFromFile("dev").preview.branchTtlHours
           : parseCount(opts.ttlHours, "--ttl-hours", 1, 8760);
       const { listPreviews, previewWorkspace } = await import("../../preview/stacks");
       const ws = await previewWorkspace(PROJECT_DIR);
-      const decisions = decide(await listPreviews(ws), open, ttlHours, new Date());
+      const previews = (await listPreviews(ws)).filter((p) => only === undefined || p.pr === only);
+      const decisions = decide(previews, open, ttlHours, new Date());
       const results = await collect(ws, decisions, { dryRun: opts.dryRun === true, log });
       if (opts.json) {
         const rows = results.map((r) => ({
