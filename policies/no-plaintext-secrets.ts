@@ -20,8 +20,11 @@ export const meta: PolicyMeta = {
  */
 export const ALLOWED: Record<string, string[]> = {
   [T.hyperdrive]: ["origin.password"], // the provider's schema marks it secret; the program passes a secret
-  [T.command]: ["environment.DATABASE_URL"], // infra/postdeploy: pulumi.secret(directUri)
-  [T.stack]: ["databaseDirectUri", "databasePooledUri", "databaseReplicaUri"],
+  // infra/postdeploy: pulumi.secret(directUri); infra/cloudflare/r2.ts: a preview's emptier gets the secret
+  // cloudflare:apiToken (Config.getSecret), which the real engine hands the pack decrypted
+  [T.command]: ["environment.DATABASE_URL", "environment.CLOUDFLARE_API_TOKEN"],
+  [T.stack]: ["databaseDirectUri", "databasePooledUri", "databaseReplicaUri", "flyRedisUrl"],
+  "mauntic:fly:Redis": ["url"], // infra/fly/component.ts: pulumi.secret(redis URL with its password)
   "mauntic:neon:Database": ["directUri", "pooledUri", "replicaUri"], // the component's registered outputs
 };
 

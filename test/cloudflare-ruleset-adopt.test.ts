@@ -26,17 +26,12 @@ function importedUrn(stack: string, file: ImportFile, name: string): string {
     file.nameTable?.[r.parent!] ??
     (() => {
       const p = file.resources.find((x) => x.name === r.parent)!;
-      return `urn:pulumi:${stack}::${PROJECT}::pulumi:pulumi:Stack$${p.type}::${p.logicalName}`;
+      // A child of the root stack: the engine leaves the stack's type out of the chain (deployment.go generateURN).
+      return `urn:pulumi:${stack}::${PROJECT}::${p.type}::${p.logicalName}`;
     })();
   const parentType = parentUrn.split("::")[2]!;
   return `urn:pulumi:${stack}::${PROJECT}::${parentType}$${r.type}::${r.logicalName}`;
 }
-
-/**
- * Under the engine a component of the program is a child of the root stack resource (`pulumi:pulumi:Stack$` leads
- * its children's type chain); the offline plan's mock runtime registers components without that parent.
- */
-const underEngine = (urn: string) => urn.replace(/^(urn:pulumi:[^:]+::[^:]+::)(?!pulumi:pulumi:Stack\$)/, "$1pulumi:pulumi:Stack$");
 
 /** The engine's view of the next `up` for an imported resource (see the header). */
 function nextUp(state: Record<string, unknown>, declared: AnalyzedResource) {
@@ -60,7 +55,7 @@ describe("adopting a dashboard-made entrypoint: import, then up", () => {
         const file = rulesetImportFile(stack, PROJECT, zoneId, ids, { componentsExist });
         for (const entry of ["cache-headers", "cache-settings"] as const) {
           const urn = importedUrn(stack, file, `${entry}-ruleset`);
-          const declared = rulesets.find((r) => underEngine(r.urn) === urn);
+          const declared = rulesets.find((r) => r.urn === urn);
           expect(declared, `${urn} (components exist: ${componentsExist})`).toBeDefined();
           // What `pulumi import` stores: the live ruleset, named as the dashboard named it, with the dashboard's
           // rules and no description.

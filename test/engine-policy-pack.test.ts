@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { planJson } from "./helpers/cli";
 import { describeWithEngine, EngineWorkspace, type RunResult } from "./helpers/engine";
 import { FakeCloudflareApi } from "./fakes/cloudflare-api";
 import { FakeFly } from "./fakes/fly";
@@ -31,6 +32,13 @@ const output = (r: RunResult) => `${r.stdout}\n${r.stderr}`;
 /** The pack's findings at one enforcement level, as the CLI prints them (`- [mandatory]  <policy>  (<type>: <name>)`). */
 const findings = (r: RunResult, level: "mandatory" | "advisory") =>
   [...output(r).matchAll(new RegExp(`- \\[${level}\\]\\s+(\\S+)`, "g"))].map((m) => m[1]);
+/** The offline harness's findings on the same stack file (`plan --preview`, as a preview of a change), by level. */
+async function offlineFindings(stack: string, configFile: string, level: "mandatory" | "advisory") {
+  const plan = await planJson(stack, ["--preview", "--config-file", configFile]);
+  return [...new Set(plan.violations.filter((v) => v.enforcement === level).map((v) => v.policy))].sort();
+}
+const unique = (xs: (string | undefined)[]) => [...new Set(xs)].sort();
+
 /** The policies that reached no verdict ("can't run policy ... during preview"), printed with their reason. */
 function cannotRun(stack: string, r: RunResult): void {
   const lines = output(r)
@@ -71,6 +79,9 @@ describeWithEngine("the policy pack under the real engine", (engine) => {
       expect(r.code, output(r)).toBe(0);
       expect(findings(r, "mandatory")).toEqual([]);
       expect(output(r)).not.toContain("no-plaintext-secrets");
+      // The offline harness agrees, finding for finding.
+      expect(await offlineFindings("dev", ws.configFile("dev"), "mandatory")).toEqual([]);
+      expect(unique(findings(r, "advisory"))).toEqual(await offlineFindings("dev", ws.configFile("dev"), "advisory"));
     },
     T,
   );
@@ -103,6 +114,8 @@ describeWithEngine("the policy pack under the real engine", (engine) => {
       cannotRun("prod", r);
       expect(r.code, output(r)).toBe(0);
       expect(findings(r, "mandatory")).toEqual([]);
+      expect(await offlineFindings("prod", ws.configFile("prod"), "mandatory")).toEqual([]);
+      expect(unique(findings(r, "advisory"))).toEqual(await offlineFindings("prod", ws.configFile("prod"), "advisory"));
     },
     T,
   );
@@ -121,6 +134,7 @@ describeWithEngine("the policy pack under the real engine", (engine) => {
       const r = await preview("prod");
       expect(r.code).not.toBe(0);
       expect(findings(r, "mandatory")).toEqual(["connection-budget"]);
+      expect(await offlineFindings("prod", file, "mandatory")).toEqual(["connection-budget"]);
       console.info(
         output(r)
           .split("\n")

@@ -15,7 +15,8 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { changeSummary, describeWithEngine, EngineWorkspace } from "./helpers/engine";
-import { runCli } from "./helpers/cli";
+import { planJson, runCli } from "./helpers/cli";
+import { planVsPreview } from "./helpers/differential";
 import { CREDENTIALS, startStandIns, type StandIns } from "./helpers/stand-ins";
 
 // A CLI run starts the language host, Node and ts-node, then every plugin: a minute or two on a loaded machine.
@@ -79,7 +80,8 @@ describeWithEngine("dev, prod and pr-42 under the real engine, against the stand
   };
 
   const upThenNothing = async (stack: string) => {
-    const up = await ws.ok(stack, ["up", "--yes", "--skip-preview"]);
+    // With the pack, as deploy.yml runs it: stack policies judge the applied state after the last step.
+    const up = await ws.ok(stack, ["up", "--yes", "--skip-preview", "--policy-pack", PACK, "--policy-pack-config", packConfig(stack)]);
     expect(up.stdout).toMatch(/Resources:\n\s+\+ \d+ created/);
     // The second up and the refresh: the engine exits non-zero on any change (--expect-no-changes).
     await ws.ok(stack, ["up", "--yes", "--skip-preview", "--expect-no-changes"]);
@@ -92,6 +94,8 @@ describeWithEngine("dev, prod and pr-42 under the real engine, against the stand
     expect(p.changeSummary.create).toBeGreaterThan(40);
     expect(p.steps.every((st) => st.op === "create")).toBe(true);
     expect(s.neon.projects.size).toBe(0); // a preview creates nothing
+    // The offline plan of the same preview agrees: resources, parents, dependencies, secret and unknown values.
+    expect(planVsPreview(await planJson("dev", ["--preview"]), p)).toEqual([]);
   }, T);
 
   it("dev: up creates it all on the stand-ins and runs the migrations on the real database; a second up and a refresh change nothing", async () => {
@@ -115,23 +119,60 @@ describeWithEngine("dev, prod and pr-42 under the real engine, against the stand
     expect(crm?.caching?.max_age).toBe(30);
   }, T);
 
-  it("pr-42: reads dev through its StackReference; up, a second up and a refresh change nothing", async () => {
-    const p = await previewWithPack("pr-42");
-    expect(p.changeSummary.create).toBeGreaterThan(20);
-    await upThenNothing("pr-42");
+  /** The preview CLI over the Automation API with this engine (MAUNTIC_PULUMI_ROOT) on this workspace's project. */
+  const previewCli = (args: string[]) =>
+    runCli(["preview", ...args], {
+      cwd: ws.projectDir,
+      env: {
+        ...ws.env,
+        MAUNTIC_PULUMI_ROOT: engine.root,
+        MAUNTIC_PROJECT_DIR: ws.projectDir,
+        // The budget check reads Neon before anything is deployed, as the workflow gives it the key.
+        NEON_API_KEY: CREDENTIALS["mauntic-infra:neonApiKey"],
+      },
+    });
+
+  it("pr-42: `preview deploy --pr 42` (Automation API, real CLI) gates with the pack, then deploys it on dev's project; `preview list` shows it; a second up and a refresh change nothing", async () => {
+    const d = await previewCli(["deploy", "--pr", "42", "--sha", "e2e0000", "--json"]);
+    expect(d.code, d.stderr.slice(-6000)).toBe(0);
+    const result = JSON.parse(d.stdout) as { stack: string; outputs: Record<string, unknown>; expiresAt: string };
+    expect(result.stack).toBe("pr-42");
     const devProject = [...s.neon.projects.values()].find((x) => x.name === "mauntic-dev")!;
-    expect([...devProject.branches.values()].map((b: any) => b.name)).toContain("pr-42");
+    expect(result.outputs.neonProjectId).toBe(devProject.id);
+    expect([...devProject.branches.values()].map((b: any) => b.name)).toContain("mauntic-pr-42");
+    const list = await previewCli(["list", "--json"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout)).toMatchObject([{ stack: "pr-42", pr: 42, expiresAt: result.expiresAt }]);
+    await ws.ok("pr-42", ["up", "--yes", "--skip-preview", "--expect-no-changes"]);
+    await ws.ok("pr-42", ["refresh", "--yes", "--skip-preview", "--expect-no-changes"]);
   }, T);
 
-  it("pr-42: destroy leaves nothing of it in the stand-ins, and dev as it was", async () => {
-    const before = await ws.json<Record<string, unknown>>("dev", ["stack", "output", "--show-secrets"]);
-    await ws.ok("pr-42", ["destroy", "--yes", "--skip-preview"]);
+  it("pr-42: one config change (the branch's TTL) previews and applies as an update of the branch alone", async () => {
+    editConfig("pr-42", (c) => (c["mauntic-infra:preview"].branchTtlHours = 96));
+    const p = await ws.json<PreviewJson>("pr-42", ["preview"]);
+    expect(changed(p)).toEqual(["update mauntic-pr-42-neon-branch"]);
+    await ws.ok("pr-42", ["up", "--yes", "--skip-preview"]);
     const devProject = [...s.neon.projects.values()].find((x) => x.name === "mauntic-dev")!;
-    expect([...devProject.branches.values()].map((b: any) => b.name)).not.toContain("pr-42");
+    const branch = [...devProject.branches.values()].find((b: any) => b.name === "mauntic-pr-42") as any;
+    const hours = (Date.parse(branch.expires_at) - Date.now()) / 3_600_000;
+    expect(hours).toBeGreaterThan(95);
+    expect(hours).toBeLessThanOrEqual(96);
+  }, T);
+
+  it("pr-42: `preview gc` (its pull request closed) destroys and removes it: nothing of it is left in the stand-ins, and dev is as it was", async () => {
+    const before = await ws.json<Record<string, unknown>>("dev", ["stack", "output", "--show-secrets"]);
+    const open = path.join(ws.dir, "open-prs.json");
+    fs.writeFileSync(open, "[]");
+    const gc = await previewCli(["gc", "--open", open, "--json"]);
+    expect(gc.code, gc.stderr.slice(-6000)).toBe(0);
+    expect(JSON.parse(gc.stdout)).toMatchObject([{ stack: "pr-42", reason: "closed", outcome: "removed" }]);
+    const devProject = [...s.neon.projects.values()].find((x) => x.name === "mauntic-dev")!;
+    expect([...devProject.branches.values()].map((b: any) => b.name)).not.toContain("mauntic-pr-42");
     expect([...s.fly.apps.keys()].filter((a) => a.includes("pr-42"))).toEqual([]);
     expect([...s.cloudflare.hyperdrive.values()].filter((h: any) => h.name.includes("pr-42"))).toEqual([]);
     expect([...s.cloudflare.kv.values()].filter((k: any) => k.title.includes("pr-42"))).toEqual([]);
     expect([...s.cloudflare.bucketMeta.values()].filter((b) => b.name.includes("pr-42"))).toEqual([]);
+    expect((await ws.pulumi(undefined, ["stack", "ls", "--json"])).stdout).not.toContain("pr-42");
     await ws.ok("dev", ["refresh", "--yes", "--skip-preview", "--expect-no-changes"]);
     expect(await ws.json("dev", ["stack", "output", "--show-secrets"])).toEqual(before);
   }, T);
@@ -139,6 +180,7 @@ describeWithEngine("dev, prod and pr-42 under the real engine, against the stand
   it("prod: the preview with the policy pack finds nothing; up, a second up and a refresh change nothing", async () => {
     const p = await previewWithPack("prod");
     expect(p.changeSummary.create).toBeGreaterThan(40);
+    expect(planVsPreview(await planJson("prod", ["--preview"]), p)).toEqual([]);
     await upThenNothing("prod");
   }, T);
 

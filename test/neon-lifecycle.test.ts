@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import {
   branchProvider,
+  EXPIRY_SLACK_SECONDS,
   databaseProvider,
   endpointProvider,
   projectProvider,
@@ -442,6 +443,18 @@ describe("Branch (preview stacks)", () => {
     const writes = writesOf(b as never).length;
     expect((await b.up(moved)).op).toBe("same");
     expect(writesOf(b as never)).toHaveLength(writes);
+  });
+
+  test("a redeploy within the hour keeps the expiry Neon holds (a second up changes nothing); an hour later, or earlier, updates it", async () => {
+    const dev = await devProject();
+    const b = branch();
+    const first = prInputs(dev);
+    await b.up(first);
+    const at = (secondsLater: number) =>
+      new Date(Date.parse(first.expires_at!) + secondsLater * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    expect((await b.preview(prInputs(dev, { expires_at: at(EXPIRY_SLACK_SECONDS - 1) }))).op).toBe("same");
+    expect((await b.preview(prInputs(dev, { expires_at: at(EXPIRY_SLACK_SECONDS) }))).op).toBe("update");
+    expect((await b.preview(prInputs(dev, { expires_at: at(-1) }))).op).toBe("update");
   });
 
   test("a new parent replaces it delete-before-create (names are unique): exactly one branch of that name, the new one", async () => {

@@ -47,10 +47,11 @@ export function rulesetImportFile(
     const parent = `${entry}-component`;
     const componentName = resourceName(stack, entry);
     if (opts.componentsExist) {
-      // A URN's type part carries its parents' types: the components are children of the stack resource.
+      // A URN's type part carries its parents' types, the root stack's excepted (pulumi pkg/resource/deploy/
+      // deployment.go generateURN): the components are children of the stack resource, so their URN is theirs alone.
       file.nameTable = {
         ...file.nameTable,
-        [parent]: `urn:pulumi:${stack}::${project}::pulumi:pulumi:Stack$${component}::${componentName}`,
+        [parent]: `urn:pulumi:${stack}::${project}::${component}::${componentName}`,
       };
     } else {
       file.resources.push({ type: component, name: parent, logicalName: componentName, component: true });

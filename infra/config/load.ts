@@ -12,8 +12,13 @@ import { CONFIG_KEYS, CONFIG_NAMESPACE, stackConfigSchema, type StackConfig } fr
 
 export { ConfigError } from "./errors";
 
-/** The project root: where Pulumi.yaml and the stack files live. */
-export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+/**
+ * The project root: where Pulumi.yaml and the stack files live. MAUNTIC_PROJECT_DIR names another copy of the
+ * project (a workspace of the end-to-end suite, whose stack files are its own); default: this checkout.
+ */
+export const PROJECT_DIR = process.env.MAUNTIC_PROJECT_DIR
+  ? path.resolve(process.env.MAUNTIC_PROJECT_DIR)
+  : path.resolve(__dirname, "..", "..");
 
 export function stackFilePath(stack: string, projectDir = PROJECT_DIR): string {
   return path.join(projectDir, `Pulumi.${stack}.yaml`);

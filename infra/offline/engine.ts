@@ -73,6 +73,7 @@ interface ReadRequest {
 }
 
 interface MockMonitorLike {
+  newUrn(parent: string, type: string, name: string): string;
   readResource(
     req: ReadRequest,
     cb: (err: unknown, resp?: { getUrn(): string; getObject?(): { toJavaScript(): Record<string, unknown> } }) => void,
@@ -169,8 +170,9 @@ async function runProgram(stack: string, opts: OfflineOptions): Promise<OfflineR
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
-        // A registration (no id asked for) in a preview: its state is its inputs; a read answers as usual.
-        if (opts.preview && !args.id) return { id: mockId(args.type, args.name, args.inputs, stack), state: args.inputs };
+        // A registration (no id asked for) in a preview: its state is its inputs and its id unknown (an empty id in a
+        // dry run, as the engine answers a create it has not made); a read answers as usual.
+        if (opts.preview && !args.id) return { id: "", state: args.inputs };
         const state = { ...args.inputs, ...mockOutputs(args.type, args.name, args.inputs, stack) };
         return { id: args.id || mockId(args.type, args.name, args.inputs, stack), state };
       },
@@ -186,6 +188,13 @@ async function runProgram(stack: string, opts: OfflineOptions): Promise<OfflineR
   const analyzed: AnalyzedResource[] = [];
   let outputs: Record<string, unknown> = {};
   const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorLike;
+  // URNs as the engine makes them: the parent's whole qualified type, except the root stack's
+  // (pulumi pkg/resource/deploy/deployment.go generateURN); the SDK's mocks prefix the parent's last type, the stack's too.
+  monitor.newUrn = (parent, type, name) => {
+    const parentType = parent ? parent.split("::")[2]! : "";
+    const qualified = parentType && parentType !== "pulumi:pulumi:Stack" ? `${parentType}$${type}` : type;
+    return `urn:pulumi:${[pulumi.getStack(), pulumi.getProject(), qualified, name].join("::")}`;
+  };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = async (req, cb) =>
     register(req, (err, resp) => {

@@ -14,6 +14,19 @@ import {
   type Provider,
 } from "./shared";
 
+/**
+ * A redeploy moves a preview branch's expiry to now + TTL; one that moves it later by less than this keeps the
+ * expiry Neon holds, so a second `pulumi up` of the same change changes nothing (the TTL is counted in hours).
+ */
+export const EXPIRY_SLACK_SECONDS = 3600;
+
+/** The inputs to diff: an expiry moved later by less than the slack is the one already held. */
+function withinSlack(olds: BranchOutputs, news: BranchInputs): BranchInputs {
+  if (!olds.expires_at || !news.expires_at || isUnknown(news.expires_at)) return news;
+  const moved = Date.parse(news.expires_at) - Date.parse(olds.expires_at);
+  return moved >= 0 && moved < EXPIRY_SLACK_SECONDS * 1000 ? { ...news, expires_at: olds.expires_at } : news;
+}
+
 /** The branch named exactly `name` (Neon's `search` matches parts of names too), over every page. */
 async function findBranch(projectId: string, name: string): Promise<Branch | undefined> {
   const client = neonClient();
@@ -84,7 +97,7 @@ export const branchProvider: Provider = {
     // A default branch is never created (its replacement adopts the new project's), so the order does not matter.
     return diffOf(
       olds as never,
-      news as never,
+      withinSlack(olds, news) as never,
       ["project_id", "parent_id", "default"],
       ["name", "expires_at"],
       !news.default,

@@ -4,7 +4,7 @@
  */
 export * from "./shared";
 export { projectProvider } from "./project";
-export { branchProvider } from "./branch";
+export { branchProvider, EXPIRY_SLACK_SECONDS } from "./branch";
 export { endpointProvider } from "./endpoint";
 export { roleProvider } from "./role";
 export { databaseProvider } from "./database";
