@@ -37,7 +37,9 @@ interface PreviewJson {
 
 const typeOf = (urn: string) => urn.split("::")[2]!.split("$").at(-1)!;
 const nameOf = (urn: string) => urn.split("::")[3]!;
-const changed = (p: PreviewJson) => p.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${nameOf(s.urn)}`);
+/** The steps that change something (a StackReference's `read` is a read of another stack, not a change). */
+const changed = (p: PreviewJson) =>
+  p.steps.filter((s) => s.op !== "same" && s.op !== "read").map((s) => `${s.op} ${nameOf(s.urn)}`);
 
 describeWithEngine("dev, prod and pr-42 under the real engine, against the stand-ins", (engine) => {
   let s: StandIns;
@@ -132,6 +134,24 @@ describeWithEngine("dev, prod and pr-42 under the real engine, against the stand
       },
     });
 
+  it("pr-42: `preview deploy` stops at its policy gate on a mandatory finding, with nothing changed in the stand-ins", async () => {
+    // pr-42's one shared Hyperdrive config logs in as the migrator: an advisory finding in preview.json, made
+    // mandatory here.
+    const config = path.join(ws.dir, "strict-preview.json");
+    const committed = JSON.parse(fs.readFileSync(path.join(ws.projectDir, packConfig("pr-42")), "utf8")) as Record<string, string>;
+    fs.writeFileSync(config, JSON.stringify({ ...committed, "least-privilege-roles": "mandatory" }));
+    const requestsBefore = { neon: s.neon.requests.filter((r) => r.method !== "GET").length, cf: s.cloudflare.requests.length };
+    const d = await previewCli(["deploy", "--pr", "42", "--policy-pack", PACK, "--policy-pack-config", config]);
+    expect(d.code).toBe(1);
+    expect(d.stderr).toContain("pr-42: the policy preview failed, nothing was deployed");
+    expect(d.stderr).toMatch(/\[mandatory\]\s+least-privilege-roles/);
+    expect(s.neon.requests.filter((r) => r.method !== "GET").length).toBe(requestsBefore.neon);
+    expect(s.cloudflare.requests.filter((r) => r.method !== "GET").length).toBe(
+      s.cloudflare.requests.slice(0, requestsBefore.cf).filter((r) => r.method !== "GET").length,
+    );
+    expect([...s.fly.apps.keys()].filter((a) => a.includes("pr-42"))).toEqual([]);
+  }, T);
+
   it("pr-42: `preview deploy --pr 42` (Automation API, real CLI) gates with the pack, then deploys it on dev's project; `preview list` shows it; a second up and a refresh change nothing", async () => {
     const d = await previewCli(["deploy", "--pr", "42", "--sha", "e2e0000", "--json"]);
     expect(d.code, d.stderr.slice(-6000)).toBe(0);
@@ -204,7 +224,7 @@ describeWithEngine("dev, prod and pr-42 under the real engine, against the stand
 // After the suite above has stopped its stand-ins (port 5432 is free again): npm start's own deploy of dev.
 describeWithEngine("npm start with the engine at hand", () => {
   it("deploys dev for real against the stand-ins, prints the engine's summary and the post-deploy output, destroys it and says what is left", async () => {
-    const r = await runCli(["rehearse", "--scale", "0.001"]);
+    const r = await runCli(["rehearse"]);
     expect(r.code, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`).toBe(0);
     const deploy = r.stdout.slice(r.stdout.indexOf("== deploy:"), r.stdout.indexOf("== monitor:"));
     expect(deploy).toMatch(/\$ pulumi up -s dev \(exit 0\)\nResources:\n\s+\+ \d+ created/);
