@@ -23,9 +23,18 @@ interface Figure {
 function timed(what: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Figure {
   const before = childCpu();
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", maxBuffer: 1 << 28 });
+  const r = spawnSync(cmd, args, {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    encoding: "utf8",
+    maxBuffer: 1 << 28,
+  });
   const wallS = (performance.now() - t0) / 1000;
-  if (r.status !== 0) process.stderr.write(`${what}: exit ${r.status}\n${(r.stdout ?? "").slice(-2000)}${(r.stderr ?? "").slice(-2000)}\n`);
+  if (r.status !== 0)
+    process.stderr.write(
+      `${what}: exit ${r.status}\n${(r.stdout ?? "").slice(-2000)}${(r.stderr ?? "").slice(-2000)}\n`,
+    );
   return { what, wallS, cpuS: childCpu() - before, ok: r.status === 0 };
 }
 
@@ -54,11 +63,15 @@ if (args.includes("--cold")) {
 }
 figures.push(timed("engine build, warm (cached)", npm, ["run", "-s", "engine", "--", "--built"]));
 if (args.includes("--e2e")) {
-  figures.push(timed("end-to-end suite (test/engine-stacks.test.ts)", "npx", ["vitest", "run", "test/engine-stacks.test.ts"]));
+  figures.push(
+    timed("end-to-end suite (test/engine-stacks.test.ts)", "npx", ["vitest", "run", "test/engine-stacks.test.ts"]),
+  );
 }
 if (args.includes("--start")) figures.push(timed("npm start with the engine (deploy of dev included)", npm, ["start"]));
 
 for (const f of figures) {
-  console.log(`${f.what.padEnd(58)} ${f.wallS.toFixed(1).padStart(8)} s wall ${f.cpuS.toFixed(1).padStart(8)} s CPU${f.ok ? "" : "  FAILED"}`);
+  console.log(
+    `${f.what.padEnd(58)} ${f.wallS.toFixed(1).padStart(8)} s wall ${f.cpuS.toFixed(1).padStart(8)} s CPU${f.ok ? "" : "  FAILED"}`,
+  );
 }
 process.exitCode = figures.every((f) => f.ok) ? 0 : 1;

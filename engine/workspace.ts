@@ -71,16 +71,30 @@ export class EngineWorkspace {
   }
 
   /** Runs `pulumi <args>` for a stack (its `-s` added), in the project folder. */
-  pulumi(stack: string | undefined, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+  pulumi(
+    stack: string | undefined,
+    args: string[],
+    opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
+  ): Promise<RunResult> {
     const full = stack ? [...args, "-s", stack] : args;
-    return run(path.join(this.engine.bin, "pulumi"), full, { cwd: this.projectDir, env: { ...this.env, ...opts.env }, input: opts.input });
+    return run(path.join(this.engine.bin, "pulumi"), full, {
+      cwd: this.projectDir,
+      env: { ...this.env, ...opts.env },
+      input: opts.input,
+    });
   }
 
   /** Like `pulumi`, but throws with the engine's own output when the command fails. */
-  async ok(stack: string | undefined, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+  async ok(
+    stack: string | undefined,
+    args: string[],
+    opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
+  ): Promise<RunResult> {
     const r = await this.pulumi(stack, args, opts);
     if (r.code !== 0) {
-      throw new Error(`pulumi ${args.join(" ")}${stack ? ` -s ${stack}` : ""} exited ${r.code}\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
+      throw new Error(
+        `pulumi ${args.join(" ")}${stack ? ` -s ${stack}` : ""} exited ${r.code}\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`,
+      );
     }
     return r;
   }
@@ -105,7 +119,11 @@ export class EngineWorkspace {
   }
 }
 
-function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string }): Promise<RunResult> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string },
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";

@@ -32,13 +32,18 @@ export async function rehearseDeploy(stack: string, log: (line: string) => void)
   if (!engine) {
     return done({
       ok: true,
-      skipped: "no Pulumi CLI on PATH and no engine build: `npm run engine` builds one from the Go module proxy (engine/README.md), or install the Pulumi CLI",
+      skipped:
+        "no Pulumi CLI on PATH and no engine build: `npm run engine` builds one from the Go module proxy (engine/README.md), or install the Pulumi CLI",
       lines: [],
     });
   }
   if (stack !== "dev") {
     // prod protects its stateful resources (no destroy afterwards); a preview reads dev through a StackReference.
-    return done({ ok: true, skipped: `deploys dev only; ${stack} is deployed by the end-to-end suite (test/engine-stacks.test.ts)`, lines: [] });
+    return done({
+      ok: true,
+      skipped: `deploys dev only; ${stack} is deployed by the end-to-end suite (test/engine-stacks.test.ts)`,
+      lines: [],
+    });
   }
   const { startStandIns, CREDENTIALS } = await import("../../../test/helpers/stand-ins");
   const { EngineWorkspace } = await import("../../../engine/workspace");
@@ -46,9 +51,10 @@ export async function rehearseDeploy(stack: string, log: (line: string) => void)
   try {
     standIns = await startStandIns();
   } catch (e) {
-    const msg = (e as NodeJS.ErrnoException).code === "EADDRINUSE"
-      ? "port 5432 is in use: the stand-in of Neon's proxy listens there, as Neon's URIs name it (stop the local PostgreSQL, or run rehearse --no-deploy)"
-      : (e as Error).message;
+    const msg =
+      (e as NodeJS.ErrnoException).code === "EADDRINUSE"
+        ? "port 5432 is in use: the stand-in of Neon's proxy listens there, as Neon's URIs name it (stop the local PostgreSQL, or run rehearse --no-deploy)"
+        : (e as Error).message;
     return done({ ok: false, lines: [`stand-ins did not start: ${msg}`] });
   }
   const ws = new EngineWorkspace(engine, { env: standIns.env });
@@ -65,7 +71,13 @@ export async function rehearseDeploy(stack: string, log: (line: string) => void)
       deployment: { resources?: { type: string; outputs?: { stdout?: string } }[] };
     };
     const command = (state.deployment.resources ?? []).find((r) => r.type === "command:local:Command");
-    lines.push("post-deploy (the migrations step's own output):", ...(command?.outputs?.stdout ?? "(none)").trimEnd().split("\n").map((l) => `  ${l}`));
+    lines.push(
+      "post-deploy (the migrations step's own output):",
+      ...(command?.outputs?.stdout ?? "(none)")
+        .trimEnd()
+        .split("\n")
+        .map((l) => `  ${l}`),
+    );
 
     log(`deploy: pulumi destroy -s ${stack}`);
     const destroy = await ws.pulumi(stack, ["destroy", "--yes", "--skip-preview"]);
@@ -77,7 +89,11 @@ export async function rehearseDeploy(stack: string, log: (line: string) => void)
       "KV namespaces": standIns.cloudflare.kv.size,
       "R2 buckets": standIns.cloudflare.buckets.size,
     };
-    lines.push(`left in the stand-ins after destroy: ${Object.entries(left).map(([k, n]) => `${k} ${n}`).join(", ")}`);
+    lines.push(
+      `left in the stand-ins after destroy: ${Object.entries(left)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ")}`,
+    );
     return done({ ok: destroy.code === 0, lines });
   } catch (e) {
     return done({ ok: false, lines: [...lines, (e as Error).message] });
