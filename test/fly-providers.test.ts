@@ -13,7 +13,7 @@ import {
   isFlyApiError,
   setConfiguredFlyToken,
 } from "../infra/fly/client";
-import { queueWorkerMachineConfig, redisMachineConfig } from "../infra/fly/component";
+import { HA_VOLUME_PLACEMENT, queueWorkerMachineConfig, redisMachineConfig } from "../infra/fly/component";
 import {
   appProvider,
   machineProvider,
@@ -689,6 +689,21 @@ describe("as Fly answers in production (durations echoed, checks, leases, bound 
     expect(only(fake.snapshot()).volumes.find((x) => x.id === v.id)!.compute).toEqual(compute);
   });
 
+  test("prod's Redis volumes each land on hardware of their own (HA_VOLUME_PLACEMENT reaches Fly); unasked, they may share", async () => {
+    await upRedis();
+    for (const name of ["redis_data_1", "redis_sentinel_0", "redis_sentinel_1"]) {
+      await volumeProvider.create(volumeInputs(undefined, { name, ...HA_VOLUME_PLACEMENT }));
+    }
+    const volumes = only(fake.snapshot()).volumes;
+    const ha = volumes.filter((v) => v.name !== "redis_data");
+    expect(new Set(ha.map((v) => v.zone)).size).toBe(3);
+    // The dev volume (no flags) sits on the region's first zone; an app-wide unique volume never joins it.
+    const shared = volumes.find((v) => v.name === "redis_data")!;
+    expect(ha.map((v) => v.zone)).not.toContain(shared.zone);
+    await volumeProvider.create(volumeInputs(undefined, { name: "scratch" }));
+    expect(only(fake.snapshot()).volumes.find((v) => v.name === "scratch")!.zone).toBe(shared.zone);
+  });
+
   test("secrets are read at the last version written; a failed machine is destroyed with force", async () => {
     const w = await upChecked();
     expect(await w.secrets.refresh()).toEqual({ gone: false });
@@ -727,13 +742,3 @@ describe("as Fly answers in production (durations echoed, checks, leases, bound 
   });
 });
 
-describe("Secrets check in a preview", () => {
-  test("an unknown values map (the engine's sentinel) is judged when known; a known bad name still fails", async () => {
-    const unknown = await secretsProvider.check!({} as never, { app_name: "a", values: UNKNOWN, generate: [] } as never);
-    expect(unknown.failures).toEqual([]);
-    const bad = await secretsProvider.check!({} as never, { app_name: "a", values: { "bad-name": "x" } } as never);
-    expect(bad.failures).toEqual([{ property: "values.bad-name", reason: "(allowed: an env var name, A-Z 0-9 _)" }]);
-    const empty = await secretsProvider.check!({} as never, { app_name: "a", values: {} } as never);
-    expect(empty.failures?.map((f) => f.property)).toEqual(["values"]);
-  });
-});

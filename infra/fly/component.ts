@@ -162,8 +162,8 @@ export class FlyRedis extends pulumi.ComponentResource {
     );
     const redisGuest = guestOf(fly.redis.vmSize, fly.redis.memoryMb);
     // Node i's volume (with the guest that will mount it, a placement hint): node 0's resource keeps its name, so prod's existing volume stays when HA is turned on.
-    const volumeOf = (node: number, sizeGb: number, name: string, resource: string, compute: MachineGuest) => {
-      const volumeArgs: ConstructorParameters<typeof Volume>[1] & Partial<typeof HA_VOLUME_PLACEMENT> = {
+    const volumeOf = (sizeGb: number, name: string, resource: string, compute: MachineGuest) => {
+      const volumeArgs: ConstructorParameters<typeof Volume>[1] = {
         app_name: app.name,
         name,
         region: fly.primaryRegion,
@@ -181,7 +181,7 @@ export class FlyRedis extends pulumi.ComponentResource {
         ? { replicaOf: node === 0 ? undefined : primary, minReplicasToWrite: minReplicasToWrite(replicas) }
         : undefined;
 
-    const volume0 = volumeOf(0, fly.redis.volumeSizeGb, redisVolumeName(0), rn("volume"), redisGuest);
+    const volume0 = volumeOf(fly.redis.volumeSizeGb, redisVolumeName(0), rn("volume"), redisGuest);
     const node0 = new Machine(
       rn("machine"),
       {
@@ -206,7 +206,7 @@ export class FlyRedis extends pulumi.ComponentResource {
       const primary = node0.machine_id.apply((id): Endpoint => ({ host: machineHost(appName, id), port: REDIS_PORT }));
       let previous: Machine = node0;
       for (let n = 1; n <= replicas; n++) {
-        const volume = volumeOf(n, fly.redis.volumeSizeGb, redisVolumeName(n), rn("volume", String(n)), redisGuest);
+        const volume = volumeOf(fly.redis.volumeSizeGb, redisVolumeName(n), rn("volume", String(n)), redisGuest);
         previous = new Machine(
           rn("machine", String(n)),
           {
@@ -223,7 +223,7 @@ export class FlyRedis extends pulumi.ComponentResource {
       }
       const sentinelHosts: pulumi.Output<Endpoint>[] = [];
       for (let i = 0; i < SENTINEL_COUNT; i++) {
-        const volume = volumeOf(i, SENTINEL_VOLUME_GB, sentinelVolumeName(i), rn("sentinel", "volume", String(i)), SENTINEL_GUEST);
+        const volume = volumeOf(SENTINEL_VOLUME_GB, sentinelVolumeName(i), rn("sentinel", "volume", String(i)), SENTINEL_GUEST);
         previous = new Machine(
           rn("sentinel", String(i)),
           {

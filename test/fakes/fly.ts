@@ -266,6 +266,7 @@ export class FakeFly {
         region: v.region,
         size_gb: v.size_gb,
         attached_machine_id: v.attached_machine_id,
+        zone: v.zone,
         compute: v.compute,
         needsRestart: !!v.needsRestart,
       })),
@@ -462,6 +463,23 @@ export class FakeFly {
   }
 
   /** A machine create or update naming a secrets version the app does not have yet is refused. */
+  /**
+   * The hardware zone a new volume lands on. `require_unique_zone` (default true) keeps it off hardware holding
+   * another volume of that name, `unique_zone_app_wide` off hardware holding any volume of the app (Machines API
+   * volumes resource; fly-go CreateVolumeRequest). Unasked, the fake puts volumes together on the region's first
+   * zone, the case the flags exist to prevent. A region here has 8 zones.
+   */
+  private placeVolume(a: FakeApp, name: string, body: Record<string, unknown>): string {
+    const zones = Array.from({ length: 8 }, (_, i) => `zone${i}`);
+    if (body.require_unique_zone === false) return zones[0]!;
+    const taken = new Set(
+      [...a.volumes.values()].filter((v) => body.unique_zone_app_wide === true || v.name === name).map((v) => v.zone),
+    );
+    const free = zones.find((z) => !taken.has(z));
+    if (!free) throw new HttpError(422, `no unique zone left in region ${String(body.region)} for volume ${name}`);
+    return free;
+  }
+
   private checkMinSecrets(a: FakeApp, body: Record<string, unknown>) {
     const minSecrets = body.min_secrets_version as number | undefined;
     if (minSecrets !== undefined && minSecrets > a.secretsVersion) {
@@ -917,7 +935,7 @@ export class FakeFly {
           snapshot_retention: Number(body.snapshot_retention ?? 5),
           state: "created",
           created_at: iso(),
-          zone: hex(4),
+          zone: this.placeVolume(a, name, body),
           compute: body.compute,
         };
         a.volumes.set(v.id, v);

@@ -110,6 +110,13 @@ export type VolumeInputs = {
    * (fly-go CreateVolumeRequest.ComputeRequirements, `compute`). Used at create only.
    */
   compute?: MachineGuest;
+  /**
+   * Place it on hardware holding no other volume of that name, or with `unique_zone_app_wide` no other volume of the
+   * app (Machines API volumes resource `require_unique_zone`; fly-go CreateVolumeRequest `unique_zone_app_wide`).
+   * Used at create only, like `compute`.
+   */
+  require_unique_zone?: boolean;
+  unique_zone_app_wide?: boolean;
 };
 export type VolumeOutputs = VolumeInputs & {
   volume_id: string;

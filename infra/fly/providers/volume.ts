@@ -88,7 +88,7 @@ export const volumeProvider: Provider = {
       news as never,
       ["app_name", "name", "region", "encrypted"],
       ["size_gb", "snapshot_retention"],
-    ); // `compute` only steers placement at create: a change is no change.
+    ); // `compute` and the zone flags only steer placement at create (a volume never moves host): no change.
   },
   async create(inputs: VolumeInputs) {
     const client = flyClient();
@@ -106,7 +106,9 @@ export const volumeProvider: Provider = {
           size_gb: inputs.size_gb,
           encrypted: inputs.encrypted,
           snapshot_retention: inputs.snapshot_retention,
-          require_unique_zone: false,
+          // Prod's Redis group asks for a host of its own per volume (component.ts HA_VOLUME_PLACEMENT); else any host.
+          require_unique_zone: inputs.require_unique_zone ?? false,
+          ...(inputs.unique_zone_app_wide ? { unique_zone_app_wide: true } : {}),
           // fly-go CreateVolumeRequest.ComputeRequirements: place the volume where its machine fits.
           ...(inputs.compute ? { compute: inputs.compute } : {}),
         },
