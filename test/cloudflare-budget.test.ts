@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
-import { hyperdriveBudget, hyperdriveLayout, sharedSettings } from "../infra/cloudflare/budget";
+import { entrySettings, hyperdriveBudget, hyperdriveLayout, sharedSettings } from "../infra/cloudflare/budget";
 import { checkZoneOwnership, committedClaims } from "../infra/cloudflare/zone-ownership";
 import { ConfigError } from "../infra/config/errors";
 import { committedStacks, loadStackConfigFromFile, PROJECT_DIR } from "../infra/config/load";
@@ -70,6 +70,15 @@ describe("Hyperdrive layout and the account budget", () => {
       maxAgeSeconds: 60,
       staleWhileRevalidateSeconds: 15,
     });
+  });
+
+  it("each config's settings as deployed, for every reader (program, monitor): a preview's shared config does not cache while one worker does not; a worker's own config is its own", () => {
+    const pr = loadStackConfigFromFile("pr-42");
+    const [shared] = hyperdriveLayout("pr-42", pr);
+    expect(entrySettings(pr, shared!).caching.enabled).toBe(false);
+    const dev = loadStackConfigFromFile("dev");
+    const crm = hyperdriveLayout("dev", dev).find((e) => e.workers[0] === "crm" && e.role === "primary")!;
+    expect(entrySettings(dev, crm)).toBe(dev.workers.crm!.database!.hyperdrive);
   });
 
   it("the budget: dev 6 + prod 6 of 25, one config per preview, 13 preview slots", () => {

@@ -50,6 +50,12 @@ export function hyperdriveLayout(stack: string, config: StackConfig): Hyperdrive
   });
 }
 
+/** The settings a layout entry's config is deployed with: a preview's shared settings, or its one worker's. */
+export function entrySettings(config: StackConfig, entry: HyperdriveLayoutEntry): WorkerDatabaseConfig["hyperdrive"] {
+  const specs = entry.workers.map((w) => config.workers[w]!.database!);
+  return entry.role === "shared" ? sharedSettings(specs) : specs[0]!.hyperdrive;
+}
+
 /**
  * The settings of a preview's shared config: caching off if any worker turns it off (identity: revoked sessions,
  * delivery: suppressions must never be served stale), else the shortest max age and stale-while-revalidate; the

@@ -17,7 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig, WorkerDatabaseConfig } from "../config/schema";
 import type { DatabaseConnection, RoleCredentials } from "../neon/connection";
 import { poolerHost } from "../neon/hosts";
-import { databaseWorkers, hyperdriveLayout, sharedSettings, type HyperdriveRole } from "./budget";
+import { databaseWorkers, entrySettings, hyperdriveLayout, type HyperdriveRole } from "./budget";
 
 export interface HyperdriveArgs {
   stack: string;
@@ -89,10 +89,7 @@ export class WorkerHyperdrive extends pulumi.ComponentResource {
     this.entries = hyperdriveLayout(args.stack, config).map((entry) => {
       const creds = credentialsOf(entry.role, entry.workers);
       const host = hostOf(entry.role);
-      const hd =
-        entry.role === "shared"
-          ? sharedSettings(entry.workers.map((w) => settings[w]!))
-          : settings[entry.workers[0]!]!.hyperdrive;
+      const hd = entrySettings(config, entry);
       const resource = new cloudflare.HyperdriveConfig(
         entry.name,
         {

@@ -12,7 +12,7 @@
  * the names the stack gives its configs (infra/cloudflare/budget.ts hyperdriveLayout).
  */
 import type { StackConfig } from "../config/schema";
-import { hyperdriveLayout } from "../cloudflare/budget";
+import { entrySettings, hyperdriveLayout } from "../cloudflare/budget";
 import { figure, missing, notConfigured, percent, report, type Figure, type SignalReport } from "./signal";
 
 export const CLOUDFLARE_API_URL = "https://api.cloudflare.com/client/v4";
@@ -186,7 +186,8 @@ export async function hyperdriveSignal(
   for (const entry of hyperdriveLayout(stack, config)) {
     const id = ids.get(entry.name);
     if (!id) throw missing(`Cloudflare: no Hyperdrive config named ${entry.name} in account ${accountId}`);
-    const caching = entry.workers.some((w) => config.workers[w]!.database!.hyperdrive.caching.enabled);
+    // Cached as deployed: a preview's shared config caches only when every worker's does (budget.ts sharedSettings).
+    const caching = entrySettings(config, entry).caching.enabled;
     const groups = await hyperdriveGroups(target, accountId, id, config.monitoring.windowMinutes);
     figures.push(...judgeGroups(entry.name, groups, config.monitoring, caching));
   }

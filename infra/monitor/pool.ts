@@ -21,7 +21,7 @@
  */
 import { Client } from "pg";
 import type { StackConfig } from "../config/schema";
-import { hyperdriveLayout, sharedSettings } from "../cloudflare/budget";
+import { entrySettings, hyperdriveLayout } from "../cloudflare/budget";
 import { migratorRoleName } from "../neon/roles";
 import { cloudName } from "../naming";
 import { PG_POOL_DEFAULT_MAX, pooledBackends, poolSize } from "../../policies/connection-budget";
@@ -52,11 +52,7 @@ export function poolCapacities(stack: string, config: StackConfig): PoolCapacity
     return out.get(key)!;
   };
   for (const entry of hyperdriveLayout(stack, config)) {
-    const specs = entry.workers.map((w) => config.workers[w]!.database!);
-    const limit =
-      entry.role === "shared"
-        ? sharedSettings(specs).originConnectionLimit
-        : specs[0]!.hyperdrive.originConnectionLimit;
+    const limit = entrySettings(config, entry).originConnectionLimit;
     // A preview's shared config connects as the migrator (infra/cloudflare/hyperdrive.ts credentialsOf).
     const role =
       entry.role === "shared" ? migratorRoleName(stack, config) : cloudName(stack, "pgRole", entry.workers[0]!);
