@@ -11,7 +11,7 @@ import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rulesetImportFile, type ImportFile } from "../infra/cloudflare/ruleset-import";
 import type { Plan, PlanResource } from "../infra/offline/plan";
-import { FakeR2Api } from "./fakes/cloudflare-r2";
+import { FakeCloudflareApi } from "./fakes/cloudflare-api";
 import { planJson, ROOT, runCli } from "./helpers/cli";
 
 const HD = "cloudflare:index/hyperdriveConfig:HyperdriveConfig";
@@ -207,7 +207,7 @@ describe("plan --json", () => {
     }
 
     // Played against the R2 fake: the engine's order, each step doing what its provider does on delete.
-    const fake = new FakeR2Api();
+    const fake = new FakeCloudflareApi();
     const baseUrl = await fake.start();
     try {
       fake.addBucket("mauntic-pr-42-assets", ["u/1.png", "u/2.png", "landing/x.html"]);

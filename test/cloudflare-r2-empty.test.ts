@@ -1,15 +1,15 @@
 /**
- * The preview bucket emptier against a local fake of Cloudflare's R2 API (test/fakes/cloudflare-r2.ts): it empties
+ * The preview bucket emptier against a local fake of Cloudflare's R2 API (test/fakes/cloudflare-api.ts): it empties
  * a preview's bucket so R2 lets the bucket go, survives rate limits, and refuses anything that is not a preview's
  * own bucket before a single request. The destroy order under the engine is in cloudflare-plan.test.ts.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { assertPreviewBucket, BucketRefusedError, emptyPreviewBucket } from "../infra/cloudflare/r2-empty";
-import { FakeR2Api } from "./fakes/cloudflare-r2";
+import { FakeCloudflareApi } from "./fakes/cloudflare-api";
 import { runCli } from "./helpers/cli";
 
 const ACCOUNT = "4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8";
-const fake = new FakeR2Api();
+const fake = new FakeCloudflareApi();
 let baseUrl = "";
 
 beforeAll(async () => {

@@ -5,7 +5,9 @@
  * (@pulumi/pulumi runtime/rpc.js: specialSigKey, specialSecretSig, unknownValue; the engine's
  * sdk/go/common/resource/plugin/rpc.go uses the same constants).
  */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+import { UNKNOWN, isUnknown as holdsUnknown } from "../../infra/dynamic/diff";
+
+export { UNKNOWN };
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
@@ -41,15 +43,13 @@ export function containsSecret(v: Wire): boolean {
   return false;
 }
 
-export function containsUnknown(v: Wire): boolean {
-  if (isUnknown(v)) return true;
-  if (isSecret(v)) return containsUnknown(v.value);
-  if (Array.isArray(v)) return v.some(containsUnknown);
-  if (typeof v === "object" && v !== null) return Object.values(v).some(containsUnknown);
-  return false;
-}
+/** A value that is, or holds, an unknown (inside a secret too: its `value` is one of its values). */
+export const containsUnknown = (v: Wire): boolean => holdsUnknown(v);
 
-/** Structural equality of two wire values, secrets compared by what they hold (the engine's DeepEquals does too). */
+/**
+ * Structural equality of two wire values, secrets compared by what they hold (the engine's DeepEquals does too).
+ * Unlike infra/dynamic/diff.ts `same`, a null counts as absent: the bridge sends Terraform's nulls for unset fields.
+ */
 export function sameValue(a: Wire, b: Wire): boolean {
   return JSON.stringify(canonical(reveal(a))) === JSON.stringify(canonical(reveal(b)));
 }

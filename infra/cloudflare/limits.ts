@@ -18,3 +18,9 @@ export function cdnMaxAge(cdnCacheControl: string): number | undefined {
   const m = /(?:^|[\s,])max-age=(\d+)(?:$|[\s,])/i.exec(cdnCacheControl);
   return m ? Number(m[1]) : undefined;
 }
+
+/**
+ * The Ruleset inputs the Cloudflare provider replaces a ruleset for (terraform-provider-cloudflare ruleset schema.go
+ * `RequiresReplace`), as @pulumi/cloudflare names them: one list for the program's adopt path and the stand-in plugin.
+ */
+export const RULESET_REPLACE_ON_CHANGES = ["accountId", "zoneId", "kind", "name", "phase"] as const;

@@ -23,8 +23,7 @@ export interface TierRule {
   actionParameters: cloudflare.types.input.RulesetRuleActionParameters;
 }
 
-/** The inputs the provider replaces a ruleset for (schema.go `RequiresReplace`), as @pulumi/cloudflare names them. */
-export const RULESET_REPLACE_ON_CHANGES = ["accountId", "zoneId", "kind", "name", "phase"] as const;
+export { RULESET_REPLACE_ON_CHANGES } from "./limits";
 /** What the program tells the engine to keep as it is in state (see the header). */
 export const RULESET_IGNORE_CHANGES = ["name"];
 

@@ -13,7 +13,7 @@
  * Vendor behaviour modelled (each with its source):
  * - envelope {success, errors[{code,message}], messages, result, result_info} (every v4 answer);
  * - paging `page`/`per_page` with result_info {page, per_page, count, total_count, total_pages} (KV namespaces,
- *   Hyperdrive lists) and R2's cursor paging of objects (as test/fakes/cloudflare-r2.ts did before);
+ *   Hyperdrive lists) and R2's cursor paging of objects;
  * - bearer token or 403 code 10000 "Authentication error";
  * - Hyperdrive tests the origin connection on create and on an update of the origin ("Hyperdrive performs a test
  *   connection to your database ... before creating or updating the configuration. Hyperdrive will also issue an

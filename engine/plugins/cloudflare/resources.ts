@@ -6,6 +6,7 @@
  */
 import { CloudflareClient, jurisdictionHeader } from "./client";
 import { reveal, secret, UNKNOWN } from "../wire";
+import { RULESET_REPLACE_ON_CHANGES } from "../../../infra/cloudflare/limits";
 
 export type Props = Record<string, any>;
 
@@ -389,8 +390,8 @@ export const ruleset: ResourceKind = {
   token: "cloudflare:index/ruleset:Ruleset",
   inputs: ["accountId", "description", "kind", "name", "phase", "rules", "zoneId"],
   required: ["kind", "name", "phase"],
-  // schema.go: account_id, zone_id, kind, name, phase RequiresReplace; description and rules are updates (PUT).
-  replaceOnChanges: ["accountId", "zoneId", "kind", "name", "phase"],
+  // description and rules are updates (PUT); the rest replaces (one list with the program's, limits.ts).
+  replaceOnChanges: [...RULESET_REPLACE_ON_CHANGES],
   computed: ["lastUpdated", "version"],
   volatile: ["lastUpdated", "version"],
   async create(c, inputs) {
