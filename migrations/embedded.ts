@@ -32,7 +32,8 @@ export interface PgServer {
 const USER = "postgres";
 const PASSWORD = "password";
 
-function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (for every embedded server: PostgreSQL here and in the Neon compute stand-in). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();

