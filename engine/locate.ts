@@ -80,6 +80,20 @@ export function findEngine(env: NodeJS.ProcessEnv = process.env): Engine | undef
   return undefined;
 }
 
+/** The engine, or why there is none in words a user can act on (for every caller that may run without one). */
+export function engineOrReason(env: NodeJS.ProcessEnv = process.env): { engine: Engine } | { reason: string } {
+  try {
+    const engine = findEngine(env);
+    if (engine) return { engine };
+    return {
+      reason:
+        "no Pulumi CLI on PATH and no engine build: `npm run engine` builds one from the Go module proxy (engine/README.md), or install the Pulumi CLI",
+    };
+  } catch (e) {
+    return { reason: `the Pulumi CLI did not answer \`pulumi version\`: ${(e as Error).message}` };
+  }
+}
+
 export function pulumiVersion(pulumi: string): string {
   return execFileSync(pulumi, ["version"], { encoding: "utf8", env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "1" } }).trim();
 }

@@ -16,7 +16,7 @@ import * as YAML from "yaml";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { changeSummary, describeWithEngine, EngineWorkspace } from "./helpers/engine";
 import { planJson, runCli } from "./helpers/cli";
-import { planVsPreview } from "./helpers/differential";
+import { planVsPreview, type EnginePreview } from "./helpers/differential";
 import { CREDENTIALS, startStandIns, type StandIns } from "./helpers/stand-ins";
 
 // A CLI run starts the language host, Node and ts-node, then every plugin: a minute or two on a loaded machine.
@@ -25,21 +25,10 @@ const PACK = "policies";
 const packConfig = (stack: string) =>
   path.join("policies", "config", `${stack.startsWith("pr-") ? "preview" : stack}.json`);
 
-interface Step {
-  op: string;
-  urn: string;
-  diffReasons?: string[];
-}
-interface PreviewJson {
-  steps: Step[];
-  changeSummary: Record<string, number>;
-  diagnostics?: { message: string; severity: string }[];
-}
-
 const typeOf = (urn: string) => urn.split("::")[2]!.split("$").at(-1)!;
 const nameOf = (urn: string) => urn.split("::")[3]!;
 /** The steps that change something (a StackReference's `read` is a read of another stack, not a change). */
-const changed = (p: PreviewJson) =>
+const changed = (p: EnginePreview) =>
   p.steps.filter((s) => s.op !== "same" && s.op !== "read").map((s) => `${s.op} ${nameOf(s.urn)}`);
 
 describeWithEngine("dev, prod and pr-42 under the real engine, against the stand-ins", (engine) => {
@@ -86,7 +75,7 @@ describeWithEngine("dev, prod and pr-42 under the real engine, against the stand
       packConfig(stack),
     ]);
     expect(r.code, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`).toBe(0);
-    return JSON.parse(r.stdout) as PreviewJson;
+    return JSON.parse(r.stdout) as EnginePreview;
   };
 
   const upThenNothing = async (stack: string) => {
@@ -140,7 +129,7 @@ describeWithEngine("dev, prod and pr-42 under the real engine, against the stand
     "dev: one config change (crm's Hyperdrive cache max age) previews and applies as an update of that config alone",
     async () => {
       editConfig("dev", (c) => (c["mauntic-infra:workers"].crm.database.hyperdrive.caching.maxAgeSeconds = 30));
-      const p = await ws.json<PreviewJson>("dev", ["preview"]);
+      const p = await ws.json<EnginePreview>("dev", ["preview"]);
       expect(changed(p)).toEqual(["update mauntic-dev-crm-db"]);
       await ws.ok("dev", ["up", "--yes", "--skip-preview"]);
       const crm = [...s.cloudflare.hyperdrive.values()].find((h: any) => h.name === "mauntic-dev-crm-db") as any;
@@ -213,7 +202,7 @@ describeWithEngine("dev, prod and pr-42 under the real engine, against the stand
     "pr-42: one config change (the branch's TTL) previews and applies as an update of the branch alone",
     async () => {
       editConfig("pr-42", (c) => (c["mauntic-infra:preview"].branchTtlHours = 96));
-      const p = await ws.json<PreviewJson>("pr-42", ["preview"]);
+      const p = await ws.json<EnginePreview>("pr-42", ["preview"]);
       expect(changed(p)).toEqual(["update mauntic-pr-42-neon-branch"]);
       await ws.ok("pr-42", ["up", "--yes", "--skip-preview"]);
       const devProject = [...s.neon.projects.values()].find((x) => x.name === "mauntic-dev")!;
@@ -267,7 +256,7 @@ describeWithEngine("dev, prod and pr-42 under the real engine, against the stand
         worker = Object.keys(workers)[0]!;
         workers[worker]!.memoryMb *= 2;
       });
-      const p = await ws.json<PreviewJson>("prod", ["preview"]);
+      const p = await ws.json<EnginePreview>("prod", ["preview"]);
       const updates = changed(p);
       expect(updates.length).toBeGreaterThan(0);
       expect(updates.every((u) => u.startsWith("update ") && u.includes(`-fly-${worker}-`))).toBe(true);

@@ -19,6 +19,7 @@ export interface EnginePreview {
       inputs?: Record<string, unknown>;
     };
   }[];
+  changeSummary: Record<string, number>;
 }
 
 /** Paths of values that are secret, or unknown, in a value: the engine prints "[secret]" and its unknown sentinel. */

@@ -4,15 +4,11 @@
  * Cloudflare API. `env` is what the engine and every plugin it starts need to reach them; the credentials are the
  * ones the stand-ins accept, for `pulumi config set --secret`.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
-import * as YAML from "yaml";
+import { loadStackConfigFromFile } from "../../infra/config/load";
 import { FakeCloudflareApi } from "../fakes/cloudflare-api";
 import { FakeFly } from "../fakes/fly";
 import { FakeNeon } from "../fakes/neon";
 import { startNeonCompute, type NeonCompute } from "../fakes/neon-compute";
-
-const ROOT = path.resolve(__dirname, "..", "..");
 
 /** The stack secrets the README asks for, with the values the stand-ins accept. */
 export const CREDENTIALS = {
@@ -34,11 +30,8 @@ export interface StandIns {
 /** The committed stacks' Cloudflare accounts and zones, registered with the Cloudflare stand-in. */
 function registerZones(cloudflare: FakeCloudflareApi): void {
   for (const stack of ["dev", "prod"]) {
-    const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
-    const cf = (YAML.parse(fs.readFileSync(file, "utf8")) as { config: Record<string, any> }).config[
-      "mauntic-infra:cloudflare"
-    ];
-    cloudflare.addZone(cf.zone.zoneId, cf.zone.name, cf.zone.plan, cf.accountId);
+    const { accountId, zone } = loadStackConfigFromFile(stack).cloudflare;
+    cloudflare.addZone(zone.zoneId, zone.name, zone.plan, accountId);
   }
 }
 

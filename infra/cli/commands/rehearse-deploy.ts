@@ -4,7 +4,7 @@
  * Cloudflare that the end-to-end suite uses, then `pulumi destroy`. The stand-ins are the test suites' own
  * (test/helpers/stand-ins.ts): one set of fakes, held to the vendors' answers, for both.
  */
-import { findEngine } from "../../../engine/locate";
+import { engineOrReason } from "../../../engine/locate";
 
 export interface DeployRehearsal {
   /** Why nothing was deployed (no engine, a preview stack), or undefined when it ran. */
@@ -23,20 +23,10 @@ function summaryOf(out: string): string[] {
 export async function rehearseDeploy(stack: string, log: (line: string) => void): Promise<DeployRehearsal> {
   const t0 = performance.now();
   const done = (r: Omit<DeployRehearsal, "ms">): DeployRehearsal => ({ ...r, ms: performance.now() - t0 });
-  let engine;
-  try {
-    engine = findEngine();
-  } catch (e) {
-    return done({ ok: false, lines: [`the Pulumi CLI did not answer \`pulumi version\`: ${(e as Error).message}`] });
-  }
-  if (!engine) {
-    return done({
-      ok: true,
-      skipped:
-        "no Pulumi CLI on PATH and no engine build: `npm run engine` builds one from the Go module proxy (engine/README.md), or install the Pulumi CLI",
-      lines: [],
-    });
-  }
+  const found = engineOrReason();
+  // No engine is not a failure of the rehearsal: it says how to get one.
+  if (!("engine" in found)) return done({ ok: true, skipped: found.reason, lines: [] });
+  const { engine } = found;
   if (stack !== "dev") {
     // prod protects its stateful resources (no destroy afterwards); a preview reads dev through a StackReference.
     return done({
