@@ -246,18 +246,19 @@ describe("Neon compute behind the fake's endpoints", () => {
   it("a port in use: startNeonCompute rejects and leaves no temp dir behind", async () => {
     const taken = http.createServer();
     await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
-    const dirs = () =>
-      fs
-        .readdirSync(os.tmpdir())
-        .filter((d) => d.startsWith("mauntic-neon-compute-"))
-        .sort();
-    const before = dirs();
+    // A temp folder of this call's own (other suites make theirs in parallel): os.tmpdir() reads TMPDIR on each call.
+    const own = fs.mkdtempSync(path.join(os.tmpdir(), "mauntic-tmp-"));
+    const tmpdir = process.env.TMPDIR;
+    process.env.TMPDIR = own;
     try {
       await expect(startNeonCompute(fake, { port: (taken.address() as AddressInfo).port })).rejects.toThrow(
         /EADDRINUSE/,
       );
-      expect(dirs()).toEqual(before);
+      expect(fs.readdirSync(own)).toEqual([]);
     } finally {
+      if (tmpdir === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmpdir;
+      fs.rmSync(own, { recursive: true, force: true });
       taken.close();
     }
   });
